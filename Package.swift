@@ -1,0 +1,72 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Module graph (dependencies point one way):
+/// traceproxy -> Proxy -> {Reporters, Spans, Propagation, HTTP1, Reactor, Stats}
+/// Reporters -> {SpanEncoding, Spans, Reactor, Gzip, Stats}; SpanEncoding -> Spans -> Propagation.
+let package = Package(
+    name: "traceproxy",
+    products: [
+        .executable(name: "traceproxy", targets: ["traceproxy"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(name: "CEpoll"),
+        .target(name: "Stats"),
+        .target(name: "HTTP1"),
+        .target(name: "Propagation"),
+        .target(name: "Spans", dependencies: ["Propagation"]),
+        .target(name: "SpanEncoding", dependencies: ["Spans", "Propagation"]),
+        .target(name: "Reactor", dependencies: ["CEpoll"]),
+        .target(name: "Gzip", dependencies: ["CZlib"]),
+        .target(
+            name: "Reporters",
+            dependencies: [
+                "SpanEncoding", "Spans", "Propagation", "Reactor", "Gzip", "Stats",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Proxy",
+            dependencies: [
+                "Reporters", "Spans", "Propagation", "HTTP1", "Reactor", "Stats",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "traceproxy",
+            dependencies: [
+                "Proxy", "Reporters", "Spans", "Propagation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["Reactor", "HTTP1", "Spans", "Propagation"],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "StatsTests", dependencies: ["Stats"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "PropagationTests", dependencies: ["Propagation"]),
+        .testTarget(name: "SpansTests", dependencies: ["Spans", "Propagation"]),
+        .testTarget(name: "SpanEncodingTests", dependencies: ["SpanEncoding", "Spans", "Propagation"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport"]),
+        .testTarget(
+            name: "ReportersTests",
+            dependencies: ["Reporters", "SpanEncoding", "Spans", "Gzip", "Stats", "TestSupport"]
+        ),
+        .testTarget(
+            name: "ProxyTests",
+            dependencies: ["Proxy", "Reporters", "Spans", "Propagation", "HTTP1", "Stats", "TestSupport"]
+        ),
+    ]
+)

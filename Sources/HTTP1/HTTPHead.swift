@@ -1,0 +1,65 @@
+import Propagation
+
+/// How a message body is delimited (RFC 9112 section 6).
+public enum BodyFraming: Equatable, Sendable {
+    /// No body: GET without Content-Length, HEAD responses, 1xx/204/304.
+    case none
+    case length(Int)
+    case chunked
+    /// Response only: the body runs until the upstream closes the connection.
+    case untilClose
+}
+
+/// One header field line as offsets into `HTTPHead.bytes` (no String per header).
+public struct HeaderField: Equatable, Sendable {
+    public var nameStart: Int32
+    public var nameEnd: Int32
+    /// Value without leading/trailing OWS.
+    public var valueStart: Int32
+    public var valueEnd: Int32
+}
+
+/// A parsed request or response head. The raw bytes are kept (a reused buffer in the parser is
+/// copied once per head) and everything else points into them.
+public struct HTTPHead: Sendable {
+    /// Start line through the final CRLF CRLF, exactly as received.
+    public internal(set) var bytes: [UInt8] = []
+    public internal(set) var fields: [HeaderField] = []
+
+    // Request heads.
+    public internal(set) var method: HTTPMethod = .get
+    /// Offsets of the method token and the request target in `bytes`.
+    public internal(set) var methodRange: Range<Int> = 0..<0
+    public internal(set) var targetRange: Range<Int> = 0..<0
+
+    // Response heads.
+    public internal(set) var status: Int = 0
+    /// Offsets of the reason phrase.
+    public internal(set) var reasonRange: Range<Int> = 0..<0
+
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    public internal(set) var versionMinor: Int = 1
+    public internal(set) var framing: BodyFraming = .none
+    /// Whether the connection may be reused after this message, from the version and `Connection`.
+    public internal(set) var keepAlive: Bool = true
+    /// `Expect: 100-continue` (request).
+    public internal(set) var expectsContinue: Bool = false
+    /// Request: `Connection: upgrade` with an `Upgrade` field. Response: status 101.
+    public internal(set) var isUpgrade: Bool = false
+
+    public init() {}
+}
+
+/// Methods the proxy treats specially; everything else is `.other` and forwarded as written.
+public enum HTTPMethod: Equatable, Sendable {
+    case get, head, post, put, delete, patch, options, connect, trace
+    case other
+
+    /// Safe to retry on a fresh upstream connection (RFC 9110 section 9.2.2).
+    public var isIdempotent: Bool {
+        switch self {
+        case .get, .head, .put, .delete, .options, .trace: return true
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,30 @@
+/// Why a message was rejected; each maps to the status the proxy answers with before closing.
+public enum HTTPParseError: Error, Equatable, Sendable {
+    case invalidRequestLine
+    case invalidStatusLine
+    case unsupportedVersion
+    case invalidHeaderField
+    /// Obsolete line folding (RFC 9112 section 5.2).
+    case obsoleteLineFolding
+    case headerTooLarge
+    case tooManyHeaders
+    case targetTooLong
+    case invalidContentLength
+    /// Content-Length together with Transfer-Encoding, or differing Content-Length values.
+    case ambiguousFraming
+    /// A Transfer-Encoding whose final coding is not chunked (request).
+    case unsupportedTransferEncoding
+    case invalidChunk
+    /// The peer closed mid-message.
+    case truncated
+
+    /// The status code the proxy answers a client with.
+    public var status: Int {
+        switch self {
+        case .headerTooLarge, .tooManyHeaders: return 431
+        case .targetTooLong: return 414
+        case .unsupportedVersion: return 505
+        default: return 400
+        }
+    }
+}

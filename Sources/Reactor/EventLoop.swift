@@ -1,0 +1,2 @@
+import CEpoll
+import Dispatch

@@ -1,0 +1,13 @@
+import Spans
+
+/// A destination for finished spans. `send` is called only from the pipeline's own worker thread,
+/// never from an event loop, so an implementation may block up to its own bounded timeouts.
+public protocol SpanReporter: AnyObject, Sendable {
+    /// The reporter's URL as given, for metrics labels and logs.
+    var name: String { get }
+    /// Delivers one batch (at most `--max-batch-spans` spans). Returns false when the batch was
+    /// lost after the reporter's own bounded retries.
+    func send(_ spans: [FinishedSpan]) -> Bool
+    /// Releases sockets; no `send` follows.
+    func close()
+}

@@ -1,0 +1,81 @@
+import Propagation
+
+/// Whether the proxy's span is the server side of the hop (in front of a service) or the client
+/// side (a proxy on a service's outgoing path, `--span-kind client`).
+public enum SpanKind: String, Sendable {
+    case server, client
+}
+
+/// A tag value keeps its type: Jaeger has typed tags, Zipkin stringifies them.
+public enum TagValue: Equatable, Sendable {
+    case string(String)
+    case bool(Bool)
+    case long(Int64)
+    case double(Double)
+}
+
+public struct Tag: Equatable, Sendable {
+    public var key: String
+    public var value: TagValue
+
+    public init(_ key: String, _ value: TagValue) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// A timestamped event on a span (Jaeger log, Zipkin annotation).
+public struct SpanLog: Equatable, Sendable {
+    public var timestampMicros: Int64
+    public var fields: [Tag]
+
+    public init(timestampMicros: Int64, fields: [Tag]) {
+        self.timestampMicros = timestampMicros
+        self.fields = fields
+    }
+}
+
+/// An immutable record of a finished, sampled span, handed from an event loop to the reporters.
+public struct FinishedSpan: Equatable, Sendable {
+    public var traceID: TraceID
+    public var spanID: SpanID
+    /// Zero for a root span.
+    public var parentSpanID: SpanID
+    public var operationName: String
+    public var kind: SpanKind
+    /// Microseconds since the Unix epoch.
+    public var startMicros: Int64
+    /// At least 1.
+    public var durationMicros: Int64
+    public var debug: Bool
+    public var tags: [Tag]
+    public var logs: [SpanLog]
+
+    public init(
+        traceID: TraceID, spanID: SpanID, parentSpanID: SpanID, operationName: String, kind: SpanKind,
+        startMicros: Int64, durationMicros: Int64, debug: Bool = false, tags: [Tag] = [], logs: [SpanLog] = []
+    ) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.parentSpanID = parentSpanID
+        self.operationName = operationName
+        self.kind = kind
+        self.startMicros = startMicros
+        self.durationMicros = durationMicros
+        self.debug = debug
+        self.tags = tags
+        self.logs = logs
+    }
+}
+
+/// The reporting process: Jaeger's `Process`, Zipkin's `localEndpoint`.
+public struct ServiceProcess: Equatable, Sendable {
+    public var serviceName: String
+    /// hostname, ip, traceproxy.version ...
+    public var tags: [Tag]
+
+    public init(serviceName: String, tags: [Tag] = []) {
+        self.serviceName = serviceName
+        self.tags = tags
+    }
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class HTTP1PlaceholderTests: XCTestCase {
+    func test_placeholder() {}
+}

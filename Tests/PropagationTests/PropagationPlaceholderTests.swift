@@ -1,0 +1,5 @@
+import XCTest
+
+final class PropagationPlaceholderTests: XCTestCase {
+    func test_placeholder() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class ReactorPlaceholderTests: XCTestCase {
+    func test_placeholder() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class ReportersPlaceholderTests: XCTestCase {
+    func test_placeholder() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class SpanEncodingPlaceholderTests: XCTestCase {
+    func test_placeholder() {}
+}

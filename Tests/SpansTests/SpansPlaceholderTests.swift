@@ -1,0 +1,5 @@
+import XCTest
+
+final class SpansPlaceholderTests: XCTestCase {
+    func test_placeholder() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class StatsPlaceholderTests: XCTestCase {
+    func test_placeholder() {}
+}
