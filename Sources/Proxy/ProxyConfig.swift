@@ -1,0 +1,61 @@
+import Propagation
+import Spans
+
+/// A host and port to bind or connect to. Host is a literal IPv4/IPv6 address or a name resolved
+/// once at start-up.
+public struct HostPort: Equatable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The validated configuration the command line produces; everything the proxy needs to run.
+public struct ProxyConfig: Sendable {
+    public var listen = HostPort(host: "127.0.0.1", port: 8080)
+    /// `http://HOST:PORT` of the service behind the proxy. Nil only with `demo`.
+    public var upstream: HostPort?
+    /// Start a built-in demo upstream on loopback (`--demo`).
+    public var demo = false
+    public var serviceName = "traceproxy"
+    public var admin: HostPort? = HostPort(host: "127.0.0.1", port: 9901)
+    /// Event loops; 0 means one per core.
+    public var threads = 0
+
+    // Tracing.
+    public var reporters: [String] = []
+    public var sampler: SamplerConfig = .const(true)
+    public var propagation: [PropagationFormat] = [.w3c, .b3, .jaeger]
+    public var spanKind: SpanKind = .server
+    /// Collapse id-like path segments to `{id}` in operation names.
+    public var collapsePathIDs = true
+    /// Send W3C `traceresponse` to the client.
+    public var traceResponse = true
+    public var flushIntervalMs = 1000
+    public var maxBatchSpans = 100
+    public var maxQueueSpans = 10000
+    public var maxPacketBytes = 65000
+    public var zipkinGzip = false
+
+    // Limits and timeouts.
+    public var maxHeaderBytes = 64 * 1024
+    public var maxHeaders = 100
+    public var maxConnections = 10000
+    public var headerTimeoutMs = 10_000
+    public var idleTimeoutMs = 60_000
+    public var bodyTimeoutMs = 60_000
+    public var upstreamConnectTimeoutMs = 5_000
+    public var upstreamTimeoutMs = 60_000
+    public var drainTimeoutMs = 10_000
+
+    // Logs.
+    /// Path of the access log, "-" for stdout, nil for none.
+    public var accessLog: String?
+
+    public init() {}
+}
