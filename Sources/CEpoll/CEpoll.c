@@ -1,5 +1,8 @@
+#define _GNU_SOURCE
 #include "CEpoll.h"
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <time.h>
 
 int traceproxy_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
@@ -22,3 +25,25 @@ int traceproxy_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int max,
 }
 
 int traceproxy_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+int traceproxy_accept(int fd, void *addr, unsigned int *len) {
+    return accept4(fd, (struct sockaddr *)addr, (socklen_t *)len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+int64_t traceproxy_monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t traceproxy_wall_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t traceproxy_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

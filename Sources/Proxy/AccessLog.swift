@@ -1,0 +1,73 @@
+import HTTP1
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `--access-log`: one line per request. Loops append to their own buffer and hand it here on each
+/// tick, so the request path never waits on the file.
+final class AccessLogWriter: @unchecked Sendable {
+    private let fd: Int32
+    private let lock = NSLockLite()
+
+    init?(path: String) {
+        if path == "-" {
+            fd = STDOUT_FILENO
+        } else {
+            fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            if fd < 0 { return nil }
+        }
+    }
+
+    func write(_ bytes: [UInt8]) {
+        lock.withLock {
+            bytes.withUnsafeBytes { p in
+                var off = 0
+                while off < p.count {
+                    let n = Glibc.write(fd, p.baseAddress! + off, p.count - off)
+                    if n <= 0 {
+                        if errno == EINTR { continue }
+                        return
+                    }
+                    off += n
+                }
+            }
+        }
+    }
+}
+
+/// A pthread mutex without Foundation, for the few cold paths that share a file.
+final class NSLockLite: @unchecked Sendable {
+    private var m = pthread_mutex_t()
+    init() { pthread_mutex_init(&m, nil) }
+    deinit { pthread_mutex_destroy(&m) }
+    func withLock<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(&m)
+        defer { pthread_mutex_unlock(&m) }
+        return body()
+    }
+}
+
+enum AccessLog {
+    /// `2026-11-25T17:00:00Z 127.0.0.1 "GET /path HTTP/1.1" 200 1234 5.210ms trace=<32 hex> span=<16 hex>`
+    static func append(_ ex: Exchange, status: Int, durationMicros: Int64, peer: String, to out: inout [UInt8]) {
+        var t = time(nil)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        var buf = [CChar](repeating: 0, count: 32)
+        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &tmv)
+        out.append(contentsOf: buf[0..<n].map { UInt8(bitPattern: $0) })
+        out.append(contentsOf: " \(peer) \"".utf8)
+        out.append(contentsOf: ex.head.bytes[ex.head.methodRange])
+        out.append(0x20)
+        out.append(contentsOf: ex.head.bytes[ex.head.targetRange])
+        out.append(contentsOf: " HTTP/1.\(ex.head.versionMinor)\" \(status) \(ex.responseBodyBytes) ".utf8)
+        let ms = durationMicros / 1000
+        let frac = durationMicros % 1000
+        out.append(contentsOf: "\(ms).\(frac < 100 ? (frac < 10 ? "00" : "0") : "")\(frac)ms".utf8)
+        let o = ex.trace.outgoing
+        out.append(contentsOf: " trace=\(o.traceID.hex32) span=\(o.spanID.hex16)".utf8)
+        if let e = ex.errorKind { out.append(contentsOf: " error=\(e)".utf8) }
+        out.append(0x0A)
+    }
+}

@@ -1,0 +1,103 @@
+import HTTP1
+import Reactor
+import Stats
+
+/// The admin listener's connections: `GET /healthz` and `GET /metrics`, one request each, then close.
+/// Kept apart from the proxy path so a scrape never reaches the upstream.
+final class AdminConnection: EventHandler {
+    let fd: Int32
+    let loop: EventLoop
+    let registry: MetricsRegistry
+    var input = ByteBuffer()
+    var output = ByteBuffer()
+    var parser = HTTPParser(kind: .request, limits: .init(maxHeaderBytes: 16 * 1024, maxHeaders: 64))
+    var closed = false
+    var answered = false
+    let deadline: Int64
+
+    init(fd: Int32, loop: EventLoop, registry: MetricsRegistry) {
+        self.fd = fd
+        self.loop = loop
+        self.registry = registry
+        deadline = loop.nowMs + 10_000
+    }
+
+    func onReadable() {
+        if closed { return }
+        switch input.read(from: fd, chunk: 4096) {
+        case .bytes: break
+        case .wouldBlock: return
+        case .eof, .error:
+            close()
+            return
+        }
+        if answered {
+            input.removeAll()
+            return
+        }
+        do {
+            while !input.isEmpty {
+                let (consumed, event) = try input.withReadableBytes { try parser.next($0) }
+                input.consume(consumed)
+                if case .head(let head) = event {
+                    answer(head)
+                    return
+                }
+                if event == nil && consumed == 0 { break }
+            }
+        } catch {
+            respond(error.status, "text/plain", StatusText.reason(error.status) + "\n")
+        }
+    }
+
+    private func answer(_ head: HTTPHead) {
+        let path = OperationNamePath.path(head.target)
+        switch (head.method, path) {
+        case (.get, "/healthz"), (.head, "/healthz"):
+            respond(200, "text/plain", "ok\n")
+        case (.get, "/metrics"):
+            respond(200, "text/plain; version=0.0.4; charset=utf-8", registry.render())
+        default:
+            respond(404, "text/plain", "not found: try /healthz or /metrics\n")
+        }
+    }
+
+    private func respond(_ status: Int, _ contentType: String, _ body: String) {
+        answered = true
+        let bytes = SimpleResponse.make(
+            status: status, body: body, close: true, extraHeaders: [("Content-Type", contentType)])
+        output.append(bytes)
+        onWritable()
+    }
+
+    func onWritable() {
+        if closed { return }
+        switch output.write(to: fd) {
+        case .bytes, .wouldBlock: break
+        case .eof, .error:
+            close()
+            return
+        }
+        if output.isEmpty && answered {
+            Socket.shutdownWrite(fd)
+            loop.setInterest(fd, readable: true, writable: false)
+        } else {
+            loop.setInterest(fd, readable: true, writable: !output.isEmpty)
+        }
+    }
+
+    func close() {
+        if closed { return }
+        closed = true
+        loop.closeDescriptor(fd)
+    }
+}
+
+/// The path of a request target, without query or fragment.
+enum OperationNamePath {
+    static func path(_ target: String) -> Substring {
+        var t = Substring(target)
+        if let i = t.firstIndex(where: { $0 == "?" || $0 == "#" }) { t = t[..<i] }
+        return t
+    }
+}

@@ -1,0 +1,701 @@
+import HTTP1
+import Propagation
+import Reactor
+import Spans
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One client connection: parses requests, forwards each to an upstream connection, streams the
+/// response back, and records the span. Requests on a connection are handled one at a time;
+/// pipelined requests wait unparsed in `input` until the previous response is complete, which is
+/// what keeps their answers in order.
+final class ClientConnection: EventHandler {
+    let ctx: LoopContext
+    let fd: Int32
+    let peer: (host: String, port: UInt16, v6: Bool)
+    var input = ByteBuffer()
+    var output = ByteBuffer()
+    var parser: HTTPParser
+    var exchange: Exchange?
+    private(set) var closed = false
+    var readEOF = false
+    var readPaused = false
+    var closeAfterResponse = false
+    /// Write side shut after the last response; reading and discarding until the peer closes, so an
+    /// unread pipelined request does not turn our close into a reset that loses the response.
+    var lingering = false
+    var lingerDeadline: Int64 = 0
+    var closeWhenFlushed = false
+    var headDeadline: Int64 = 0
+    var idleDeadline: Int64 = 0
+    var bodyDeadline: Int64 = 0
+    var requestStartWall: Int64 = 0
+    var requestStartNs: Int64 = 0
+    var tunnel = false
+
+    static let highWater = 256 * 1024
+    static let maxBufferedInput = 64 * 1024
+
+    init(ctx: LoopContext, fd: Int32, peer: SocketAddress) {
+        self.ctx = ctx
+        self.fd = fd
+        let hp = peer.hostAndPort
+        self.peer = (hp.host, hp.port, peer.family == AF_INET6)
+        parser = HTTPParser(
+            kind: .request,
+            limits: .init(maxHeaderBytes: ctx.config.maxHeaderBytes, maxHeaders: ctx.config.maxHeaders))
+        idleDeadline = ctx.loop.nowMs + Int64(ctx.config.idleTimeoutMs)
+    }
+
+    var isIdle: Bool { exchange == nil && input.isEmpty && parser.isIdle }
+
+    // MARK: client I/O
+
+    func onReadable() {
+        if closed { return }
+        if lingering {
+            var scratch = ByteBuffer(capacity: 0)
+            switch input.read(from: fd, chunk: 4096) {
+            case .bytes: input.removeAll()
+            case .wouldBlock: break
+            case .eof, .error: close()
+            }
+            _ = scratch.readableCount
+            scratch.release()
+            return
+        }
+        switch input.read(from: fd) {
+        case .bytes:
+            if exchange == nil && requestStartNs == 0 { markRequestStart() }
+            process()
+        case .wouldBlock:
+            return
+        case .eof:
+            readEOF = true
+            updateInterest()
+            handleClientEOF()
+        case .error:
+            abortExchange("client_reset", "client connection reset")
+            close()
+        }
+    }
+
+    private func handleClientEOF() {
+        if tunnel {
+            if let up = exchange?.upstream { Socket.shutdownWrite(up.fd) }
+            return
+        }
+        if exchange == nil {
+            if parser.isIdle && input.isEmpty {
+                close()
+            } else {
+                // A partial request head: nothing to answer.
+                close()
+            }
+            return
+        }
+        if exchange!.requestDone {
+            closeAfterResponse = true
+        } else {
+            abortExchange("client_closed", "client closed the connection mid-request")
+            close()
+        }
+    }
+
+    private func markRequestStart() {
+        requestStartWall = Clock.wallMicros()
+        requestStartNs = Clock.monotonicNs()
+        headDeadline = ctx.loop.nowMs + Int64(ctx.config.headerTimeoutMs)
+        idleDeadline = 0
+    }
+
+    /// Parses as much client input as the current state allows.
+    func process() {
+        while !closed && !input.isEmpty && !closeWhenFlushed {
+            if tunnel {
+                if let up = exchange?.upstream {
+                    input.withReadableBytes { up.send($0) }
+                    input.removeAll()
+                }
+                break
+            }
+            if let ex = exchange {
+                if ex.requestDone { break }
+                if let up = ex.upstream, up.pendingOutput > UpstreamConnection.highWater { break }
+            }
+            let consumed: Int
+            let event: HTTPParser.Event?
+            do {
+                (consumed, event) = try input.withReadableBytes { try parser.next($0) }
+            } catch {
+                reject(error)
+                return
+            }
+            guard let event else {
+                input.consume(consumed)
+                if consumed == 0 { break }
+                continue
+            }
+            switch event {
+            case .head(let head):
+                input.consume(consumed)
+                startExchange(head)
+            case .body(let range):
+                input.withReadableBytes { forwardRequestBody(UnsafeRawBufferPointer(rebasing: $0[range])) }
+                input.consume(consumed)
+            case .end:
+                input.consume(consumed)
+                requestEnded()
+            }
+        }
+        updateInterest()
+    }
+
+    func updateInterest() {
+        if closed { return }
+        var wantRead = !readEOF
+        if lingering {
+            wantRead = !readEOF
+        } else if input.readableCount >= Self.maxBufferedInput {
+            wantRead = false
+        } else if let ex = exchange, let up = ex.upstream, up.pendingOutput > UpstreamConnection.highWater {
+            wantRead = false
+        } else if output.readableCount > Self.highWater {
+            wantRead = false
+        }
+        readPaused = !wantRead
+        ctx.loop.setInterest(fd, readable: wantRead, writable: !output.isEmpty)
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) {
+        guard !closed, !bytes.isEmpty else { return }
+        if output.isEmpty {
+            switch Socket.write(fd, bytes) {
+            case .bytes(let n) where n == bytes.count: return
+            case .bytes(let n): output.append(UnsafeRawBufferPointer(rebasing: bytes[n...]))
+            case .wouldBlock: output.append(bytes)
+            case .eof, .error:
+                abortExchange("client_reset", "client connection reset while writing")
+                close()
+                return
+            }
+            ctx.loop.setInterest(fd, readable: !readPaused && !readEOF, writable: true)
+            return
+        }
+        output.append(bytes)
+    }
+
+    func write(_ bytes: [UInt8]) { bytes.withUnsafeBytes { write($0) } }
+
+    func onWritable() {
+        if closed { return }
+        let before = output.readableCount
+        switch output.write(to: fd) {
+        case .bytes, .wouldBlock: break
+        case .eof, .error:
+            abortExchange("client_reset", "client connection reset while writing")
+            close()
+            return
+        }
+        if output.isEmpty && closeWhenFlushed {
+            startLinger()
+            return
+        }
+        if before > Self.highWater / 2 && output.readableCount <= Self.highWater / 2 {
+            exchange?.upstream?.pauseReading(false)
+            if let ex = exchange, ex.upstream != nil { processResponse() }
+        }
+        updateInterest()
+    }
+
+    /// Closes once everything queued for the client has been written.
+    func closeAfterFlush() {
+        closeWhenFlushed = true
+        if output.isEmpty { startLinger() } else { updateInterest() }
+    }
+
+    private func startLinger() {
+        if closed || lingering { return }
+        if readEOF {
+            close()
+            return
+        }
+        Socket.shutdownWrite(fd)
+        lingering = true
+        input.removeAll()
+        lingerDeadline = ctx.loop.nowMs + 2000
+        ctx.loop.setInterest(fd, readable: true, writable: false)
+    }
+
+    func close() {
+        if closed { return }
+        closed = true
+        if let ex = exchange {
+            ex.upstream?.close()
+            ex.upstream = nil
+        }
+        exchange = nil
+        ctx.clients[ObjectIdentifier(self)] = nil
+        ctx.metrics.openConnections.subtract()
+        ctx.loop.closeDescriptor(fd)
+        input.release()
+        output.release()
+        ctx.connectionClosed()
+    }
+
+    // MARK: timeouts
+
+    func checkTimeouts(_ now: Int64) {
+        if closed { return }
+        if lingering {
+            if now >= lingerDeadline { close() }
+            return
+        }
+        if closeWhenFlushed { return }
+        guard let ex = exchange else {
+            if headDeadline > 0 && now >= headDeadline {
+                ctx.metrics.clientErrors.add()
+                sendStatusAndClose(408, "request head not received in time")
+            } else if headDeadline == 0 && idleDeadline > 0 && now >= idleDeadline {
+                close()
+            } else if ctx.draining && headDeadline == 0 && input.isEmpty {
+                close()
+            }
+            return
+        }
+        if tunnel { return }
+        if ex.connectDeadline > 0 && now >= ex.connectDeadline {
+            ctx.metrics.upstreamTimeouts.add()
+            failExchange(status: 504, kind: "upstream_connect_timeout", message: "upstream connect timed out")
+        } else if !ex.requestDone && bodyDeadline > 0 && now >= bodyDeadline {
+            ctx.metrics.clientErrors.add()
+            abortExchange("client_timeout", "request body not received in time")
+            if ex.responseHeadSent {
+                close()
+            } else {
+                ex.upstream?.close()
+                ex.upstream = nil
+                exchange = nil
+                sendStatusAndClose(408, "request body not received in time")
+            }
+        } else if ex.upstreamDeadline > 0 && now >= ex.upstreamDeadline {
+            ctx.metrics.upstreamTimeouts.add()
+            failExchange(status: 504, kind: "upstream_timeout", message: "upstream did not respond in time")
+        }
+    }
+
+    // MARK: requests
+
+    private func startExchange(_ head: HTTPHead) {
+        headDeadline = 0
+        if requestStartNs == 0 { markRequestStart() }
+        let now = ctx.loop.nowMs
+        bodyDeadline = head.framing == .none ? 0 : now + Int64(ctx.config.bodyTimeoutMs)
+        let trace = RequestTracer.decide(head: head, ctx: ctx)
+        var forwarded = ctx.scratch
+        forwarded.removeAll(keepingCapacity: true)
+        RequestTracer.buildForwardedHead(head, trace: trace, peerHost: peer.host, ctx: ctx, into: &forwarded)
+        let ex = Exchange(
+            head: head, trace: trace, forwardedHead: forwarded, startWallMicros: requestStartWall,
+            startNs: requestStartNs)
+        exchange = ex
+        if !head.keepAlive || ctx.draining { closeAfterResponse = true }
+        ctx.metrics.spansStarted.add()
+        connectUpstream(ex, fresh: false)
+    }
+
+    private func connectUpstream(_ ex: Exchange, fresh: Bool) {
+        let now = ctx.loop.nowMs
+        if !fresh, let up = ctx.pool.take() {
+            up.delegate = self
+            ex.upstream = up
+            ex.connectedNs = Clock.monotonicNs()
+            up.send(ex.forwardedHead)
+        } else {
+            do {
+                let up = try UpstreamConnection.connect(to: ctx.shared.upstreamAddress, loop: ctx.loop)
+                ctx.metrics.upstreamConnections.add()
+                up.delegate = self
+                ex.upstream = up
+                ex.connectDeadline = now + Int64(ctx.config.upstreamConnectTimeoutMs)
+                up.send(ex.forwardedHead)
+            } catch {
+                ctx.metrics.upstreamConnectErrors.add()
+                failExchange(status: 502, kind: "upstream_connect", message: "\(error)")
+                return
+            }
+        }
+        ex.upstreamDeadline = now + Int64(ctx.config.upstreamTimeoutMs)
+    }
+
+    private func forwardRequestBody(_ bytes: UnsafeRawBufferPointer) {
+        guard let ex = exchange else { return }
+        ex.requestBodyBytes += bytes.count
+        bodyDeadline = ctx.loop.nowMs + Int64(ctx.config.bodyTimeoutMs)
+        guard let up = ex.upstream else { return }
+        if ex.head.framing == .chunked {
+            var h = ctx.scratch
+            h.removeAll(keepingCapacity: true)
+            ChunkedFraming.appendChunkHeader(size: bytes.count, to: &h)
+            up.send(h)
+            up.send(bytes)
+            up.send(ChunkedFraming.chunkTrailer)
+            ctx.scratch = h
+        } else {
+            up.send(bytes)
+        }
+    }
+
+    private func requestEnded() {
+        guard let ex = exchange else { return }
+        if ex.head.framing == .chunked { ex.upstream?.send(ChunkedFraming.lastChunk) }
+        ex.requestDone = true
+        bodyDeadline = 0
+        if ex.upstream != nil { ex.upstreamDeadline = ctx.loop.nowMs + Int64(ctx.config.upstreamTimeoutMs) }
+        if ex.status != 0 && ex.upstream == nil && !ex.responseHeadSent {
+            // Already answered (an error), nothing else to wait for.
+        }
+    }
+
+    /// The client sent something the parser refuses: answer with its status and close.
+    private func reject(_ error: HTTPParseError) {
+        ctx.metrics.clientErrors.add()
+        if let ex = exchange {
+            abortExchange("client_protocol", "malformed request body: \(error)")
+            if ex.responseHeadSent {
+                close()
+                return
+            }
+            ex.upstream?.close()
+            ex.upstream = nil
+            exchange = nil
+        }
+        sendStatusAndClose(error.status, "\(error)")
+    }
+
+    private func sendStatusAndClose(_ status: Int, _ message: String) {
+        ctx.metrics.countResponse(status)
+        headDeadline = 0
+        write(SimpleResponse.make(status: status, body: StatusText.reason(status) + "\n", close: true))
+        closeAfterFlush()
+    }
+
+    // MARK: upstream side
+
+    /// Answers the client with `status` when no response has started, otherwise cuts the client
+    /// connection so a truncated body is not mistaken for a whole one.
+    func failExchange(status: Int, kind: String, message: String) {
+        guard let ex = exchange else { return }
+        ex.fail(kind, message)
+        ex.upstream?.close()
+        ex.upstream = nil
+        ex.connectDeadline = 0
+        ex.upstreamDeadline = 0
+        if ex.responseHeadSent {
+            finishExchange(reuseUpstream: false)
+            close()
+            return
+        }
+        ex.status = status
+        if !ex.requestDone && ex.head.framing != .none { closeAfterResponse = true }
+        write(
+            SimpleResponse.make(
+                status: status, body: StatusText.reason(status) + "\n", close: closeAfterResponse,
+                extraHeaders: traceResponseHeader(ex)))
+        ex.responseHeadSent = true
+        finishExchange(reuseUpstream: false)
+    }
+
+    /// Records the span of an exchange that ends without a response (the client went away).
+    private func abortExchange(_ kind: String, _ message: String) {
+        guard let ex = exchange else { return }
+        ex.fail(kind, message)
+        if ex.status == 0 { ex.status = 499 }
+        RequestTracer.finish(ex, ctx: ctx, peer: peer)
+        ex.upstream?.close()
+        ex.upstream = nil
+        exchange = nil
+    }
+
+    private func traceResponseHeader(_ ex: Exchange) -> [(String, String)] {
+        guard ctx.config.traceResponse else { return [] }
+        return [("traceresponse", RequestTracer.traceResponseValue(ex.trace.outgoing))]
+    }
+
+    func processResponse() {
+        guard let ex = exchange, let up = ex.upstream else { return }
+        while exchange === ex && !up.input.isEmpty && !closed {
+            if tunnel {
+                up.input.withReadableBytes { write($0) }
+                up.input.removeAll()
+                break
+            }
+            if output.readableCount > Self.highWater {
+                up.pauseReading(true)
+                break
+            }
+            let consumed: Int
+            let event: HTTPParser.Event?
+            do {
+                (consumed, event) = try up.input.withReadableBytes { try ex.responseParser.next($0) }
+            } catch {
+                ctx.metrics.upstreamProtocolErrors.add()
+                failExchange(status: 502, kind: "upstream_protocol", message: "invalid upstream response: \(error)")
+                return
+            }
+            guard let event else {
+                up.input.consume(consumed)
+                if consumed == 0 { break }
+                continue
+            }
+            switch event {
+            case .head(let rh):
+                up.input.consume(consumed)
+                responseHead(rh, ex)
+            case .body(let range):
+                up.input.withReadableBytes { writeResponseBody(UnsafeRawBufferPointer(rebasing: $0[range]), ex) }
+                up.input.consume(consumed)
+            case .end:
+                up.input.consume(consumed)
+                if ex.status < 200 { continue }  // 100 Continue done; the final response follows
+                if ex.upgraded {
+                    enterTunnel(ex)
+                    return
+                }
+                responseEnded(ex)
+                return
+            }
+        }
+    }
+
+    private var responseKeepAlive = true
+
+    private func responseHead(_ rh: HTTPHead, _ ex: Exchange) {
+        let now = ctx.loop.nowMs
+        ex.upstreamDeadline = now + Int64(ctx.config.upstreamTimeoutMs)
+        if ex.firstByteNs == 0 { ex.firstByteNs = Clock.monotonicNs() }
+        ex.status = rh.status
+        if rh.status >= 100 && rh.status < 200 && rh.status != 101 {
+            if rh.status == 100 && ex.head.versionMinor >= 1 && ex.head.expectsContinue {
+                write(Self.continueLine)
+            }
+            return
+        }
+        responseKeepAlive = rh.keepAlive
+        let upgrade = rh.status == 101 && ex.head.isUpgrade
+        ex.upgraded = upgrade
+        var out = ctx.scratch
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: Self.statusPrefix)
+        appendDecimal(rh.status, to: &out)
+        out.append(0x20)
+        if rh.reasonRange.isEmpty {
+            out.append(contentsOf: StatusText.reason(rh.status).utf8)
+        } else {
+            out.append(contentsOf: rh.bytes[rh.reasonRange])
+        }
+        out.append(contentsOf: Self.crlf)
+        rh.appendForwardableFields(to: &out, excluding: Self.responseExcluded, keepUpgrade: upgrade)
+        let noBody = ex.head.method == .head || rh.status == 204 || rh.status == 304 || upgrade
+        if noBody {
+            ex.clientFraming = .none
+            if ex.head.method == .head || rh.status == 304, let cl = rh.firstValue(lowercasedName: "content-length") {
+                out.append(contentsOf: Self.contentLengthPrefix)
+                out.append(contentsOf: cl.utf8)
+                out.append(contentsOf: Self.crlf)
+            }
+        } else {
+            switch rh.framing {
+            case .length(let n):
+                ex.clientFraming = .length
+                out.append(contentsOf: Self.contentLengthPrefix)
+                appendDecimal(n, to: &out)
+                out.append(contentsOf: Self.crlf)
+            case .chunked, .untilClose:
+                if ex.head.versionMinor >= 1 {
+                    ex.clientFraming = .chunked
+                    out.append(contentsOf: Self.chunkedHeader)
+                } else {
+                    ex.clientFraming = .close
+                    closeAfterResponse = true
+                }
+            case .none:
+                ex.clientFraming = .length
+                out.append(contentsOf: Self.contentLengthPrefix)
+                out.append(0x30)
+                out.append(contentsOf: Self.crlf)
+            }
+        }
+        if upgrade {
+            out.append(contentsOf: Self.connectionUpgrade)
+        } else if closeAfterResponse || ctx.draining {
+            closeAfterResponse = true
+            out.append(contentsOf: Self.connectionClose)
+        } else if ex.head.versionMinor == 0 {
+            out.append(contentsOf: Self.connectionKeepAlive)
+        }
+        if ctx.config.traceResponse {
+            out.append(contentsOf: "traceresponse: ".utf8)
+            out.append(contentsOf: RequestTracer.traceResponseValue(ex.trace.outgoing).utf8)
+            out.append(contentsOf: Self.crlf)
+        }
+        out.append(contentsOf: Self.crlf)
+        write(out)
+        ctx.scratch = out
+        ex.responseHeadSent = true
+    }
+
+    private func writeResponseBody(_ bytes: UnsafeRawBufferPointer, _ ex: Exchange) {
+        ex.responseBodyBytes += bytes.count
+        ex.upstreamDeadline = ctx.loop.nowMs + Int64(ctx.config.upstreamTimeoutMs)
+        if ex.clientFraming == .chunked {
+            var h = ctx.scratch
+            h.removeAll(keepingCapacity: true)
+            ChunkedFraming.appendChunkHeader(size: bytes.count, to: &h)
+            write(h)
+            ctx.scratch = h
+            write(bytes)
+            write(ChunkedFraming.chunkTrailer)
+        } else {
+            write(bytes)
+        }
+    }
+
+    private func responseEnded(_ ex: Exchange) {
+        if ex.clientFraming == .chunked { write(ChunkedFraming.lastChunk) }
+        let reusable = responseKeepAlive && ex.requestDone && (ex.upstream?.input.isEmpty ?? false)
+        finishExchange(reuseUpstream: reusable)
+    }
+
+    /// Ends the current exchange: span, metrics, upstream back to the pool or closed, and on to the
+    /// next pipelined request or to closing.
+    private func finishExchange(reuseUpstream: Bool) {
+        guard let ex = exchange else { return }
+        RequestTracer.finish(ex, ctx: ctx, peer: peer)
+        if let up = ex.upstream {
+            ex.upstream = nil
+            if reuseUpstream && !ctx.draining { ctx.pool.put(up) } else { up.close() }
+        }
+        if !ex.requestDone && ex.head.framing != .none { closeAfterResponse = true }
+        exchange = nil
+        requestStartNs = 0
+        responseKeepAlive = true
+        if closeAfterResponse {
+            closeAfterFlush()
+            return
+        }
+        idleDeadline = ctx.loop.nowMs + Int64(ctx.config.idleTimeoutMs)
+        if !input.isEmpty {
+            markRequestStart()
+            process()
+        } else {
+            updateInterest()
+        }
+    }
+
+    private func enterTunnel(_ ex: Exchange) {
+        tunnel = true
+        RequestTracer.finish(ex, ctx: ctx, peer: peer)
+        guard let up = ex.upstream else { return }
+        if !up.input.isEmpty {
+            up.input.withReadableBytes { write($0) }
+            up.input.removeAll()
+        }
+        if !input.isEmpty {
+            input.withReadableBytes { up.send($0) }
+            input.removeAll()
+        }
+        ex.upstreamDeadline = 0
+        updateInterest()
+    }
+
+    static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+    static let statusPrefix = Array("HTTP/1.1 ".utf8)
+    static let crlf: [UInt8] = [13, 10]
+    static let contentLengthPrefix = Array("Content-Length: ".utf8)
+    static let chunkedHeader = Array("Transfer-Encoding: chunked\r\n".utf8)
+    static let connectionClose = Array("Connection: close\r\n".utf8)
+    static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)
+    static let connectionUpgrade = Array("Connection: upgrade\r\n".utf8)
+    static let responseExcluded: Set<String> = ["traceresponse"]
+}
+
+extension ClientConnection: UpstreamDelegate {
+    func upstreamConnected(_ up: UpstreamConnection) {
+        guard let ex = exchange, ex.upstream === up else { return }
+        ex.connectedNs = Clock.monotonicNs()
+        ex.connectDeadline = 0
+    }
+
+    func upstreamReadable(_ up: UpstreamConnection) {
+        guard let ex = exchange, ex.upstream === up else { return }
+        processResponse()
+        if tunnel { updateInterest() }
+    }
+
+    func upstreamClosed(_ up: UpstreamConnection, errno: Int32) {
+        guard let ex = exchange, ex.upstream === up else { return }
+        if tunnel {
+            closeAfterFlush()
+            return
+        }
+        // A pooled connection the upstream had already closed: retry once on a fresh one when the
+        // request is idempotent and no body byte was sent (RFC 9112 section 9.3.1).
+        if ex.firstByteNs == 0 && up.reused && !ex.retried && ex.head.method.isIdempotent
+            && ex.requestBodyBytes == 0
+        {
+            ex.retried = true
+            ex.upstream = nil
+            connectUpstream(ex, fresh: true)
+            return
+        }
+        do {
+            if let event = try ex.responseParser.finish(), case .end = event {
+                ex.upstream = nil
+                responseEnded(ex)
+                return
+            }
+            ctx.metrics.upstreamResets.add()
+            failExchange(
+                status: 502, kind: "upstream_reset",
+                message: errno == 0 ? "upstream closed the connection before responding" : "upstream reset: \(SystemError("read", errno))")
+        } catch {
+            ctx.metrics.upstreamResets.add()
+            failExchange(status: 502, kind: "upstream_reset", message: "upstream closed mid-response")
+        }
+    }
+
+    func upstreamConnectFailed(_ up: UpstreamConnection, errno: Int32) {
+        guard let ex = exchange, ex.upstream === up else { return }
+        ctx.metrics.upstreamConnectErrors.add()
+        failExchange(status: 502, kind: "upstream_connect", message: "\(SystemError("connect", errno))")
+    }
+
+    func upstreamDrained(_ up: UpstreamConnection) {
+        guard let ex = exchange, ex.upstream === up else { return }
+        process()
+    }
+}
+
+@inline(__always)
+func appendDecimal(_ v: Int, to out: inout [UInt8]) {
+    if v == 0 {
+        out.append(0x30)
+        return
+    }
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var n = 0
+    var x = v
+    withUnsafeMutableBytes(of: &digits) { d in
+        while x > 0 {
+            d[n] = UInt8(0x30 + x % 10)
+            x /= 10
+            n += 1
+        }
+        for i in stride(from: n - 1, through: 0, by: -1) { out.append(d[i]) }
+    }
+}

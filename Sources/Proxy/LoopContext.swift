@@ -1,0 +1,98 @@
+import HTTP1
+import Propagation
+import Reactor
+import Reporters
+import Spans
+
+/// Everything one event loop owns: its connections, its upstream pool, its span batch and scratch
+/// buffers. Touched only on the loop's queue, so none of it is locked.
+final class LoopContext {
+    let loop: EventLoop
+    let shared: SharedState
+    var config: ProxyConfig { shared.config }
+    var metrics: ProxyMetrics { shared.metrics }
+
+    /// Open client connections (for timeouts and drain).
+    var clients: [ObjectIdentifier: ClientConnection] = [:]
+    /// Connections that are mid-request to the upstream, for the upstream timeouts.
+    let pool: UpstreamPool
+    /// Sampled spans waiting to leave the loop in one hand-off.
+    var spanBatch: [FinishedSpan] = []
+    var random = SplitMix64()
+    /// Reused buffer for building heads.
+    var scratch: [UInt8] = []
+    var accessLog: [UInt8] = []
+    var draining = false
+    var listener: Listener?
+
+    init(loop: EventLoop, shared: SharedState) {
+        self.loop = loop
+        self.shared = shared
+        pool = UpstreamPool(maxIdle: 64)
+        scratch.reserveCapacity(8192)
+    }
+
+    /// Hands finished spans to the pipeline in batches rather than one by one.
+    func record(_ span: FinishedSpan) {
+        spanBatch.append(span)
+        if spanBatch.count >= 64 { flushSpans() }
+    }
+
+    func flushSpans() {
+        if spanBatch.isEmpty { return }
+        shared.pipeline.submit(spanBatch)
+        spanBatch.removeAll(keepingCapacity: true)
+    }
+
+    func tick(_ now: Int64) {
+        for c in clients.values { c.checkTimeouts(now) }
+        flushSpans()
+        flushAccessLog()
+        pool.pruneClosed()
+    }
+
+    func flushAccessLog() {
+        if accessLog.isEmpty { return }
+        shared.accessLog?.write(accessLog)
+        accessLog.removeAll(keepingCapacity: true)
+    }
+}
+
+extension LoopContext {
+    func accept(_ fd: Int32, _ peer: SocketAddress) {
+        if draining {
+            loop.closeDescriptor(fd)
+            return
+        }
+        let c = ClientConnection(ctx: self, fd: fd, peer: peer)
+        do {
+            try loop.register(fd, handler: c, readable: true, writable: false)
+        } catch {
+            loop.closeDescriptor(fd)
+            return
+        }
+        Socket.setNoDelay(fd)
+        clients[ObjectIdentifier(c)] = c
+        metrics.acceptedConnections.add()
+        metrics.openConnections.add()
+    }
+
+    func connectionClosed() { listener?.resumeIfPaused() }
+
+    /// Stop accepting; close idle connections now, the rest after their current response.
+    func beginDrain() {
+        draining = true
+        listener?.close()
+        for c in Array(clients.values) {
+            if c.isIdle { c.close() } else { c.closeAfterResponse = true }
+        }
+    }
+
+    /// The drain is over (or out of time): close what is left and hand off the last spans.
+    func finalClose() {
+        for c in Array(clients.values) { c.close() }
+        pool.closeAll()
+        flushSpans()
+        flushAccessLog()
+    }
+}

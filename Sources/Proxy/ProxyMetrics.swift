@@ -1,0 +1,49 @@
+import Stats
+
+/// The proxy's counters, looked up once so the request path only does relaxed atomic adds.
+final class ProxyMetrics: Sendable {
+    let requestsByClass: [Counter]  // index 0: other, 1...5: 1xx...5xx
+    let upstreamConnectErrors: Counter
+    let upstreamTimeouts: Counter
+    let upstreamResets: Counter
+    let upstreamProtocolErrors: Counter
+    let openConnections: Counter
+    let acceptedConnections: Counter
+    let rejectedConnections: Counter
+    let clientErrors: Counter
+    let spansStarted: Counter
+    let spansSampled: Counter
+    let upstreamConnections: Counter
+
+    init(registry r: MetricsRegistry) {
+        requestsByClass = ["other", "1xx", "2xx", "3xx", "4xx", "5xx"].map {
+            r.counter(
+                "traceproxy_requests_total", help: "Requests answered, by status class.", labels: [("code", $0)])
+        }
+        func upstreamError(_ kind: String) -> Counter {
+            r.counter(
+                "traceproxy_upstream_errors_total", help: "Upstream failures by kind.", labels: [("kind", kind)])
+        }
+        upstreamConnectErrors = upstreamError("connect")
+        upstreamTimeouts = upstreamError("timeout")
+        upstreamResets = upstreamError("reset")
+        upstreamProtocolErrors = upstreamError("protocol")
+        openConnections = r.counter(
+            "traceproxy_open_connections", help: "Client connections currently open.", kind: .gauge)
+        acceptedConnections = r.counter(
+            "traceproxy_accepted_connections_total", help: "Client connections accepted.")
+        rejectedConnections = r.counter(
+            "traceproxy_rejected_connections_total", help: "Client connections refused over --max-connections.")
+        clientErrors = r.counter(
+            "traceproxy_client_protocol_errors_total", help: "Requests rejected as malformed or over a limit.")
+        spansStarted = r.counter("traceproxy_spans_started_total", help: "Spans started (one per request).")
+        spansSampled = r.counter("traceproxy_spans_sampled_total", help: "Spans sampled and handed to reporters.")
+        upstreamConnections = r.counter(
+            "traceproxy_upstream_connections_opened_total", help: "New upstream connections opened.")
+    }
+
+    func countResponse(_ status: Int) {
+        let i = status / 100
+        requestsByClass[(1...5).contains(i) ? i : 0].add()
+    }
+}

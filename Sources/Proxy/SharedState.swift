@@ -1,0 +1,40 @@
+import Propagation
+import Reactor
+import Reporters
+import Spans
+import Stats
+
+/// What every loop reads and nobody mutates after start-up (the pipeline and counters are
+/// thread-safe by construction).
+final class SharedState: @unchecked Sendable {
+    let config: ProxyConfig
+    let registry: MetricsRegistry
+    let metrics: ProxyMetrics
+    let pipeline: SpanPipeline
+    let propagator: Propagator
+    let sampler: any Sampler
+    let upstreamAddress: SocketAddress
+    /// `host:port` for a request without Host, and for the span's http.url.
+    let upstreamHostHeader: String
+    let upstreamDescription: String
+    /// Incoming fields the proxy rewrites rather than forwards.
+    let requestExcluded: Set<String>
+    let accessLog: AccessLogWriter?
+
+    init(
+        config: ProxyConfig, registry: MetricsRegistry, pipeline: SpanPipeline, upstream: HostPort,
+        upstreamAddress: SocketAddress, accessLog: AccessLogWriter?
+    ) {
+        self.config = config
+        self.registry = registry
+        metrics = ProxyMetrics(registry: registry)
+        self.pipeline = pipeline
+        propagator = Propagator(formats: config.propagation)
+        sampler = config.sampler.makeSampler()
+        self.upstreamAddress = upstreamAddress
+        upstreamHostHeader = upstream.description
+        upstreamDescription = upstreamAddress.description
+        requestExcluded = propagator.ownedHeaderNames.union(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"])
+        self.accessLog = accessLog
+    }
+}
