@@ -1,26 +1,121 @@
-import Propagation
-
-extension HTTPHead: HeaderSource {
-    public func forEachValue(lowercasedName: String, _ body: (UnsafeRawBufferPointer) -> Void) {
-        fatalError("implemented by the HTTP1 work")
-    }
-}
-
 extension HTTPHead {
+    /// Calls `body` with the value bytes (OWS trimmed) of every field whose name equals
+    /// `lowercasedName` ASCII-case-insensitively, in order of appearance.
+    ///
+    /// This is `Propagation.HeaderSource`'s requirement. The conformance itself
+    /// (`extension HTTPHead: HeaderSource {}`) is declared where both modules are visible,
+    /// because the HTTP1 target does not depend on Propagation.
+    public func forEachValue(lowercasedName: String, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var name = lowercasedName
+        name.withUTF8 { wanted in
+            bytes.withUnsafeBufferPointer { p in
+                for f in fields
+                where ASCII.equalsIgnoringCase(p, Int(f.nameStart)..<Int(f.nameEnd), wanted) {
+                    let value = UnsafeBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)])
+                    body(UnsafeRawBufferPointer(value))
+                }
+            }
+        }
+    }
+
     /// Appends every end-to-end field line (`name: value\r\n`, as received) to `out`, leaving out the
     /// hop-by-hop fields (Connection and the fields it names, Keep-Alive, Proxy-Connection, TE,
     /// Trailer, Transfer-Encoding, Content-Length (the proxy re-frames), Upgrade unless
     /// `keepUpgrade`), and any field whose lowercased name is in `excluding`.
-    public func appendForwardableFields(to out: inout [UInt8], excluding: Set<String>, keepUpgrade: Bool) {
-        fatalError("implemented by the HTTP1 work")
+    ///
+    /// RFC 9110 section 7.6.1: a proxy must remove Connection and every field it names before
+    /// forwarding; Proxy-Connection and Keep-Alive are the common unlisted ones.
+    public func appendForwardableFields(
+        to out: inout [UInt8], excluding: Set<String>, keepUpgrade: Bool
+    ) {
+        bytes.withUnsafeBufferPointer { p in
+            // The options Connection names; collected once per head, usually none or one.
+            var named: [Range<Int>] = []
+            for f in fields
+            where ASCII.equalsIgnoringCase(p, Int(f.nameStart)..<Int(f.nameEnd), "connection") {
+                ASCII.forEachListElement(p, Int(f.valueStart)..<Int(f.valueEnd)) {
+                    named.append($0)
+                }
+            }
+            let excluded = excluding.map { Array($0.utf8) }
+            for f in fields {
+                let name = Int(f.nameStart)..<Int(f.nameEnd)
+                if Self.isHopByHop(p, name, keepUpgrade: keepUpgrade) { continue }
+                // With keepUpgrade the proxy relays an upgrade and writes its own
+                // `Connection: upgrade`, so the Upgrade field it names stays.
+                let keptUpgrade = keepUpgrade && ASCII.equalsIgnoringCase(p, name, "upgrade")
+                if !keptUpgrade && named.contains(where: { Self.equalIgnoringCase(p, name, $0) }) {
+                    continue
+                }
+                if excluded.contains(where: { e in
+                    e.withUnsafeBufferPointer { ASCII.equalsIgnoringCase(p, name, $0) }
+                }) {
+                    continue
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: p[name]))
+                out.append(ASCII.colon)
+                out.append(ASCII.sp)
+                out.append(
+                    contentsOf: UnsafeBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
+                out.append(ASCII.cr)
+                out.append(ASCII.lf)
+            }
+        }
     }
 
     /// The first value of a field, as a String (for the few fields the proxy reads: Host, User-Agent).
     public func firstValue(lowercasedName: String) -> String? {
-        fatalError("implemented by the HTTP1 work")
+        var name = lowercasedName
+        return name.withUTF8 { wanted in
+            bytes.withUnsafeBufferPointer { p -> String? in
+                for f in fields
+                where ASCII.equalsIgnoringCase(p, Int(f.nameStart)..<Int(f.nameEnd), wanted) {
+                    return String(decoding: p[Int(f.valueStart)..<Int(f.valueEnd)], as: UTF8.self)
+                }
+                return nil
+            }
+        }
     }
 
-    /// The request target as received; the path without the query.
-    public var target: String { fatalError("implemented by the HTTP1 work") }
-    public var methodString: String { fatalError("implemented by the HTTP1 work") }
+    /// The request target exactly as received (path and query, percent-encoding untouched),
+    /// since a proxy must not rewrite it (RFC 9112 section 3.2).
+    public var target: String { String(decoding: bytes[targetRange], as: UTF8.self) }
+
+    /// The target's path: everything before the first `?` (for span names and tags).
+    public var path: String {
+        let t = bytes[targetRange]
+        let end = t.firstIndex(of: UInt8(ascii: "?")) ?? t.endIndex
+        return String(decoding: t[..<end], as: UTF8.self)
+    }
+
+    public var methodString: String { String(decoding: bytes[methodRange], as: UTF8.self) }
+
+    /// The reason phrase of a response, as received.
+    public var reason: String { String(decoding: bytes[reasonRange], as: UTF8.self) }
+
+    private static func isHopByHop(
+        _ p: UnsafeBufferPointer<UInt8>, _ name: Range<Int>, keepUpgrade: Bool
+    ) -> Bool {
+        switch name.count {
+        case 2: return ASCII.equalsIgnoringCase(p, name, "te")
+        case 7:
+            return ASCII.equalsIgnoringCase(p, name, "trailer")
+                || (!keepUpgrade && ASCII.equalsIgnoringCase(p, name, "upgrade"))
+        case 10:
+            return ASCII.equalsIgnoringCase(p, name, "connection")
+                || ASCII.equalsIgnoringCase(p, name, "keep-alive")
+        case 14: return ASCII.equalsIgnoringCase(p, name, "content-length")
+        case 16: return ASCII.equalsIgnoringCase(p, name, "proxy-connection")
+        case 17: return ASCII.equalsIgnoringCase(p, name, "transfer-encoding")
+        default: return false
+        }
+    }
+
+    /// Two ranges of the same head equal ignoring ASCII case.
+    private static func equalIgnoringCase(
+        _ p: UnsafeBufferPointer<UInt8>, _ a: Range<Int>, _ b: Range<Int>
+    ) -> Bool {
+        guard a.count == b.count else { return false }
+        return zip(p[a], p[b]).allSatisfy { ASCII.lower($0) == ASCII.lower($1) }
+    }
 }

@@ -1,5 +1,3 @@
-import Propagation
-
 /// How a message body is delimited (RFC 9112 section 6).
 public enum BodyFraming: Equatable, Sendable {
     /// No body: GET without Content-Length, HEAD responses, 1xx/204/304.
@@ -40,6 +38,9 @@ public struct HTTPHead: Sendable {
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     public internal(set) var versionMinor: Int = 1
     public internal(set) var framing: BodyFraming = .none
+    /// The Content-Length the message declares, even where it does not frame a body (a response
+    /// to HEAD, a 304): the proxy re-frames and needs it to write the same value back.
+    public internal(set) var contentLength: Int?
     /// Whether the connection may be reused after this message, from the version and `Connection`.
     public internal(set) var keepAlive: Bool = true
     /// `Expect: 100-continue` (request).

@@ -4,6 +4,11 @@
 /// returns at most one event. Body events point into the caller's input so bodies stream without a
 /// copy. Keep calling `next` with the unconsumed rest until it returns a nil event with everything
 /// consumed; then read more.
+///
+/// Heads are collected in a reused buffer until the empty line (each byte is looked at once, so
+/// a head trickling in byte by byte still costs linear time) and then parsed in one pass; the
+/// head's bytes are copied once into `HTTPHead.bytes`. After an error the parser's state is
+/// unspecified: the caller answers (see `HTTPParseError.status`) and closes the connection.
 public struct HTTPParser: Sendable {
     public enum Kind: Sendable { case request, response }
 
@@ -15,7 +20,9 @@ public struct HTTPParser: Sendable {
         /// Request target length (414 beyond it).
         public var maxTargetLength: Int
 
-        public init(maxHeaderBytes: Int = 64 * 1024, maxHeaders: Int = 100, maxTargetLength: Int = 16 * 1024) {
+        public init(
+            maxHeaderBytes: Int = 64 * 1024, maxHeaders: Int = 100, maxTargetLength: Int = 16 * 1024
+        ) {
             self.maxHeaderBytes = maxHeaderBytes
             self.maxHeaders = maxHeaders
             self.maxTargetLength = maxTargetLength
@@ -31,29 +38,182 @@ public struct HTTPParser: Sendable {
         case end
     }
 
+    enum State: Sendable {
+        /// Collecting a head (or idle, when nothing is collected yet).
+        case head
+        /// The message is complete; the next call reports `.end`.
+        case endPending
+        case length(remaining: Int)
+        case chunked(ChunkedDecoder)
+        case untilClose
+        /// After a 101 response: the bytes that follow are not HTTP.
+        case upgraded
+    }
+
+    let kind: Kind
+    let limits: Limits
+    var state: State = .head
+    /// Head bytes received so far (empty when idle or the head arrived in one piece).
+    private var headBuffer: [UInt8] = []
+    /// Where the head-end scan stands: 0 inside a line, 1 just after LF, 2 after LF CR.
+    private var lineState: UInt8 = 0
+    private var sawFirstLineEnd = false
+    /// The next response answers a HEAD request; kept across 1xx interim responses.
+    private var responseToHEAD = false
+    /// Set by a 101 head: after its `.end` the parser stops.
+    private var upgradeAfterEnd = false
+
     public init(kind: Kind, limits: Limits = Limits()) {
-        fatalError("implemented by the HTTP1 work")
+        self.kind = kind
+        self.limits = limits
     }
 
     /// For response parsers: the next response answers a HEAD request (so it has no body).
-    /// Call before feeding that response's bytes.
+    /// Call before feeding that response's bytes. It holds until a final (non-1xx) head arrives.
     public mutating func expectResponse(toHEAD: Bool) {
-        fatalError("implemented by the HTTP1 work")
+        responseToHEAD = toHEAD
     }
 
     /// Parses from the start of `input`. Returns how many bytes were consumed and the event, if any.
-    public mutating func next(_ input: UnsafeRawBufferPointer) throws(HTTPParseError) -> (consumed: Int, event: Event?) {
-        fatalError("implemented by the HTTP1 work")
+    public mutating func next(
+        _ input: UnsafeRawBufferPointer
+    ) throws(HTTPParseError) -> (consumed: Int, event: Event?) {
+        switch state {
+        case .head:
+            return try nextHead(input)
+        case .endPending:
+            endMessage()
+            return (0, .end)
+        case .length(let remaining):
+            guard !input.isEmpty else { return (0, nil) }
+            let n = min(remaining, input.count)
+            state = n == remaining ? .endPending : .length(remaining: remaining - n)
+            return (n, .body(0..<n))
+        case .chunked(var decoder):
+            let r = try decoder.next(input, maxTrailerBytes: limits.maxHeaderBytes)
+            if r.done {
+                endMessage()
+                return (r.consumed, .end)
+            }
+            state = .chunked(decoder)
+            return (r.consumed, r.body.map { .body($0) })
+        case .untilClose:
+            guard !input.isEmpty else { return (0, nil) }
+            return (input.count, .body(0..<input.count))
+        case .upgraded:
+            return (0, nil)
+        }
     }
 
     /// The peer closed its side. Returns `.end` if that completes an `untilClose` body; nil if the
     /// parser was between messages; throws `.truncated` if a message was cut short.
     public mutating func finish() throws(HTTPParseError) -> Event? {
-        fatalError("implemented by the HTTP1 work")
+        switch state {
+        case .head:
+            guard headBuffer.isEmpty, lineState == 0 else { throw .truncated }
+            return nil
+        case .untilClose, .endPending:
+            endMessage()
+            return .end
+        case .upgraded:
+            return nil
+        case .length, .chunked:
+            throw .truncated
+        }
     }
 
-    /// True between messages (no partial head or body pending).
+    /// True between messages (no partial head or body pending). False once a 101 response has
+    /// ended: the connection no longer carries HTTP.
     public var isIdle: Bool {
-        fatalError("implemented by the HTTP1 work")
+        if case .head = state { return headBuffer.isEmpty && lineState == 0 }
+        return false
+    }
+
+    private mutating func endMessage() {
+        state = upgradeAfterEnd ? .upgraded : .head
+        upgradeAfterEnd = false
+    }
+
+    // MARK: Heads
+
+    private mutating func nextHead(
+        _ input: UnsafeRawBufferPointer
+    ) throws(HTTPParseError) -> (consumed: Int, event: Event?) {
+        let n = input.count
+        var i = 0
+        // Empty lines before a start line are ignored (RFC 9112 section 2.2): some clients send
+        // an extra CRLF after a body.
+        if headBuffer.isEmpty {
+            while i < n && (input[i] == ASCII.cr || input[i] == ASCII.lf) { i += 1 }
+        }
+        let start = i
+        var st = lineState
+        var end = -1
+        while i < n {
+            let b = input[i]
+            if b == ASCII.lf {
+                if st != 0 {
+                    end = i + 1
+                    break
+                }
+                st = 1
+                sawFirstLineEnd = true
+            } else if b == ASCII.cr {
+                st = st == 1 ? 2 : 0
+            } else {
+                st = 0
+            }
+            i += 1
+        }
+        let taken = (end >= 0 ? end : n) - start
+        let total = headBuffer.count + taken
+        // A start line longer than any allowed target: answer 414 rather than wait for 431.
+        if kind == .request && !sawFirstLineEnd && total > limits.maxTargetLength + 32 {
+            throw .targetTooLong
+        }
+        if total > limits.maxHeaderBytes { throw .headerTooLarge }
+        let slice = UnsafeRawBufferPointer(rebasing: input[start..<start + taken])
+        guard end >= 0 else {
+            headBuffer.append(contentsOf: slice)
+            lineState = st
+            return (n, nil)
+        }
+        let bytes: [UInt8]
+        if headBuffer.isEmpty {
+            bytes = Array(slice)
+        } else {
+            headBuffer.append(contentsOf: slice)
+            bytes = Array(headBuffer)
+            headBuffer.removeAll(keepingCapacity: true)
+        }
+        lineState = 0
+        sawFirstLineEnd = false
+        var head = try parseHead(bytes)
+        head.bytes = bytes
+        startBody(head)
+        return (end, .head(head))
+    }
+
+    private func parseHead(_ bytes: [UInt8]) throws(HTTPParseError) -> HTTPHead {
+        let result: Result<HTTPHead, HTTPParseError> = bytes.withUnsafeBufferPointer { p in
+            var parser = HeadParser(p, kind: kind, limits: limits, toHEAD: responseToHEAD)
+            do throws(HTTPParseError) {
+                return .success(try parser.parse())
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    private mutating func startBody(_ head: HTTPHead) {
+        if kind == .response && head.status >= 200 { responseToHEAD = false }
+        upgradeAfterEnd = kind == .response && head.status == 101
+        switch head.framing {
+        case .none, .length(0): state = .endPending
+        case .length(let n): state = .length(remaining: n)
+        case .chunked: state = .chunked(ChunkedDecoder())
+        case .untilClose: state = .untilClose
+        }
     }
 }

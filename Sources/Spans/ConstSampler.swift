@@ -1,0 +1,10 @@
+import Propagation
+
+/// Samples every new trace or none (`--sampler const:1|const:0`).
+public struct ConstSampler: Sampler {
+    public let decision: Bool
+
+    public init(_ decision: Bool) { self.decision = decision }
+
+    public func shouldSample(traceID: TraceID) -> Bool { decision }
+}
