@@ -37,7 +37,7 @@ final class AdminConnection: EventHandler {
         }
         do {
             while !input.isEmpty {
-                let (consumed, event) = try input.withReadableBytes { try parser.next($0) }
+                let (consumed, event) = try input.withReadableBytes { (b) throws(HTTPParseError) in try parser.next(b) }
                 input.consume(consumed)
                 if case .head(let head) = event {
                     answer(head)

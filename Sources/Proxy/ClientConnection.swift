@@ -128,7 +128,7 @@ final class ClientConnection: EventHandler {
             let consumed: Int
             let event: HTTPParser.Event?
             do {
-                (consumed, event) = try input.withReadableBytes { try parser.next($0) }
+                (consumed, event) = try input.withReadableBytes { (b) throws(HTTPParseError) in try parser.next(b) }
             } catch {
                 reject(error)
                 return
@@ -439,7 +439,7 @@ final class ClientConnection: EventHandler {
             let consumed: Int
             let event: HTTPParser.Event?
             do {
-                (consumed, event) = try up.input.withReadableBytes { try ex.responseParser.next($0) }
+                (consumed, event) = try up.input.withReadableBytes { (b) throws(HTTPParseError) in try ex.responseParser.next(b) }
             } catch {
                 ctx.metrics.upstreamProtocolErrors.add()
                 failExchange(status: 502, kind: "upstream_protocol", message: "invalid upstream response: \(error)")

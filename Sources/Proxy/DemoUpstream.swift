@@ -34,7 +34,7 @@ final class DemoUpstreamConnection: EventHandler {
         }
         do {
             while !input.isEmpty && !closed {
-                let (consumed, event) = try input.withReadableBytes { try parser.next($0) }
+                let (consumed, event) = try input.withReadableBytes { (b) throws(HTTPParseError) in try parser.next(b) }
                 input.consume(consumed)
                 switch event {
                 case .head(let h): pendingHead = h

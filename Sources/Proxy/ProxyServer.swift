@@ -21,7 +21,7 @@ public enum ProxyMain {
             try server.start()
             ProxyServer.current = server
         } catch {
-            fputs("traceproxy: \(error)\n", stderr)
+            printError("traceproxy: \(error)\n")
             exit(1)
         }
         dispatchMain()
@@ -150,19 +150,18 @@ final class ProxyServer: @unchecked Sendable {
             demoTimer = DemoTraffic.start(proxy: boundAddr)
         }
         let reporters = config.reporters.isEmpty ? "none" : config.reporters.joined(separator: ", ")
-        fputs(
+        printError(
             "traceproxy \(traceproxyVersion): listening on \(boundAddr) -> upstream \(shared.upstreamDescription)"
-                + " (\(loops.count) loops), admin \(config.admin?.description ?? "off"), reporters: \(reporters)\n",
-            stderr)
+                + " (\(loops.count) loops), admin \(config.admin?.description ?? "off"), reporters: \(reporters)")
     }
 
     private func signalled(_ sig: Int32) {
         if shuttingDown {
-            fputs("traceproxy: second signal, exiting now\n", stderr)
+            printError("traceproxy: second signal, exiting now\n")
             exit(1)
         }
         shuttingDown = true
-        fputs("traceproxy: \(sig == SIGTERM ? "SIGTERM" : "SIGINT"), draining\n", stderr)
+        printError("traceproxy: \(sig == SIGTERM ? "SIGTERM" : "SIGINT"), draining\n")
         demoTimer?.cancel()
         let deadline = Clock.monotonicMs() + Int64(config.drainTimeoutMs)
         for ctx in contexts {
@@ -188,7 +187,7 @@ final class ProxyServer: @unchecked Sendable {
         }
         let remaining = max(2000, Int(deadline - Clock.monotonicMs()))
         shared.pipeline.shutdown(timeoutMs: min(remaining, 8000))
-        fputs("traceproxy: stopped\n", stderr)
+        printError("traceproxy: stopped\n")
         exit(0)
     }
 }

@@ -89,8 +89,12 @@ public struct ByteBuffer {
     }
 
     @inline(__always)
-    public func withReadableBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    public func withReadableBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         let (r0, w0) = (readerIndex, writerIndex)
-        return try storage.withUnsafeBytes { p in try body(UnsafeRawBufferPointer(rebasing: p[r0..<w0])) }
+        // Array.withUnsafeBytes only rethrows untyped errors; carry the typed one out in a Result.
+        let result = storage.withUnsafeBytes { p in
+            Result { () throws(E) -> R in try body(UnsafeRawBufferPointer(rebasing: p[r0..<w0])) }
+        }
+        return try result.get()
     }
 }
