@@ -160,14 +160,14 @@ public final class SpanPipeline: Sendable {
             }
             return .send(takeBatch(&s), deadline: s.deadline)
         }
-        let due = lastFlush.advanced(by: .nanoseconds(Int(flushIntervalNanos)))
+        let due = lastFlush + .nanoseconds(Int(flushIntervalNanos))
         if s.queue.count >= maxBatchSpans || (now >= due && !s.queue.isEmpty) {
             lastFlush = now
             return .send(takeBatch(&s), deadline: .distantFuture)
         }
         if now >= due {
             lastFlush = now
-            return .wait(until: now.advanced(by: .nanoseconds(Int(flushIntervalNanos))))
+            return .wait(until: now + .nanoseconds(Int(flushIntervalNanos)))
         }
         return .wait(until: due)
     }
