@@ -60,6 +60,7 @@ let package = Package(
         .testTarget(name: "SpansTests", dependencies: ["Spans", "Propagation"]),
         .testTarget(name: "SpanEncodingTests", dependencies: ["SpanEncoding", "Spans", "Propagation"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport"]),
+        .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
         .testTarget(
             name: "ReportersTests",
             dependencies: ["Reporters", "SpanEncoding", "Spans", "Gzip", "Stats", "TestSupport"]

@@ -1,3 +1,4 @@
+import Dispatch
 import Spans
 
 /// A destination for finished spans. `send` is called only from the pipeline's own worker thread,
@@ -8,6 +9,16 @@ public protocol SpanReporter: AnyObject, Sendable {
     /// Delivers one batch (at most `--max-batch-spans` spans). Returns false when the batch was
     /// lost after the reporter's own bounded retries.
     func send(_ spans: [FinishedSpan]) -> Bool
+    /// Like `send(_:)`, but gives up (returns false) rather than block or retry past `deadline`.
+    /// The pipeline passes its shutdown deadline here so that a hung collector cannot hold the
+    /// process past `--shutdown` time; reporters that never block may keep the default.
+    func send(_ spans: [FinishedSpan], before deadline: DispatchTime) -> Bool
     /// Releases sockets; no `send` follows.
     func close()
+}
+
+extension SpanReporter {
+    public func send(_ spans: [FinishedSpan], before deadline: DispatchTime) -> Bool {
+        send(spans)
+    }
 }

@@ -1,1 +1,1 @@
-print("traceproxy")
+Launcher.main(arguments: Array(CommandLine.arguments.dropFirst()), environment: .current())

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The whole traceproxy test suite, from the project root:
+#   XCTest (all modules), the release build, the CLI black-box tests, the Python interop tests
+#   (Tests/interop/run.sh, when present) and the acceptance checks (../shared/acceptance, when
+#   present). Every stage runs even when an earlier one failed; the exit status is non-zero if any
+#   stage failed, and a summary lists them.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+failed=()
+declare -A done_ok=()
+
+# stage NAME COMMAND...: prints a header, runs the command, records the outcome.
+stage() {
+    local name=$1
+    shift
+    echo
+    echo "=== $name: $*"
+    local start=$SECONDS
+    if "$@"; then
+        done_ok[$name]=1
+        echo "=== $name: ok ($((SECONDS - start)) s)"
+    else
+        failed+=("$name")
+        echo "=== $name: FAILED ($((SECONDS - start)) s)"
+    fi
+}
+
+# skip NAME REASON: a stage that cannot run because one it depends on failed counts as failed.
+skip_failed() {
+    echo
+    echo "=== $1: not run ($2)"
+    failed+=("$1")
+}
+
+stage "build (debug, with tests)" swift build --build-tests
+if [[ -n ${done_ok["build (debug, with tests)"]:-} ]]; then
+    stage "unit tests (XCTest)" swift test --skip-build
+else
+    skip_failed "unit tests (XCTest)" "the debug build failed"
+fi
+
+stage "build (release)" swift build -c release --product traceproxy
+if [[ -n ${done_ok["build (release)"]:-} ]]; then
+    stage "CLI tests" env TRACEPROXY=.build/release/traceproxy bash Tests/cli/test_cli.sh
+    if [[ -f Tests/interop/run.sh ]]; then
+        stage "interop tests" env TRACEPROXY=.build/release/traceproxy bash Tests/interop/run.sh
+    else
+        echo
+        echo "=== interop tests: none (Tests/interop/run.sh does not exist)"
+    fi
+    if [[ -d ../shared/acceptance ]]; then
+        stage "acceptance checks" env TRACEPROXY=.build/release/traceproxy \
+            bash ../shared/acceptance/run_all.sh
+    else
+        echo
+        echo "=== acceptance checks: none (../shared/acceptance does not exist)"
+    fi
+else
+    skip_failed "CLI tests" "the release build failed"
+    if [[ -f Tests/interop/run.sh ]]; then
+        skip_failed "interop tests" "the release build failed"
+    fi
+    if [[ -d ../shared/acceptance ]]; then
+        skip_failed "acceptance checks" "the release build failed"
+    fi
+fi
+
+echo
+if [[ ${#failed[@]} -eq 0 ]]; then
+    echo "=== all stages passed"
+else
+    echo "=== ${#failed[@]} stage(s) failed:"
+    printf '    %s\n' "${failed[@]}"
+    exit 1
+fi

@@ -1,5 +1,0 @@
-import XCTest
-
-final class SpanEncodingPlaceholderTests: XCTestCase {
-    func test_placeholder() {}
-}

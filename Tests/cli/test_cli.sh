@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Black-box tests of the traceproxy command line: help, usage errors (one stderr line naming the
+# flag or variable, exit 2) and how flags and environment variables resolve (--print-config).
+# None of them starts the proxy. Binary: $TRACEPROXY, else .build/debug/traceproxy.
+set -uo pipefail
+
+BIN=${TRACEPROXY:-.build/debug/traceproxy}
+if [[ ! -x $BIN ]]; then
+    echo "test_cli: no executable at $BIN (build it, or set TRACEPROXY)" >&2
+    exit 1
+fi
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); echo "PASS $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1 | $2"; }
+
+# run [VAR=value ...] -- ARGS...: runs the binary with a clean environment plus the given
+# variables; sets rc, out and err.
+run() {
+    local -a envs=()
+    while [[ $# -gt 0 && $1 != -- ]]; do envs+=("$1"); shift; done
+    shift
+    env -i PATH="$PATH" "${envs[@]}" timeout 10 "$BIN" "$@" >"$WORK/out" 2>"$WORK/err"
+    rc=$?
+    out=$(cat "$WORK/out")
+    err=$(cat "$WORK/err")
+}
+
+# expect_usage_error NAME NEEDLE [VAR=value ...] -- ARGS...: exit 2, nothing on stdout, exactly one
+# stderr line that starts with "traceproxy: " and contains NEEDLE (the flag or variable).
+expect_usage_error() {
+    local name=$1 needle=$2
+    shift 2
+    run "$@"
+    local lines
+    lines=$(printf '%s' "$err" | grep -c '')
+    if [[ $rc -ne 2 ]]; then
+        fail "$name" "exit $rc, expected 2 (stderr: $err)"
+    elif [[ $lines -ne 1 ]]; then
+        fail "$name" "$lines stderr lines, expected 1: $err"
+    elif [[ $err != "traceproxy: "* ]]; then
+        fail "$name" "stderr does not start with 'traceproxy: ': $err"
+    elif [[ $err != *"$needle"* ]]; then
+        fail "$name" "stderr does not name $needle: $err"
+    elif [[ -n $out ]]; then
+        fail "$name" "unexpected stdout: $out"
+    else
+        pass "$name"
+    fi
+}
+
+# expect_config NAME [VAR=value ...] -- ARGS... ::: "key = value" ...: --print-config exits 0 and
+# prints each given line exactly.
+expect_config() {
+    local name=$1
+    shift
+    local -a cmd=()
+    while [[ $1 != ::: ]]; do cmd+=("$1"); shift; done
+    shift
+    local -a cmdline=()
+    local seen=0
+    for a in "${cmd[@]}"; do
+        cmdline+=("$a")
+        if [[ $a == -- && $seen -eq 0 ]]; then cmdline+=(--print-config); seen=1; fi
+    done
+    run "${cmdline[@]}"
+    if [[ $rc -ne 0 ]]; then
+        fail "$name" "exit $rc (stderr: $err)"
+        return
+    fi
+    local line
+    for line in "$@"; do
+        if ! grep -qxF -- "$line" <<<"$out"; then
+            fail "$name" "missing '$line' in: $(tr '\n' ';' <<<"$out")"
+            return
+        fi
+    done
+    pass "$name"
+}
+
+# --- help -------------------------------------------------------------------------------------
+FLAGS=(--listen --upstream --demo --service-name --admin --threads --reporter --sampler
+    --propagation --span-kind --no-collapse-ids --no-traceresponse --flush-interval-ms
+    --max-batch-spans --max-queue-spans --max-packet-bytes --zipkin-gzip --max-header-bytes
+    --max-headers --max-connections --header-timeout-ms --idle-timeout-ms --body-timeout-ms
+    --upstream-connect-timeout-ms --upstream-timeout-ms --drain-timeout-ms --access-log
+    --print-config)
+ENVS=(OTEL_SERVICE_NAME JAEGER_SERVICE_NAME JAEGER_AGENT_HOST JAEGER_AGENT_PORT
+    JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_PARAM OTEL_PROPAGATORS)
+
+for h in --help -h; do
+    run -- "$h"
+    missing=()
+    for f in "${FLAGS[@]}" "${ENVS[@]}"; do
+        grep -qE -- "(^|[^a-z-])$f([^a-z-]|$)" <<<"$out" || missing+=("$f")
+    done
+    if [[ $rc -ne 0 ]]; then
+        fail "help $h exits 0" "exit $rc"
+    elif [[ ${#missing[@]} -gt 0 ]]; then
+        fail "help $h documents every flag and variable" "missing: ${missing[*]}"
+    else
+        pass "help $h exits 0 and documents every flag and variable"
+    fi
+done
+
+# Every option that takes a value shows its default (or says it has none / is required).
+run -- --help
+undocumented=()
+for f in "${FLAGS[@]}"; do
+    [[ $f == --print-config || $f == --upstream ]] && continue
+    # The option's help entry runs from its name to the next line starting with "  -".
+    entry=$(awk -v f="$f" '
+        $1 == f || index($1, f) == 1 && substr($1, length(f) + 1, 1) == "" { on = 1; print; next }
+        on && /^  -/ { exit }
+        on { print }' <<<"$out")
+    [[ $entry == *"default"* ]] || undocumented+=("$f")
+done
+if [[ ${#undocumented[@]} -eq 0 ]]; then
+    pass "help gives a default for every option"
+else
+    fail "help gives a default for every option" "no default shown for: ${undocumented[*]}"
+fi
+tr -s ' \n' ' ' <<<"$out" | grep -qF "(default: 127.0.0.1:8080)" && pass "help shows the --listen default" \
+    || fail "help shows the --listen default" "127.0.0.1:8080 not found"
+
+# --- usage errors -----------------------------------------------------------------------------
+expect_usage_error "unknown flag" --bogus-flag -- --demo --bogus-flag
+expect_usage_error "unknown short flag" -x -- --demo -x
+expect_usage_error "unexpected positional argument" stray -- --demo stray
+expect_usage_error "missing value" --listen -- --demo --listen
+expect_usage_error "missing --upstream without --demo" --upstream --
+expect_usage_error "--upstream with --demo" --upstream -- --demo --upstream http://127.0.0.1:3000
+expect_usage_error "https upstream refused" https -- --upstream https://127.0.0.1:3000
+expect_usage_error "upstream with a path" --upstream -- --upstream http://127.0.0.1:3000/api
+expect_usage_error "upstream without scheme" --upstream -- --upstream 127.0.0.1:3000
+expect_usage_error "upstream port 0" --upstream -- --upstream http://127.0.0.1:0
+expect_usage_error "listen without port" --listen -- --demo --listen 127.0.0.1
+expect_usage_error "listen port out of range" --listen -- --demo --listen 127.0.0.1:65536
+expect_usage_error "listen bare IPv6" --listen -- --demo --listen ::1:8080
+expect_usage_error "admin garbage" --admin -- --demo --admin yes
+expect_usage_error "threads negative" --threads -- --demo --threads -1
+expect_usage_error "threads not a number" --threads -- --demo --threads many
+expect_usage_error "reporter unknown scheme" --reporter -- --demo --reporter zipkin://h:9411
+expect_usage_error "reporter jaeger without port" --reporter -- --demo --reporter jaeger-udp://h
+expect_usage_error "reporter jaeger bad port" --reporter -- --demo --reporter jaeger-udp://h:6831x
+expect_usage_error "reporter zipkin https" --reporter -- --demo --reporter zipkin+https://h:9411
+expect_usage_error "reporter bad among good" --reporter -- --demo --reporter stdout --reporter x
+expect_usage_error "sampler unknown" --sampler -- --demo --sampler always
+expect_usage_error "sampler const:2" --sampler -- --demo --sampler const:2
+expect_usage_error "sampler probabilistic > 1" --sampler -- --demo --sampler probabilistic:1.5
+expect_usage_error "sampler probabilistic nan" --sampler -- --demo --sampler probabilistic:nan
+expect_usage_error "sampler ratelimiting negative" --sampler -- --demo --sampler ratelimiting:-1
+expect_usage_error "propagation unknown" --propagation -- --demo --propagation w3c,xray
+expect_usage_error "propagation empty item" --propagation -- --demo --propagation w3c,,b3
+expect_usage_error "span-kind unknown" --span-kind -- --demo --span-kind producer
+expect_usage_error "max-packet-bytes too large" --max-packet-bytes -- --demo --max-packet-bytes 70000
+expect_usage_error "access-log empty" --access-log -- --demo --access-log ""
+expect_usage_error "service-name empty" --service-name -- --demo --service-name ""
+for f in --flush-interval-ms --max-batch-spans --max-queue-spans --max-header-bytes --max-headers \
+    --max-connections --header-timeout-ms --idle-timeout-ms --body-timeout-ms \
+    --upstream-connect-timeout-ms --upstream-timeout-ms --drain-timeout-ms; do
+    expect_usage_error "$f abc" "$f" -- --demo "$f" abc
+    expect_usage_error "$f 0" "$f" -- --demo "$f" 0
+done
+expect_usage_error "integer with sign" --max-headers -- --demo --max-headers +5
+expect_usage_error "integer overflow" --upstream-timeout-ms -- --demo --upstream-timeout-ms 99999999999999999999
+run -- --demo --upstream-timeout-ms abc
+[[ $err == 'traceproxy: invalid value "abc" for --upstream-timeout-ms: expected a positive integer' ]] \
+    && pass "error message wording" || fail "error message wording" "$err"
+
+# Bad environment values name the variable.
+expect_usage_error "env sampler type remote" JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_TYPE=remote -- --demo
+expect_usage_error "env sampler param without type" JAEGER_SAMPLER_PARAM JAEGER_SAMPLER_PARAM=1 -- --demo
+expect_usage_error "env sampler type without param" JAEGER_SAMPLER_PARAM JAEGER_SAMPLER_TYPE=const -- --demo
+expect_usage_error "env probabilistic out of range" JAEGER_SAMPLER_PARAM \
+    JAEGER_SAMPLER_TYPE=probabilistic JAEGER_SAMPLER_PARAM=2 -- --demo
+expect_usage_error "env agent port" JAEGER_AGENT_PORT JAEGER_AGENT_PORT=http -- --demo
+expect_usage_error "env agent host" JAEGER_AGENT_HOST "JAEGER_AGENT_HOST=a b" -- --demo
+expect_usage_error "env propagators unknown" OTEL_PROPAGATORS OTEL_PROPAGATORS=xray -- --demo
+expect_usage_error "env propagators only baggage" OTEL_PROPAGATORS OTEL_PROPAGATORS=baggage -- --demo
+
+# --- resolved configuration -------------------------------------------------------------------
+expect_config "defaults" -- --upstream http://127.0.0.1:3000 ::: \
+    "listen = 127.0.0.1:8080" "upstream = http://127.0.0.1:3000" "admin = 127.0.0.1:9901" \
+    "reporter = none" "sampler = const:1" "propagation = w3c,b3,jaeger" "span-kind = server" \
+    "service-name = traceproxy" "collapse-ids = true" "traceresponse = true" "access-log = none"
+expect_config "demo implies stdout reporter" -- --demo ::: "demo = true" "upstream = none" \
+    "reporter = stdout"
+expect_config "demo with reporter none" -- --demo --reporter none ::: "reporter = none"
+expect_config "every flag" -- --listen [::1]:8081 --upstream http://[::1]:3000/ \
+    --service-name svc --admin off --threads 3 --reporter jaeger-udp://127.0.0.1:6831 \
+    --reporter zipkin+http://localhost:9411/custom/spans --sampler probabilistic:0.5 \
+    --propagation jaeger,W3C --span-kind client --no-collapse-ids --no-traceresponse \
+    --flush-interval-ms 60000 --max-batch-spans 5 --max-queue-spans 50 --max-packet-bytes 1500 \
+    --zipkin-gzip --max-header-bytes 8192 --max-headers 20 --max-connections 7 \
+    --header-timeout-ms 2000 --idle-timeout-ms 3000 --body-timeout-ms 4000 \
+    --upstream-connect-timeout-ms 500 --upstream-timeout-ms 1500 --drain-timeout-ms 2500 \
+    --access-log - ::: \
+    "listen = [::1]:8081" "upstream = http://[::1]:3000" "service-name = svc" "admin = off" \
+    "threads = 3" "reporter = jaeger-udp://127.0.0.1:6831 zipkin+http://localhost:9411/custom/spans" \
+    "sampler = probabilistic:0.5" "propagation = jaeger,w3c" "span-kind = client" \
+    "collapse-ids = false" "traceresponse = false" "flush-interval-ms = 60000" \
+    "max-batch-spans = 5" "max-queue-spans = 50" "max-packet-bytes = 1500" "zipkin-gzip = true" \
+    "max-header-bytes = 8192" "max-headers = 20" "max-connections = 7" \
+    "header-timeout-ms = 2000" "idle-timeout-ms = 3000" "body-timeout-ms = 4000" \
+    "upstream-connect-timeout-ms = 500" "upstream-timeout-ms = 1500" \
+    "drain-timeout-ms = 2500" "access-log = -"
+expect_config "upstream port defaults to 80" -- --upstream http://backend ::: \
+    "upstream = http://backend:80"
+expect_config "admin none" -- --demo --admin none ::: "admin = off"
+expect_config "ratelimiting sampler" -- --demo --sampler ratelimiting:5 ::: "sampler = ratelimiting:5.0"
+expect_config "const:0 sampler" -- --demo --sampler const:0 ::: "sampler = const:0"
+expect_config "OTEL_SERVICE_NAME before JAEGER_SERVICE_NAME" OTEL_SERVICE_NAME=otel \
+    JAEGER_SERVICE_NAME=jaeger -- --demo ::: "service-name = otel"
+expect_config "JAEGER_SERVICE_NAME" JAEGER_SERVICE_NAME=jaeger -- --demo ::: "service-name = jaeger"
+expect_config "--service-name beats env" OTEL_SERVICE_NAME=otel -- --demo --service-name flag ::: \
+    "service-name = flag"
+expect_config "empty env counts as unset" OTEL_SERVICE_NAME= JAEGER_SERVICE_NAME=j -- --demo ::: \
+    "service-name = j"
+expect_config "JAEGER_AGENT_HOST adds a reporter" JAEGER_AGENT_HOST=agent -- --demo ::: \
+    "reporter = jaeger-udp://agent:6831"
+expect_config "JAEGER_AGENT_PORT" JAEGER_AGENT_HOST=10.0.0.1 JAEGER_AGENT_PORT=6832 \
+    -- --upstream http://h:1 ::: "reporter = jaeger-udp://10.0.0.1:6832"
+expect_config "IPv6 agent host" JAEGER_AGENT_HOST=::1 -- --demo ::: "reporter = jaeger-udp://[::1]:6831"
+expect_config "--reporter replaces the env agent" JAEGER_AGENT_HOST=agent \
+    -- --demo --reporter stdout ::: "reporter = stdout"
+expect_config "env sampler" JAEGER_SAMPLER_TYPE=probabilistic JAEGER_SAMPLER_PARAM=0.25 \
+    -- --demo ::: "sampler = probabilistic:0.25"
+expect_config "env const sampler param 0" JAEGER_SAMPLER_TYPE=const JAEGER_SAMPLER_PARAM=0 \
+    -- --demo ::: "sampler = const:0"
+expect_config "--sampler beats env" JAEGER_SAMPLER_TYPE=const JAEGER_SAMPLER_PARAM=0 \
+    -- --demo --sampler const:1 ::: "sampler = const:1"
+expect_config "OTEL_PROPAGATORS" OTEL_PROPAGATORS=b3multi,baggage,tracecontext,b3 -- --demo ::: \
+    "propagation = b3,w3c"
+expect_config "--propagation beats env" OTEL_PROPAGATORS=jaeger -- --demo --propagation w3c ::: \
+    "propagation = w3c"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
