@@ -7,7 +7,8 @@ final class ChunkedTests: XCTestCase {
     }
 
     private func parse(
-        _ s: String, limits: HTTPParser.Limits = .init(), file: StaticString = #filePath, line: UInt = #line
+        _ s: String, limits: HTTPParser.Limits = .init(), file: StaticString = #filePath,
+        line: UInt = #line
     ) -> ParseOutcome {
         ParserDriver.parseEverySplit(.request, ascii(s), limits: limits, file: file, line: line)
     }
@@ -22,7 +23,8 @@ final class ChunkedTests: XCTestCase {
         XCTAssertNil(out.error)
         XCTAssertEqual(out.messages.count, 1)
         XCTAssertEqual(out.messages[0].framing, .chunked)
-        XCTAssertEqual(String(decoding: out.messages[0].body, as: UTF8.self), "Wikipedia in \r\nchunks.")
+        XCTAssertEqual(
+            String(decoding: out.messages[0].body, as: UTF8.self), "Wikipedia in \r\nchunks.")
         XCTAssertTrue(out.messages[0].ended)
     }
 
@@ -60,7 +62,8 @@ final class ChunkedTests: XCTestCase {
     }
 
     func test_chunkHeader_matchesStdlibHex() {
-        for size in [1, 9, 10, 15, 16, 255, 256, 4096, 65535, 1 << 20, 123_456_789, Int(Int32.max)] {
+        for size in [1, 9, 10, 15, 16, 255, 256, 4096, 65535, 1 << 20, 123_456_789, Int(Int32.max)]
+        {
             var out: [UInt8] = []
             ChunkedFraming.appendChunkHeader(size: size, to: &out)
             XCTAssertEqual(String(decoding: out, as: UTF8.self), String(size, radix: 16) + "\r\n")

@@ -15,7 +15,9 @@ final class ForwardingTests: XCTestCase {
         return HTTPHead()
     }
 
-    private func forwarded(_ h: HTTPHead, excluding: Set<String> = [], keepUpgrade: Bool = false) -> String {
+    private func forwarded(_ h: HTTPHead, excluding: Set<String> = [], keepUpgrade: Bool = false)
+        -> String
+    {
         var out: [UInt8] = []
         h.appendForwardableFields(to: &out, excluding: excluding, keepUpgrade: keepUpgrade)
         return String(decoding: out, as: UTF8.self)
@@ -47,8 +49,10 @@ final class ForwardingTests: XCTestCase {
 
     func test_keepUpgrade_keepsUpgradeEvenWhenConnectionNamesIt() {
         let h = head(
-            "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n")
-        XCTAssertEqual(forwarded(h, keepUpgrade: true), "Upgrade: websocket\r\nSec-WebSocket-Key: k\r\n")
+            "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n\r\n"
+        )
+        XCTAssertEqual(
+            forwarded(h, keepUpgrade: true), "Upgrade: websocket\r\nSec-WebSocket-Key: k\r\n")
         XCTAssertEqual(forwarded(h, keepUpgrade: false), "Sec-WebSocket-Key: k\r\n")
     }
 
@@ -62,7 +66,9 @@ final class ForwardingTests: XCTestCase {
     func test_forEachValue_allMatchesInOrder() {
         let h = head("GET / HTTP/1.1\r\ntracestate: a=1\r\nX: y\r\nTraceState:  b=2 \r\n\r\n")
         var values: [String] = []
-        h.forEachValue(lowercasedName: "tracestate") { values.append(String(decoding: $0, as: UTF8.self)) }
+        h.forEachValue(lowercasedName: "tracestate") {
+            values.append(String(decoding: $0, as: UTF8.self))
+        }
         XCTAssertEqual(values, ["a=1", "b=2"])
         var none = 0
         h.forEachValue(lowercasedName: "traceparent") { _ in none += 1 }
@@ -81,7 +87,8 @@ final class ForwardingTests: XCTestCase {
 
     func test_simpleResponse_selfFramedAndParsable() throws {
         let bytes = SimpleResponse.make(
-            status: 502, body: "upstream refused\n", close: true, extraHeaders: [("Retry-After", "1")])
+            status: 502, body: "upstream refused\n", close: true,
+            extraHeaders: [("Retry-After", "1")])
         let text = String(decoding: bytes, as: UTF8.self)
         XCTAssertEqual(
             text,
@@ -91,13 +98,16 @@ final class ForwardingTests: XCTestCase {
         XCTAssertNil(out.error)
         XCTAssertEqual(out.messages.first?.keepAlive, false)
         XCTAssertEqual(out.messages.first?.body, ascii("upstream refused\n"))
-        let open = String(decoding: SimpleResponse.make(status: 404, body: "", close: false), as: UTF8.self)
-        XCTAssertEqual(open, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n")
+        let open = String(
+            decoding: SimpleResponse.make(status: 404, body: "", close: false), as: UTF8.self)
+        XCTAssertEqual(
+            open, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n")
     }
 
     func test_statusText_proxyStatuses_named() {
         let expected = [
-            400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
+            400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large",
+            414: "URI Too Long",
             431: "Request Header Fields Too Large", 502: "Bad Gateway", 503: "Service Unavailable",
             504: "Gateway Timeout", 505: "HTTP Version Not Supported",
         ]

@@ -3,7 +3,8 @@ import XCTest
 
 final class HTTPParserRequestTests: XCTestCase {
     private func parse(
-        _ s: String, limits: HTTPParser.Limits = .init(), file: StaticString = #filePath, line: UInt = #line
+        _ s: String, limits: HTTPParser.Limits = .init(), file: StaticString = #filePath,
+        line: UInt = #line
     ) -> ParseOutcome {
         ParserDriver.parseEverySplit(.request, ascii(s), limits: limits, file: file, line: line)
     }
@@ -94,7 +95,8 @@ final class HTTPParserRequestTests: XCTestCase {
     }
 
     func test_upgrade_needsConnectionTokenAndField() {
-        let both = parse("GET /ws HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        let both = parse(
+            "GET /ws HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n")
         XCTAssertEqual(both.messages.first?.isUpgrade, true)
         let fieldOnly = parse("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
         XCTAssertEqual(fieldOnly.messages.first?.isUpgrade, false)
@@ -166,21 +168,24 @@ final class HTTPParserRequestTests: XCTestCase {
         assertError(
             "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
             .ambiguousFraming)
-        assertError("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", .ambiguousFraming)
+        assertError(
+            "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", .ambiguousFraming)
         assertError("POST / HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n", .ambiguousFraming)
         assertError("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", .ambiguousFraming)
     }
 
     func test_invalidContentLength_rejected() {
         for value in ["abc", "-1", "+5", "0x10", "1 2", "99999999999999999999", ""] {
-            assertError("POST / HTTP/1.1\r\nContent-Length: \(value)\r\n\r\n", .invalidContentLength)
+            assertError(
+                "POST / HTTP/1.1\r\nContent-Length: \(value)\r\n\r\n", .invalidContentLength)
         }
     }
 
     func test_transferCodingOtherThanChunked_rejected() {
         for value in ["gzip", "chunked, gzip", "gzip, chunked", "chunked, chunked", "identity"] {
             assertError(
-                "POST / HTTP/1.1\r\nTransfer-Encoding: \(value)\r\n\r\n", .unsupportedTransferEncoding)
+                "POST / HTTP/1.1\r\nTransfer-Encoding: \(value)\r\n\r\n",
+                .unsupportedTransferEncoding)
         }
         assertError(
             "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -199,8 +204,10 @@ final class HTTPParserRequestTests: XCTestCase {
         assertError(big, .headerTooLarge, limits: .init(maxHeaderBytes: big.utf8.count - 1))
 
         let target = "/" + String(repeating: "t", count: 99)
-        assertError("GET \(target) HTTP/1.1\r\n\r\n", .targetTooLong, limits: .init(maxTargetLength: 99))
-        XCTAssertNil(parse("GET \(target) HTTP/1.1\r\n\r\n", limits: .init(maxTargetLength: 100)).error)
+        assertError(
+            "GET \(target) HTTP/1.1\r\n\r\n", .targetTooLong, limits: .init(maxTargetLength: 99))
+        XCTAssertNil(
+            parse("GET \(target) HTTP/1.1\r\n\r\n", limits: .init(maxTargetLength: 100)).error)
     }
 
     func test_overlongStartLine_targetTooLongBeforeLineEnds() {
@@ -218,7 +225,9 @@ final class HTTPParserRequestTests: XCTestCase {
         let partialHead = ascii("GET / HT")
         _ = try parser.step(partialHead)
         XCTAssertFalse(parser.isIdle)
-        XCTAssertThrowsError(try parser.finish()) { XCTAssertEqual($0 as? HTTPParseError, .truncated) }
+        XCTAssertThrowsError(try parser.finish()) {
+            XCTAssertEqual($0 as? HTTPParseError, .truncated)
+        }
 
         let head = ascii("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab")
         let out = ParserDriver.run(.request, head, pieces: [], finish: true)

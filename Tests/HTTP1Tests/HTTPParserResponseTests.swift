@@ -89,7 +89,8 @@ final class HTTPParserResponseTests: XCTestCase {
 
     func test_100Continue_thenFinalResponse_headSettingSurvives() {
         let out = parse(
-            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", toHEAD: true)
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",
+            toHEAD: true)
         XCTAssertNil(out.error)
         XCTAssertEqual(out.messages.map(\.status), [100, 200])
         XCTAssertEqual(out.messages.map(\.framing), [.none, .none])
@@ -132,7 +133,8 @@ final class HTTPParserResponseTests: XCTestCase {
     }
 
     func test_chunkedResponse_decoded() {
-        let out = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        let out = parse(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
         XCTAssertNil(out.error)
         XCTAssertEqual(out.messages.first?.framing, .chunked)
         XCTAssertEqual(out.messages.first?.body, ascii("abc"))
@@ -149,8 +151,14 @@ final class HTTPParserResponseTests: XCTestCase {
             ("HTTP/1.1 200 O\u{1}K\r\n\r\n", .invalidStatusLine),
             ("ICY 200 OK\r\n\r\n", .invalidStatusLine),
             ("HTTP/2.0 200 OK\r\n\r\n", .unsupportedVersion),
-            ("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", .ambiguousFraming),
-            ("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", .ambiguousFraming),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                .ambiguousFraming
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                .ambiguousFraming
+            ),
             ("HTTP/1.1 200 OK\r\nBad Name: 1\r\n\r\n", .invalidHeaderField),
         ]
         for (message, error) in cases {
@@ -161,7 +169,8 @@ final class HTTPParserResponseTests: XCTestCase {
     func test_finish_midBody_truncated() {
         let out = parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", finish: true)
         XCTAssertEqual(out.error, .truncated)
-        let chunked = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", finish: true)
+        let chunked = parse(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", finish: true)
         XCTAssertEqual(chunked.error, .truncated)
     }
 }

@@ -28,7 +28,8 @@ struct ParsedMessage: Equatable {
         isUpgrade = head.isUpgrade
         contentLength = head.contentLength
         fields = head.fields.map { f in
-            let name = String(decoding: head.bytes[Int(f.nameStart)..<Int(f.nameEnd)], as: UTF8.self)
+            let name = String(
+                decoding: head.bytes[Int(f.nameStart)..<Int(f.nameEnd)], as: UTF8.self)
             let value = String(
                 decoding: head.bytes[Int(f.valueStart)..<Int(f.valueEnd)], as: UTF8.self)
             return "\(name): \(value)"
@@ -71,7 +72,9 @@ enum ParserDriver {
         var sizes = pieces
         do throws(HTTPParseError) {
             while offset < input.count {
-                let size = sizes.isEmpty ? input.count - offset : min(sizes.removeFirst(), input.count - offset)
+                let size =
+                    sizes.isEmpty
+                    ? input.count - offset : min(sizes.removeFirst(), input.count - offset)
                 pending += input[offset..<offset + size]
                 offset += size
                 while true {
@@ -110,7 +113,8 @@ enum ParserDriver {
     ) -> ParseOutcome {
         let whole = run(kind, input, pieces: [], toHEAD: toHEAD, limits: limits, finish: finish)
         let bytewise = run(
-            kind, input, pieces: Array(repeating: 1, count: input.count), toHEAD: toHEAD, limits: limits,
+            kind, input, pieces: Array(repeating: 1, count: input.count), toHEAD: toHEAD,
+            limits: limits,
             finish: finish)
         XCTAssertEqual(bytewise, whole, "byte-at-a-time differs", file: file, line: line)
         var rng = SplitMix64(state: UInt64(input.count))
@@ -122,7 +126,8 @@ enum ParserDriver {
                 sizes.append(s)
                 total += s
             }
-            let split = run(kind, input, pieces: sizes, toHEAD: toHEAD, limits: limits, finish: finish)
+            let split = run(
+                kind, input, pieces: sizes, toHEAD: toHEAD, limits: limits, finish: finish)
             XCTAssertEqual(split, whole, "split \(sizes) differs", file: file, line: line)
         }
         return whole
