@@ -41,7 +41,8 @@ final class B3Tests: XCTestCase {
             extractSingle("0"),
             IncomingContext(traceID: nil, spanID: .zero, sampled: false, format: .b3))
         XCTAssertEqual(
-            extractSingle("1"), IncomingContext(traceID: nil, spanID: .zero, sampled: true, format: .b3))
+            extractSingle("1"),
+            IncomingContext(traceID: nil, spanID: .zero, sampled: true, format: .b3))
         XCTAssertEqual(
             extractSingle("d"),
             IncomingContext(traceID: nil, spanID: .zero, sampled: true, debug: true, format: .b3))
@@ -53,7 +54,8 @@ final class B3Tests: XCTestCase {
             "\(trace128)-\(span.uppercased())", "\(trace128.dropLast())-\(span)",
             "\(trace128)-\(span.dropLast())", "\(trace128)-\(span)-", "\(trace128)-\(span)-2",
             "\(trace128)-\(span)-11", "\(trace128)-\(span)-1-", "\(trace128)-\(span)-1-\(parent)0",
-            "\(trace128)-\(span)-1-\(parent)-x", "\(trace128)", "\(String(repeating: "0", count: 32))-\(span)",
+            "\(trace128)-\(span)-1-\(parent)-x", "\(trace128)",
+            "\(String(repeating: "0", count: 32))-\(span)",
             "\(trace128)-0000000000000000-1", "\(trace128)-\(span)-1--",
         ]
         for v in bad {
@@ -63,7 +65,8 @@ final class B3Tests: XCTestCase {
 
     func test_single_takesPrecedenceOverMulti() {
         let h = TestHeaders([
-            ("X-B3-TraceId", "463ac35c9f6413ad48485a3953bb6124"), ("X-B3-SpanId", "a2fb4a1d1a96d312"),
+            ("X-B3-TraceId", "463ac35c9f6413ad48485a3953bb6124"),
+            ("X-B3-SpanId", "a2fb4a1d1a96d312"),
             ("X-B3-Sampled", "1"), ("b3", "\(trace128)-\(span)-0"),
         ])
         let ctx = B3.extract(from: h)
@@ -99,19 +102,24 @@ final class B3Tests: XCTestCase {
 
     func test_multi_sampledSpellings_lenient() {
         for (v, want) in [("1", true), ("0", false), ("true", true), ("false", false)] {
-            let h = TestHeaders([("X-B3-TraceId", trace128), ("X-B3-SpanId", span), ("X-B3-Sampled", v)])
+            let h = TestHeaders([
+                ("X-B3-TraceId", trace128), ("X-B3-SpanId", span), ("X-B3-Sampled", v),
+            ])
             XCTAssertEqual(B3.extract(from: h)?.sampled, want, v)
         }
     }
 
     func test_multi_debugFlag_impliesSampled() throws {
         let h = TestHeaders([
-            ("X-B3-TraceId", trace128), ("X-B3-SpanId", span), ("X-B3-Sampled", "0"), ("X-B3-Flags", "1"),
+            ("X-B3-TraceId", trace128), ("X-B3-SpanId", span), ("X-B3-Sampled", "0"),
+            ("X-B3-Flags", "1"),
         ])
         let ctx = try XCTUnwrap(B3.extract(from: h))
         XCTAssertTrue(ctx.debug)
         XCTAssertEqual(ctx.sampled, true)
-        let other = TestHeaders([("X-B3-TraceId", trace128), ("X-B3-SpanId", span), ("X-B3-Flags", "2")])
+        let other = TestHeaders([
+            ("X-B3-TraceId", trace128), ("X-B3-SpanId", span), ("X-B3-Flags", "2"),
+        ])
         XCTAssertEqual(B3.extract(from: other)?.debug, false, "other values are ignored")
     }
 
@@ -149,8 +157,10 @@ final class B3Tests: XCTestCase {
 
     func test_inject_childSpan_multiHeadersStrictlyParsable() throws {
         let ctx = OutgoingContext(
-            traceID: TraceID(high: 0, low: 0x463a_c35c_9f64_13ad), spanID: SpanID(0xa2fb_4a1d_1a96_d312),
-            parentSpanID: SpanID(0x0020_0000_0000_0001), sampled: true, debug: false, traceState: "x=1")
+            traceID: TraceID(high: 0, low: 0x463a_c35c_9f64_13ad),
+            spanID: SpanID(0xa2fb_4a1d_1a96_d312),
+            parentSpanID: SpanID(0x0020_0000_0000_0001), sampled: true, debug: false,
+            traceState: "x=1")
         var out: [UInt8] = []
         B3.inject(ctx, into: &out)
         let lines = try XCTUnwrap(headerLines(out))
@@ -166,7 +176,8 @@ final class B3Tests: XCTestCase {
 
     func test_inject_rootSpan_noParentHeader() throws {
         let ctx = OutgoingContext(
-            traceID: TraceID(high: 5, low: 6), spanID: SpanID(7), parentSpanID: .zero, sampled: false,
+            traceID: TraceID(high: 5, low: 6), spanID: SpanID(7), parentSpanID: .zero,
+            sampled: false,
             debug: false, traceState: nil)
         var out: [UInt8] = []
         B3.inject(ctx, into: &out)
@@ -177,7 +188,8 @@ final class B3Tests: XCTestCase {
 
     func test_inject_debug_flagsWithoutSampled() throws {
         let ctx = OutgoingContext(
-            traceID: TraceID(high: 5, low: 6), spanID: SpanID(7), parentSpanID: SpanID(8), sampled: true,
+            traceID: TraceID(high: 5, low: 6), spanID: SpanID(7), parentSpanID: SpanID(8),
+            sampled: true,
             debug: true, traceState: nil)
         var out: [UInt8] = []
         B3.inject(ctx, into: &out)

@@ -45,15 +45,18 @@ final class JaegerUberTraceIDTests: XCTestCase {
         XCTAssertEqual(debug?.debug, true)
         let debugOnly = extract([("uber-trace-id", "\(trace):\(span):0:2")])
         XCTAssertEqual(debugOnly?.sampled, true, "debug implies sampled")
-        XCTAssertEqual(extract([("uber-trace-id", "\(trace):\(span):0:9")])?.sampled, true, "firehose+1")
+        XCTAssertEqual(
+            extract([("uber-trace-id", "\(trace):\(span):0:9")])?.sampled, true, "firehose+1")
     }
 
     func test_extract_malformed_rejected() {
         let bad = [
             "zz\(trace.dropFirst(2)):\(span):0:1", "\(trace):\(span):1", "\(trace):\(span):0:1:5",
             "0:\(span):0:1", "\(String(repeating: "0", count: 32)):\(span):0:1", "\(trace):0:0:1",
-            "\(trace)0:\(span):0:1", "\(trace):\(span)0:0:1", "\(trace):\(span):0:100", ":\(span):0:1",
-            "\(trace)::0:1", "\(trace):\(span)::1", "\(trace):\(span):0:", "\(trace)%3G\(span):0:1", "",
+            "\(trace)0:\(span):0:1", "\(trace):\(span)0:0:1", "\(trace):\(span):0:100",
+            ":\(span):0:1",
+            "\(trace)::0:1", "\(trace):\(span)::1", "\(trace):\(span):0:", "\(trace)%3G\(span):0:1",
+            "",
         ]
         for v in bad {
             XCTAssertNil(extract([("uber-trace-id", v)]), v)
@@ -63,7 +66,8 @@ final class JaegerUberTraceIDTests: XCTestCase {
     func test_extract_debugIdAlone_decisionOnlyDebug() {
         XCTAssertEqual(
             extract([("jaeger-debug-id", "some-correlation-id")]),
-            IncomingContext(traceID: nil, spanID: .zero, sampled: true, debug: true, format: .jaeger))
+            IncomingContext(
+                traceID: nil, spanID: .zero, sampled: true, debug: true, format: .jaeger))
         XCTAssertNil(extract([("jaeger-debug-id", "")]))
     }
 

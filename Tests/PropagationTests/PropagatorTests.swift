@@ -21,7 +21,8 @@ final class PropagatorTests: XCTestCase {
 
     func test_extract_invalidTraceparent_fallsBackToB3() {
         let h = TestHeaders([
-            ("traceparent", "00-\(t1.uppercased())-\(s1)-01"), ("X-B3-TraceId", t2), ("X-B3-SpanId", s2),
+            ("traceparent", "00-\(t1.uppercased())-\(s1)-01"), ("X-B3-TraceId", t2),
+            ("X-B3-SpanId", s2),
             ("X-B3-Sampled", "1"),
         ])
         let ctx = all.extract(from: h)
@@ -36,14 +37,18 @@ final class PropagatorTests: XCTestCase {
     }
 
     func test_extract_orderFollowsFormats() {
-        let h = TestHeaders([("traceparent", "00-\(t1)-\(s1)-01"), ("uber-trace-id", "\(t3):\(s3):0:1")])
+        let h = TestHeaders([
+            ("traceparent", "00-\(t1)-\(s1)-01"), ("uber-trace-id", "\(t3):\(s3):0:1"),
+        ])
         XCTAssertEqual(Propagator(formats: [.jaeger, .w3c]).extract(from: h)?.traceID?.hex32, t3)
     }
 
     func test_extract_unconfiguredFormat_ignored() {
         let h = TestHeaders([("X-B3-TraceId", t2), ("X-B3-SpanId", s2)])
         XCTAssertNil(Propagator(formats: [.w3c]).extract(from: h))
-        XCTAssertNil(Propagator(formats: [.b3]).extract(from: TestHeaders([("traceparent", "00-\(t1)-\(s1)-01")])))
+        XCTAssertNil(
+            Propagator(formats: [.b3]).extract(
+                from: TestHeaders([("traceparent", "00-\(t1)-\(s1)-01")])))
     }
 
     func test_extract_noHeaders_nil() {
@@ -55,7 +60,8 @@ final class PropagatorTests: XCTestCase {
         XCTAssertEqual(
             all.ownedHeaderNames,
             [
-                "traceparent", "tracestate", "b3", "x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid",
+                "traceparent", "tracestate", "b3", "x-b3-traceid", "x-b3-spanid",
+                "x-b3-parentspanid",
                 "x-b3-sampled", "x-b3-flags", "uber-trace-id", "jaeger-debug-id",
             ])
         XCTAssertEqual(Propagator(formats: [.w3c]).ownedHeaderNames, ["traceparent", "tracestate"])
@@ -63,7 +69,9 @@ final class PropagatorTests: XCTestCase {
     }
 
     func test_ownsHeaderName_caseInsensitiveAndMatchesSet() {
-        for name in ["TraceParent", "X-B3-Sampled", "B3", "Uber-Trace-Id", "baggage", "uberctx-user", "b3x"] {
+        for name in [
+            "TraceParent", "X-B3-Sampled", "B3", "Uber-Trace-Id", "baggage", "uberctx-user", "b3x",
+        ] {
             let owned = withBytes(name) { all.owns(headerName: $0) }
             XCTAssertEqual(owned, all.ownedHeaderNames.contains(name.lowercased()), name)
         }
@@ -78,7 +86,8 @@ final class PropagatorTests: XCTestCase {
     /// The injected formats must each appear once, parse strictly and agree with each other.
     func test_proxyRoundTrip_allFormatsAgreeAndContinueTrace() throws {
         let incoming = [
-            ("traceparent", "00-\(t1)-\(s1)-01"), ("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
+            ("traceparent", "00-\(t1)-\(s1)-01"),
+            ("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
             ("b3", "\(t2)-\(s2)-1"), ("X-B3-TraceId", t2), ("uber-trace-id", "\(t3):\(s3):0:1"),
             ("uberctx-user", "alice"), ("baggage", "k1=v1"),
         ]
@@ -131,7 +140,8 @@ final class PropagatorTests: XCTestCase {
 
     func test_inject_onlyConfiguredFormats() throws {
         let out = OutgoingContext(
-            traceID: TraceID(high: 1, low: 2), spanID: SpanID(3), parentSpanID: .zero, sampled: true,
+            traceID: TraceID(high: 1, low: 2), spanID: SpanID(3), parentSpanID: .zero,
+            sampled: true,
             debug: false, traceState: nil)
         var head: [UInt8] = []
         Propagator(formats: [.jaeger]).inject(out, into: &head)

@@ -89,10 +89,12 @@ final class W3CTraceContextTests: XCTestCase {
 
     func test_extract_twoTraceparentHeaders_invalidEvenWhenEqual() {
         let v = "00-\(trace)-\(parent)-01"
-        XCTAssertNil(W3CTraceContext.extract(from: TestHeaders([("traceparent", v), ("traceparent", v)])))
+        XCTAssertNil(
+            W3CTraceContext.extract(from: TestHeaders([("traceparent", v), ("traceparent", v)])))
         let other = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
         XCTAssertNil(
-            W3CTraceContext.extract(from: TestHeaders([("traceparent", v), ("traceparent", other)])))
+            W3CTraceContext.extract(
+                from: TestHeaders([("traceparent", v), ("traceparent", other)])))
     }
 
     func test_extract_tracestateWithoutTraceparent_noContext() {

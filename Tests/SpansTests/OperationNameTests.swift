@@ -31,18 +31,22 @@ final class OperationNameTests: XCTestCase {
     }
 
     func test_make_collapseIDs_digitsUUIDsLongHex() {
-        XCTAssertEqual(name("GET", "/users/42/orders/7", collapse: true), "GET /users/{id}/orders/{id}")
+        XCTAssertEqual(
+            name("GET", "/users/42/orders/7", collapse: true), "GET /users/{id}/orders/{id}")
         XCTAssertEqual(
             name("DELETE", "/items/123e4567-E89B-12d3-a456-426614174000?x", collapse: true),
             "DELETE /items/{id}")
         XCTAssertEqual(name("GET", "/blob/4bf92f3577b34da6", collapse: true), "GET /blob/{id}")
-        XCTAssertEqual(name("GET", "/trace/4bf92f3577b34da6a3ce929d0e0e4736/", collapse: true), "GET /trace/{id}/")
+        XCTAssertEqual(
+            name("GET", "/trace/4bf92f3577b34da6a3ce929d0e0e4736/", collapse: true),
+            "GET /trace/{id}/")
     }
 
     func test_make_collapseIDs_keepsWordsAndShortHex() {
         XCTAssertEqual(name("GET", "/api/v1/cafe/beef", collapse: true), "GET /api/v1/cafe/beef")
         XCTAssertEqual(name("GET", "/x/4bf92f3577b34da", collapse: true), "GET /x/4bf92f3577b34da")
-        XCTAssertEqual(name("GET", "/x/123e4567-e89b-12d3-a456-42661417400g", collapse: true),
+        XCTAssertEqual(
+            name("GET", "/x/123e4567-e89b-12d3-a456-42661417400g", collapse: true),
             "GET /x/123e4567-e89b-12d3-a456-42661417400g")
         XCTAssertEqual(name("GET", "//a", collapse: true), "GET //a")
     }
@@ -53,7 +57,8 @@ final class OperationNameTests: XCTestCase {
 
     func test_make_byteForm_matchesStringForm() {
         XCTAssertEqual(
-            OperationName.make(method: Array("PUT".utf8), target: Array("/k/99?z".utf8), collapseIDs: true),
+            OperationName.make(
+                method: Array("PUT".utf8), target: Array("/k/99?z".utf8), collapseIDs: true),
             "PUT /k/{id}")
     }
 }

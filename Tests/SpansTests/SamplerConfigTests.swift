@@ -15,8 +15,10 @@ final class SamplerConfigTests: XCTestCase {
     func test_parse_invalid_throwsNamingValue() {
         let cases = [
             ("const:2", "'2'"), ("const", "'const'"), ("probabilistic:1.5", "'1.5'"),
-            ("probabilistic:-0.1", "'-0.1'"), ("probabilistic:abc", "'abc'"), ("probabilistic:nan", "'nan'"),
-            ("ratelimiting:-1", "'-1'"), ("ratelimiting:inf", "'inf'"), ("remote:1", "'remote'"), ("", "''"),
+            ("probabilistic:-0.1", "'-0.1'"), ("probabilistic:abc", "'abc'"),
+            ("probabilistic:nan", "'nan'"),
+            ("ratelimiting:-1", "'-1'"), ("ratelimiting:inf", "'inf'"), ("remote:1", "'remote'"),
+            ("", "''"),
         ]
         for (input, named) in cases {
             XCTAssertThrowsError(try SamplerConfig.parse(input), input) { error in
@@ -29,10 +31,15 @@ final class SamplerConfigTests: XCTestCase {
     func test_fromJaegerEnv_typesAndParams() throws {
         XCTAssertEqual(try SamplerConfig.fromJaegerEnv(type: "const", param: "1"), .const(true))
         XCTAssertEqual(try SamplerConfig.fromJaegerEnv(type: "const", param: "0"), .const(false))
-        XCTAssertEqual(try SamplerConfig.fromJaegerEnv(type: "probabilistic", param: "0.1"), .probabilistic(0.1))
-        XCTAssertEqual(try SamplerConfig.fromJaegerEnv(type: "ratelimiting", param: "2"), .rateLimiting(2))
-        XCTAssertEqual(try SamplerConfig.fromJaegerEnv(type: "remote", param: nil), .probabilistic(0.001))
-        XCTAssertEqual(try SamplerConfig.fromJaegerEnv(type: "remote", param: "0.5"), .probabilistic(0.5))
+        XCTAssertEqual(
+            try SamplerConfig.fromJaegerEnv(type: "probabilistic", param: "0.1"),
+            .probabilistic(0.1))
+        XCTAssertEqual(
+            try SamplerConfig.fromJaegerEnv(type: "ratelimiting", param: "2"), .rateLimiting(2))
+        XCTAssertEqual(
+            try SamplerConfig.fromJaegerEnv(type: "remote", param: nil), .probabilistic(0.001))
+        XCTAssertEqual(
+            try SamplerConfig.fromJaegerEnv(type: "remote", param: "0.5"), .probabilistic(0.5))
         XCTAssertThrowsError(try SamplerConfig.fromJaegerEnv(type: "const", param: nil))
         XCTAssertThrowsError(try SamplerConfig.fromJaegerEnv(type: "bogus", param: "1")) { error in
             XCTAssertTrue("\(error)".contains("'bogus'"))

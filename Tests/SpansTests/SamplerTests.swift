@@ -28,9 +28,11 @@ final class SamplerTests: XCTestCase {
 
     func test_probabilisticSampler_extremes() {
         var g = SystemRandomNumberGenerator()
-        let ids = (0..<1000).map { _ in TraceID.random(using: &g) } + [
-            TraceID(high: 0, low: .max), TraceID(high: 0, low: 1 << 63), TraceID(high: 0, low: (1 << 63) - 1),
-        ]
+        let ids =
+            (0..<1000).map { _ in TraceID.random(using: &g) } + [
+                TraceID(high: 0, low: .max), TraceID(high: 0, low: 1 << 63),
+                TraceID(high: 0, low: (1 << 63) - 1),
+            ]
         for id in ids {
             XCTAssertTrue(ProbabilisticSampler(rate: 1).shouldSample(traceID: id))
             XCTAssertFalse(ProbabilisticSampler(rate: 0).shouldSample(traceID: id))
@@ -85,7 +87,9 @@ final class SamplerTests: XCTestCase {
         let s = RateLimitingSampler(tracesPerSecond: 100, clock: clock.read)
         let count = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: 1000) { _ in
-            if s.shouldSample(traceID: TraceID(high: 0, low: 1)) { count.add(1, ordering: .relaxed) }
+            if s.shouldSample(traceID: TraceID(high: 0, low: 1)) {
+                count.add(1, ordering: .relaxed)
+            }
         }
         XCTAssertEqual(count.load(ordering: .relaxed), 100)
     }
