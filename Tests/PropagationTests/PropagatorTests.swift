@@ -170,14 +170,4 @@ final class PropagatorTests: XCTestCase {
         XCTAssertNil(Propagator.parseOTelPropagators("none"))
         XCTAssertNil(Propagator.parseOTelPropagators(""))
     }
-
-    func test_traceResponse_specExampleShape() throws {
-        var out: [UInt8] = []
-        TraceResponse.write(
-            traceID: TraceID(high: 0x1baa_d25c_36c1_1c1e, low: 0x7fbd_6d12_2bd8_5db6),
-            spanID: SpanID(0xcab7_0b47_728a_8a99), sampled: true, into: &out)
-        XCTAssertEqual(
-            String(decoding: out, as: UTF8.self),
-            "traceresponse: 00-1baad25c36c11c1e7fbd6d122bd85db6-cab70b47728a8a99-01\r\n")
-    }
 }
