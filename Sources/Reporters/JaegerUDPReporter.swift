@@ -57,24 +57,27 @@ public final class JaegerUDPReporter: SpanReporter {
                 fd: fd))
     }
 
-    /// Returns false when any datagram of the batch could not be handed to the kernel; the
-    /// failed share of the spans (by datagram count, since the packer does not say which span
-    /// went where) is reported to the agent as `failedToEmitSpans` in later batches.
+    /// Returns false when any datagram of the batch was lost: not handed to the kernel, or
+    /// refused by the agent's host (ECONNREFUSED reports an earlier datagram's ICMP
+    /// port-unreachable). The lost share of the spans (by datagram count: the packer does not say
+    /// which span went where) is reported to the agent as `failedToEmitSpans` in later batches.
     public func send(_ spans: [FinishedSpan]) -> Bool {
         guard !spans.isEmpty else { return true }
         return state.withLock { s -> Bool in
             guard s.fd >= 0 else { return false }
             s.stats.fullQueueDroppedSpans = Int64(queueFullDrops.value)
+            s.stats.tooLargeDroppedSpans = Int64(s.packer.droppedSpans)
             let datagrams = s.packer.pack(spans, seqNo: &s.seqNo, stats: s.stats)
-            var failed = 0
-            for datagram in datagrams where !Self.sendDatagram(datagram, fd: s.fd) {
-                failed += 1
+            var lost = 0
+            for datagram in datagrams {
+                let outcome = Self.sendDatagram(datagram, fd: s.fd)
+                lost += (outcome.sent ? 0 : 1) + outcome.refusals
             }
-            if failed > 0 {
-                let lost = (spans.count * failed + datagrams.count - 1) / max(1, datagrams.count)
-                s.stats.failedToEmitSpans += Int64(lost)
+            if lost > 0 {
+                let perDatagram = (spans.count + datagrams.count - 1) / max(1, datagrams.count)
+                s.stats.failedToEmitSpans += Int64(min(spans.count, lost * perDatagram))
             }
-            return failed == 0
+            return lost == 0
         }
     }
 
@@ -87,24 +90,27 @@ public final class JaegerUDPReporter: SpanReporter {
 
     deinit { close() }
 
-    /// One `send`, retried once after ECONNREFUSED (the error belongs to an earlier datagram's
-    /// ICMP reply and this one was not sent) and after a short wait when the buffer is full.
-    private static func sendDatagram(_ datagram: [UInt8], fd: Int32) -> Bool {
-        for _ in 0..<2 {
+    /// One `send`. ECONNREFUSED belongs to an earlier datagram (the kernel reports the ICMP
+    /// reply on the next call and does not send this one), so it is counted and the send retried
+    /// once; a full socket buffer gets a short wait and one retry.
+    private static func sendDatagram(_ datagram: [UInt8], fd: Int32) -> (sent: Bool, refusals: Int) {
+        var refusals = 0
+        for _ in 0..<3 {
             let n = datagram.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
-            if n == datagram.count { return true }
-            if n >= 0 { return false }
+            if n == datagram.count { return (true, refusals) }
+            if n >= 0 { return (false, refusals) }
             switch errno {
-            case EINTR, ECONNREFUSED:
+            case EINTR:
                 continue
+            case ECONNREFUSED:
+                refusals += 1
             case EAGAIN, EWOULDBLOCK, ENOBUFS:
                 var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                 _ = poll(&pfd, 1, sendBufferWaitMs)
-                continue
             default:
-                return false
+                return (false, refusals)
             }
         }
-        return false
+        return (false, refusals)
     }
 }
