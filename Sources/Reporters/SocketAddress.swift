@@ -9,7 +9,9 @@ struct SocketAddress: Sendable {
   private let storage: [UInt8]
 
   /// Resolves `host` once, when the reporter is created: reporters run on a worker thread, and a
-  /// resolver stall there would hold every batch; the first address getaddrinfo offers is used.
+  /// resolver stall there would hold every batch. An IPv4 address is preferred when the name has
+  /// both (as Go's resolver does for jaeger-client-go), because `localhost` usually lists `::1`
+  /// first while agents and collectors often listen on IPv4 only.
   static func resolve(host: String, port: UInt16, udp: Bool) -> SocketAddress? {
     var hints = addrinfo()
     hints.ai_family = AF_UNSPEC
@@ -20,16 +22,17 @@ struct SocketAddress: Sendable {
       return nil
     }
     defer { freeaddrinfo(result) }
+    var candidates: [SocketAddress] = []
     var entry: UnsafeMutablePointer<addrinfo>? = first
     while let info = entry {
       let family = info.pointee.ai_family
       if let address = info.pointee.ai_addr, family == AF_INET || family == AF_INET6 {
         let bytes = UnsafeRawBufferPointer(start: address, count: Int(info.pointee.ai_addrlen))
-        return SocketAddress(family: family, storage: Array(bytes))
+        candidates.append(SocketAddress(family: family, storage: Array(bytes)))
       }
       entry = info.pointee.ai_next
     }
-    return nil
+    return candidates.first { $0.family == AF_INET } ?? candidates.first
   }
 
   /// Calls `body` with the address as the `sockaddr` pointer and length the socket calls take.

@@ -3,6 +3,7 @@ import Foundation
 import Gzip
 import Reporters
 import Spans
+import Stats
 import Synchronization
 import TestSupport
 import XCTest
@@ -96,6 +97,18 @@ final class ZipkinHTTPReporterTests: XCTestCase {
     XCTAssertTrue(reporter.send(makeSpans(1)))
     XCTAssertTrue(reporter.send(makeSpans(1)))
     XCTAssertEqual(collector.waitForRequests(count: 2, timeout: 2).map(\.connectionIndex), [0, 1])
+  }
+
+  func test_send_viaLocalhostURL_reachesIPv4OnlyCollector() throws {
+    let reporter = try XCTUnwrap(
+      ReporterURL.make(
+        "zipkin+http://localhost:\(collector.port)", options: ReporterOptions(process: testProcess),
+        metrics: MetricsRegistry()))
+    defer { reporter.close() }
+    XCTAssertTrue(reporter.send(makeSpans(1)))
+    let request = try XCTUnwrap(collector.waitForRequests(count: 1, timeout: 2).first)
+    XCTAssertEqual(request.target, "/api/v2/spans")
+    XCTAssertEqual(request.header("host"), "localhost:\(collector.port)")
   }
 
   func test_send_customPath_postsThere() throws {
