@@ -51,26 +51,19 @@ enum ASCII {
         }
     }
 
-    /// Whether `bytes[range]` equals `lowercased` ignoring ASCII case. `lowercased` must already
-    /// be lower case.
+    /// Whether `bytes[range]` equals `lowercased` (already lower case) ignoring ASCII case;
+    /// walks the String's UTF-8 view, which for native strings allocates nothing.
     @inline(__always)
     static func equalsIgnoringCase(
-        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercased: UnsafeBufferPointer<UInt8>
+        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercased: String
     ) -> Bool {
-        guard range.count == lowercased.count else { return false }
-        var j = 0
-        for i in range {
-            if lower(bytes[i]) != lowercased[j] { return false }
-            j += 1
+        guard lowercased.utf8.count == range.count else { return false }
+        var i = range.lowerBound
+        for c in lowercased.utf8 {
+            if lower(bytes[i]) != c { return false }
+            i += 1
         }
         return true
-    }
-
-    @inline(__always)
-    static func equalsIgnoringCase(
-        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercased: StaticString
-    ) -> Bool {
-        lowercased.withUTF8Buffer { equalsIgnoringCase(bytes, range, $0) }
     }
 
     /// Calls `body` with each element of a comma-separated list (RFC 9110 section 5.6.1) in

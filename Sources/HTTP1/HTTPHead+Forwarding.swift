@@ -6,14 +6,11 @@ extension HTTPHead {
     /// (`extension HTTPHead: HeaderSource {}`) is declared where both modules are visible,
     /// because the HTTP1 target does not depend on Propagation.
     public func forEachValue(lowercasedName: String, _ body: (UnsafeRawBufferPointer) -> Void) {
-        var name = lowercasedName
-        name.withUTF8 { wanted in
-            bytes.withUnsafeBufferPointer { p in
-                for f in fields
-                where ASCII.equalsIgnoringCase(p, Int(f.nameStart)..<Int(f.nameEnd), wanted) {
-                    let value = UnsafeBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)])
-                    body(UnsafeRawBufferPointer(value))
-                }
+        bytes.withUnsafeBufferPointer { p in
+            for f in fields
+            where ASCII.equalsIgnoringCase(p, Int(f.nameStart)..<Int(f.nameEnd), lowercasedName) {
+                let value = UnsafeBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)])
+                body(UnsafeRawBufferPointer(value))
             }
         }
     }
@@ -37,7 +34,6 @@ extension HTTPHead {
                     named.append($0)
                 }
             }
-            let excluded = excluding.map { Array($0.utf8) }
             for f in fields {
                 let name = Int(f.nameStart)..<Int(f.nameEnd)
                 if Self.isHopByHop(p, name, keepUpgrade: keepUpgrade) { continue }
@@ -47,16 +43,13 @@ extension HTTPHead {
                 if !keptUpgrade && named.contains(where: { Self.equalIgnoringCase(p, name, $0) }) {
                     continue
                 }
-                if excluded.contains(where: { e in
-                    e.withUnsafeBufferPointer { ASCII.equalsIgnoringCase(p, name, $0) }
-                }) {
-                    continue
-                }
+                if excluding.contains(where: { ASCII.equalsIgnoringCase(p, name, $0) }) { continue }
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: p[name]))
                 out.append(ASCII.colon)
                 out.append(ASCII.sp)
                 out.append(
-                    contentsOf: UnsafeBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
+                    contentsOf: UnsafeBufferPointer(
+                        rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
                 out.append(ASCII.cr)
                 out.append(ASCII.lf)
             }
@@ -65,15 +58,12 @@ extension HTTPHead {
 
     /// The first value of a field, as a String (for the few fields the proxy reads: Host, User-Agent).
     public func firstValue(lowercasedName: String) -> String? {
-        var name = lowercasedName
-        return name.withUTF8 { wanted in
-            bytes.withUnsafeBufferPointer { p -> String? in
-                for f in fields
-                where ASCII.equalsIgnoringCase(p, Int(f.nameStart)..<Int(f.nameEnd), wanted) {
-                    return String(decoding: p[Int(f.valueStart)..<Int(f.valueEnd)], as: UTF8.self)
-                }
-                return nil
+        bytes.withUnsafeBufferPointer { p -> String? in
+            for f in fields
+            where ASCII.equalsIgnoringCase(p, Int(f.nameStart)..<Int(f.nameEnd), lowercasedName) {
+                return String(decoding: p[Int(f.valueStart)..<Int(f.valueEnd)], as: UTF8.self)
             }
+            return nil
         }
     }
 

@@ -21,7 +21,8 @@ struct HeadParser {
     private var expectContinue = false
 
     init(
-        _ p: UnsafeBufferPointer<UInt8>, kind: HTTPParser.Kind, limits: HTTPParser.Limits, toHEAD: Bool
+        _ p: UnsafeBufferPointer<UInt8>, kind: HTTPParser.Kind, limits: HTTPParser.Limits,
+        toHEAD: Bool
     ) {
         self.p = p
         self.kind = kind
@@ -64,10 +65,13 @@ struct HeadParser {
 
     // MARK: Start lines (RFC 9112 sections 3 and 4)
 
-    private func parseRequestLine(_ r: Range<Int>, into head: inout HTTPHead) throws(HTTPParseError) {
+    private func parseRequestLine(_ r: Range<Int>, into head: inout HTTPHead) throws(HTTPParseError)
+    {
         var i = r.lowerBound
         while i < r.upperBound && ASCII.isTChar(p[i]) { i += 1 }
-        guard i > r.lowerBound, i < r.upperBound, p[i] == ASCII.sp else { throw .invalidRequestLine }
+        guard i > r.lowerBound, i < r.upperBound, p[i] == ASCII.sp else {
+            throw .invalidRequestLine
+        }
         head.methodRange = r.lowerBound..<i
         head.method = Self.method(p, head.methodRange)
         let targetStart = i + 1
@@ -83,7 +87,8 @@ struct HeadParser {
         head.versionMinor = try version(j + 1..<r.upperBound, invalid: .invalidRequestLine)
     }
 
-    private func parseStatusLine(_ r: Range<Int>, into head: inout HTTPHead) throws(HTTPParseError) {
+    private func parseStatusLine(_ r: Range<Int>, into head: inout HTTPHead) throws(HTTPParseError)
+    {
         let v = r.lowerBound
         guard r.count >= 12, p[v + 8] == ASCII.sp else { throw .invalidStatusLine }
         head.versionMinor = try version(v..<v + 8, invalid: .invalidStatusLine)
@@ -159,7 +164,8 @@ struct HeadParser {
         while ve > vs && ASCII.isOWS(p[ve - 1]) { ve -= 1 }
         for j in vs..<ve where !ASCII.isFieldValueByte(p[j]) { throw .invalidHeaderField }
         return HeaderField(
-            nameStart: Int32(r.lowerBound), nameEnd: Int32(i), valueStart: Int32(vs), valueEnd: Int32(ve))
+            nameStart: Int32(r.lowerBound), nameEnd: Int32(i), valueStart: Int32(vs),
+            valueEnd: Int32(ve))
     }
 
     /// Records what the fields that matter to framing and connection management say.

@@ -54,7 +54,6 @@ enum Hex {
         }
     }
 
-
     /// The lowercase hex digit for the low four bits of `v`.
     @inline(__always)
     static func digit(_ v: UInt64) -> UInt8 {

@@ -27,7 +27,8 @@ public enum JaegerUberTraceID {
             if !value.isEmpty { debugID = true }
         }
         guard debugID else { return nil }
-        return IncomingContext(traceID: nil, spanID: .zero, sampled: true, debug: true, format: .jaeger)
+        return IncomingContext(
+            traceID: nil, spanID: .zero, sampled: true, debug: true, format: .jaeger)
     }
 
     /// Parses one `uber-trace-id` value (URL-encoded or not); nil when invalid.
@@ -35,13 +36,16 @@ public enum JaegerUberTraceID {
         guard raw.count <= 256 else { return nil }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(raw.count, 1)) { tmp in
             let n = urlDecode(raw, into: tmp)
-            return parseDecoded(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tmp)[0..<n]))
+            return parseDecoded(
+                UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tmp)[0..<n]))
         }
     }
 
     /// Percent-decodes `raw` into `out` (same or smaller size); a `%` not followed by two hex
     /// digits is kept as is and later fails the id grammar.
-    static func urlDecode(_ raw: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<UInt8>)
+    static func urlDecode(
+        _ raw: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<UInt8>
+    )
         -> Int
     {
         var i = 0
@@ -88,8 +92,10 @@ public enum JaegerUberTraceID {
     }
 
     /// 1 to `maxDigits` hex digits of either case in `[s, e)`.
-    static func parseHex(_ v: UnsafeRawBufferPointer, _ s: Int, _ e: Int, maxDigits: Int) -> UInt64? {
-        guard e > s, e - s <= maxDigits else { return nil }
+    static func parseHex(_ v: UnsafeRawBufferPointer, _ s: Int, _ e: Int, maxDigits n: Int)
+        -> UInt64?
+    {
+        guard e > s, e - s <= n else { return nil }
         var x: UInt64 = 0
         for i in s..<e {
             guard let d = Hex.anyCaseValue(v[i]) else { return nil }

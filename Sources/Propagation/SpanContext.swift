@@ -24,8 +24,8 @@ public struct IncomingContext: Equatable, Sendable {
     public var format: PropagationFormat
 
     public init(
-        traceID: TraceID?, spanID: SpanID, sampled: Bool?, debug: Bool = false, traceState: String? = nil,
-        format: PropagationFormat
+        traceID: TraceID?, spanID: SpanID, sampled: Bool?, debug: Bool = false,
+        traceState: String? = nil, format: PropagationFormat
     ) {
         self.traceID = traceID
         self.spanID = spanID

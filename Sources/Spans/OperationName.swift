@@ -51,7 +51,8 @@ public enum OperationName {
         while i + 2 < t.count {
             let c = t[i]
             if c == UInt8(ascii: ":") {
-                return i > 0 && t[i + 1] == UInt8(ascii: "/") && t[i + 2] == UInt8(ascii: "/") ? i : nil
+                return i > 0 && t[i + 1] == UInt8(ascii: "/") && t[i + 2] == UInt8(ascii: "/")
+                    ? i : nil
             }
             let isSchemeChar =
                 (c | 0x20 >= UInt8(ascii: "a") && c | 0x20 <= UInt8(ascii: "z"))
@@ -105,7 +106,9 @@ public enum OperationName {
         return true
     }
 
-    private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+    private static func isDigit(_ c: UInt8) -> Bool {
+        c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")
+    }
 
     private static func isHex(_ c: UInt8) -> Bool {
         isDigit(c) || (c | 0x20 >= UInt8(ascii: "a") && c | 0x20 <= UInt8(ascii: "f"))

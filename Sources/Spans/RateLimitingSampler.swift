@@ -21,8 +21,9 @@ public final class RateLimitingSampler: Sampler {
         var lastTick: Double
     }
 
-    public init(tracesPerSecond: Double, clock: @escaping Clock = RateLimitingSampler.monotonicSeconds)
-    {
+    public init(
+        tracesPerSecond: Double, clock: @escaping Clock = RateLimitingSampler.monotonicSeconds
+    ) {
         let rate = tracesPerSecond.isFinite ? max(tracesPerSecond, 0) : 0
         self.tracesPerSecond = rate
         self.maxBalance = rate > 0 ? max(rate, 1) : 0

@@ -13,7 +13,8 @@ extension SamplerConfig {
     public static func parse(_ s: String) throws -> SamplerConfig {
         guard let colon = s.firstIndex(of: ":") else {
             throw SamplerConfigError(
-                "invalid sampler '\(s)' (expected const:1, const:0, probabilistic:P or ratelimiting:N)")
+                "invalid sampler '\(s)' (expected const:1, const:0, probabilistic:P or ratelimiting:N)"
+            )
         }
         let kind = String(s[..<colon]).lowercased()
         let param = String(s[s.index(after: colon)...])
@@ -22,7 +23,8 @@ extension SamplerConfig {
             switch param {
             case "1", "true": return .const(true)
             case "0", "false": return .const(false)
-            default: throw SamplerConfigError("invalid const sampler value '\(param)' (expected 1 or 0)")
+            default:
+                throw SamplerConfigError("invalid const sampler value '\(param)' (expected 1 or 0)")
             }
         case "probabilistic":
             return .probabilistic(try probability(param))
@@ -30,7 +32,8 @@ extension SamplerConfig {
             return .rateLimiting(try rate(param))
         default:
             throw SamplerConfigError(
-                "unknown sampler type '\(kind)' in '\(s)' (expected const, probabilistic or ratelimiting)")
+                "unknown sampler type '\(kind)' in '\(s)' (expected const, probabilistic or ratelimiting)"
+            )
         }
     }
 
@@ -60,7 +63,8 @@ extension SamplerConfig {
             return .rateLimiting(try rate(param))
         default:
             throw SamplerConfigError(
-                "unknown JAEGER_SAMPLER_TYPE '\(type)' (expected const, probabilistic, ratelimiting or remote)")
+                "unknown JAEGER_SAMPLER_TYPE '\(type)' (expected const, probabilistic, ratelimiting or remote)"
+            )
         }
     }
 
@@ -75,7 +79,8 @@ extension SamplerConfig {
 
     private static func probability(_ s: String) throws -> Double {
         guard let p = Double(s), p.isFinite, p >= 0, p <= 1 else {
-            throw SamplerConfigError("invalid sampling probability '\(s)' (expected a number in 0...1)")
+            throw SamplerConfigError(
+                "invalid sampling probability '\(s)' (expected a number in 0...1)")
         }
         return p
     }

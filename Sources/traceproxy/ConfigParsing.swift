@@ -103,7 +103,9 @@ enum ConfigParsing {
       let slash = rest.firstIndex(of: "/") ?? rest.endIndex
       let path = rest[slash...]
       guard let endpoint = hostPort(rest[..<slash]) else {
-        throw ConfigError(invalid: text, for: "--reporter", "\(scheme) \(hostPortExpectation)")
+        throw ConfigError(
+          invalid: text, for: "--reporter",
+          "expected \(scheme)HOST:PORT (or [IPv6]:PORT) with a port from 1 to 65535")
       }
       if scheme == "jaeger-udp://" {
         guard path.isEmpty else {

@@ -1,5 +1,0 @@
-import XCTest
-
-final class HTTP1PlaceholderTests: XCTestCase {
-    func test_placeholder() {}
-}

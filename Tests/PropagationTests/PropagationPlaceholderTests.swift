@@ -1,5 +1,0 @@
-import XCTest
-
-final class PropagationPlaceholderTests: XCTestCase {
-    func test_placeholder() {}
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class ReportersPlaceholderTests: XCTestCase {
-    func test_placeholder() {}
-}

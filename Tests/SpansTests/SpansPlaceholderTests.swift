@@ -1,5 +1,0 @@
-import XCTest
-
-final class SpansPlaceholderTests: XCTestCase {
-    func test_placeholder() {}
-}
