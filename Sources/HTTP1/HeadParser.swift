@@ -65,8 +65,7 @@ struct HeadParser {
 
     // MARK: Start lines (RFC 9112 sections 3 and 4)
 
-    private func parseRequestLine(_ r: Range<Int>, into head: inout HTTPHead) throws(HTTPParseError)
-    {
+    private func parseRequestLine(_ r: Range<Int>, into head: inout HTTPHead) throws(HTTPParseError) {
         var i = r.lowerBound
         while i < r.upperBound && ASCII.isTChar(p[i]) { i += 1 }
         guard i > r.lowerBound, i < r.upperBound, p[i] == ASCII.sp else {
@@ -87,8 +86,7 @@ struct HeadParser {
         head.versionMinor = try version(j + 1..<r.upperBound, invalid: .invalidRequestLine)
     }
 
-    private func parseStatusLine(_ r: Range<Int>, into head: inout HTTPHead) throws(HTTPParseError)
-    {
+    private func parseStatusLine(_ r: Range<Int>, into head: inout HTTPHead) throws(HTTPParseError) {
         let v = r.lowerBound
         guard r.count >= 12, p[v + 8] == ASCII.sp else { throw .invalidStatusLine }
         head.versionMinor = try version(v..<v + 8, invalid: .invalidStatusLine)

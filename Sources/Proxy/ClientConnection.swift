@@ -439,7 +439,9 @@ final class ClientConnection: EventHandler {
             let consumed: Int
             let event: HTTPParser.Event?
             do {
-                (consumed, event) = try up.input.withReadableBytes { (b) throws(HTTPParseError) in try ex.responseParser.next(b) }
+                (consumed, event) = try up.input.withReadableBytes { (b) throws(HTTPParseError) in
+                    try ex.responseParser.next(b)
+                }
             } catch {
                 ctx.metrics.upstreamProtocolErrors.add()
                 failExchange(status: 502, kind: "upstream_protocol", message: "invalid upstream response: \(error)")
@@ -660,7 +662,9 @@ extension ClientConnection: UpstreamDelegate {
             ctx.metrics.upstreamResets.add()
             failExchange(
                 status: 502, kind: "upstream_reset",
-                message: errno == 0 ? "upstream closed the connection before responding" : "upstream reset: \(SystemError("read", errno))")
+                message: errno == 0
+                    ? "upstream closed the connection before responding"
+                    : "upstream reset: \(SystemError("read", errno))")
         } catch {
             ctx.metrics.upstreamResets.add()
             failExchange(status: 502, kind: "upstream_reset", message: "upstream closed mid-response")
@@ -685,9 +689,12 @@ func appendDecimal(_ v: Int, to out: inout [UInt8]) {
         out.append(0x30)
         return
     }
-    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var digits:
+        (
+            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+        ) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     var n = 0
     var x = v
     withUnsafeMutableBytes(of: &digits) { d in

@@ -54,7 +54,8 @@ final class DemoUpstreamConnection: EventHandler {
 
     private func respond(_ h: HTTPHead) {
         let traceparent = h.firstValue(lowercasedName: "traceparent") ?? ""
-        let body = "{\"service\":\"traceproxy-demo-upstream\",\"path\":\"\(jsonEscape(h.target))\",\"traceparent\":\"\(jsonEscape(traceparent))\"}\n"
+        let body =
+            "{\"service\":\"traceproxy-demo-upstream\",\"path\":\"\(jsonEscape(h.target))\",\"traceparent\":\"\(jsonEscape(traceparent))\"}\n"
         output.append(
             SimpleResponse.make(
                 status: 200, body: body, close: !h.keepAlive, extraHeaders: [("Content-Type", "application/json")]))
@@ -117,7 +118,8 @@ enum DemoTraffic {
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, addr.length) }
         }
         if rc != 0 { return }
-        let req = Array("GET \(path) HTTP/1.1\r\nHost: demo\r\nUser-Agent: traceproxy-demo\r\nConnection: close\r\n\r\n".utf8)
+        let req = Array(
+            "GET \(path) HTTP/1.1\r\nHost: demo\r\nUser-Agent: traceproxy-demo\r\nConnection: close\r\n\r\n".utf8)
         _ = req.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var buf = [UInt8](repeating: 0, count: 4096)
         while buf.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, $0.count, 0) }) > 0 {}

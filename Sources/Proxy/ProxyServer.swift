@@ -75,7 +75,8 @@ final class ProxyServer: @unchecked Sendable {
                 Tag("hostname", .string(hostname.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })),
                 Tag("traceproxy.version", .string(traceproxyVersion)),
             ])
-        let options = ReporterOptions(process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip)
+        let options = ReporterOptions(
+            process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip)
         var reporters: [any SpanReporter] = []
         for url in config.reporters {
             if let r = try ReporterURL.make(url, options: options, metrics: registry) { reporters.append(r) }
@@ -101,7 +102,9 @@ final class ProxyServer: @unchecked Sendable {
             try loop.queue.sync {
                 demoListener = try Listener(fd: fd, loop: loop) { c, _ in
                     let conn = DemoUpstreamConnection(fd: c, loop: loop)
-                    do { try loop.register(c, handler: conn, readable: true, writable: false) } catch { loop.closeDescriptor(c) }
+                    do { try loop.register(c, handler: conn, readable: true, writable: false) } catch {
+                        loop.closeDescriptor(c)
+                    }
                 }
             }
         }
@@ -142,7 +145,9 @@ final class ProxyServer: @unchecked Sendable {
             adminListener = try loop.queue.sync {
                 try Listener(fd: fd, loop: loop) { c, _ in
                     let conn = AdminConnection(fd: c, loop: loop, registry: registry)
-                    do { try loop.register(c, handler: conn, readable: true, writable: false) } catch { loop.closeDescriptor(c) }
+                    do { try loop.register(c, handler: conn, readable: true, writable: false) } catch {
+                        loop.closeDescriptor(c)
+                    }
                 }
             }
         }

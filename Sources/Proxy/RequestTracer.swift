@@ -150,7 +150,8 @@ enum RequestTracer {
         let o = ex.trace.outgoing
         let span = FinishedSpan(
             traceID: o.traceID, spanID: o.spanID, parentSpanID: o.parentSpanID,
-            operationName: OperationName.make(method: method, target: target, collapseIDs: shared.config.collapsePathIDs),
+            operationName: OperationName.make(
+                method: method, target: target, collapseIDs: shared.config.collapsePathIDs),
             kind: shared.config.spanKind, startMicros: ex.startWallMicros, durationMicros: durationMicros,
             debug: o.debug, tags: tags, logs: logs)
         ctx.record(span)

@@ -34,7 +34,9 @@ final class SharedState: @unchecked Sendable {
         self.upstreamAddress = upstreamAddress
         upstreamHostHeader = upstream.description
         upstreamDescription = upstreamAddress.description
-        requestExcluded = propagator.ownedHeaderNames.union(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"])
+        requestExcluded = propagator.ownedHeaderNames.union([
+            "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+        ])
         self.accessLog = accessLog
     }
 }

@@ -42,7 +42,8 @@ public struct ByteBuffer {
             let count = readableCount
             if count > 0 {
                 storage.withUnsafeMutableBytes { p in
-                    p.baseAddress!.advanced(by: 0).copyMemory(from: p.baseAddress!.advanced(by: readerIndex), byteCount: count)
+                    p.baseAddress!.advanced(by: 0).copyMemory(
+                        from: p.baseAddress!.advanced(by: readerIndex), byteCount: count)
                 }
             }
             readerIndex = 0

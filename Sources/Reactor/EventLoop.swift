@@ -78,7 +78,8 @@ public final class EventLoop: @unchecked Sendable {
     public func register(_ fd: Int32, handler: EventHandler, readable: Bool, writable: Bool) throws(SystemError) {
         let i = Int(fd)
         if i >= slots.count {
-            slots.append(contentsOf: repeatElement(Slot(handler: nil, generation: 0, interest: 0), count: i + 64 - slots.count))
+            slots.append(
+                contentsOf: repeatElement(Slot(handler: nil, generation: 0, interest: 0), count: i + 64 - slots.count))
         }
         generation &+= 1
         let interest = Self.mask(readable, writable)

@@ -20,7 +20,9 @@ public enum Socket {
     public static func listen(
         _ address: SocketAddress, backlog: Int32 = 1024, reusePort: Bool
     ) throws(SystemError) -> Int32 {
-        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(
+            address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+            0)
         if fd < 0 { throw SystemError("socket", errno) }
         var one: Int32 = 1
         _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -75,7 +77,9 @@ public enum Socket {
 
     /// Starts a non-blocking connect. Returns the fd and whether the connection is already up.
     public static func connect(_ address: SocketAddress) throws(SystemError) -> (fd: Int32, connected: Bool) {
-        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(
+            address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+            0)
         if fd < 0 { throw SystemError("socket", errno) }
         setNoDelay(fd)
         var addr = address

@@ -23,7 +23,8 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         defer { freeaddrinfo(res) }
         var a = SocketAddress()
         withUnsafeMutableBytes(of: &a.storage) { dst in
-            dst.copyMemory(from: UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
+            dst.copyMemory(
+                from: UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
         }
         a.length = first.pointee.ai_addrlen
         return a
@@ -39,7 +40,8 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
                 var buf = [CChar](repeating: 0, count: Int(NI_MAXHOST))
                 var serv = [CChar](repeating: 0, count: Int(NI_MAXSERV))
                 let rc = getnameinfo(
-                    sa, length, &buf, socklen_t(buf.count), &serv, socklen_t(serv.count), NI_NUMERICHOST | NI_NUMERICSERV)
+                    sa, length, &buf, socklen_t(buf.count), &serv, socklen_t(serv.count),
+                    NI_NUMERICHOST | NI_NUMERICSERV)
                 if rc != 0 { return ("?", 0) }
                 let hostString = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
                 let servString = serv.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }

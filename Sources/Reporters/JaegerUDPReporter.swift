@@ -5,7 +5,7 @@ import Stats
 import Synchronization
 
 #if canImport(Glibc)
-  import Glibc
+    import Glibc
 #endif
 
 /// Sends spans to a Jaeger agent as Thrift-compact `Agent.emitBatch` datagrams (port 6831).
@@ -15,104 +15,104 @@ import Synchronization
 /// `Batch.seqNo` and `Batch.stats` (jaeger.thrift, `ClientStats`) let the backend see our losses;
 /// the stats are cumulative, as the Jaeger agent computes deltas between batches.
 public final class JaegerUDPReporter: SpanReporter {
-  public let name: String
+    public let name: String
 
-  private struct State {
-    var packer: JaegerBatchPacker
-    var seqNo: Int64 = 0
-    var stats = JaegerBatchPacker.ClientStats()
-    var fd: Int32
-  }
-
-  private let state: Mutex<State>
-  /// The pipeline's queue-full drops, reported to the agent as `fullQueueDroppedSpans`.
-  private let queueFullDrops: Counter
-
-  /// How long a send waits for room in the socket buffer before the datagram counts as failed.
-  static let sendBufferWaitMs: Int32 = 100
-
-  /// Opens the socket towards `host:port`; fails when the host does not resolve.
-  public init(
-    name: String, host: String, port: UInt16, options: ReporterOptions, metrics: MetricsRegistry
-  ) throws(ReporterURLError) {
-    guard let address = SocketAddress.resolve(host: host, port: port, udp: true) else {
-      throw ReporterURLError("reporter \"\(name)\": cannot resolve host \"\(host)\"")
+    private struct State {
+        var packer: JaegerBatchPacker
+        var seqNo: Int64 = 0
+        var stats = JaegerBatchPacker.ClientStats()
+        var fd: Int32
     }
-    let fd = socket(
-      address.family, Int32(SOCK_DGRAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0
-    )
-    guard fd >= 0 else {
-      throw ReporterURLError("reporter \"\(name)\": cannot open a UDP socket (errno \(errno))")
-    }
-    let connected = address.withSockAddr { Glibc.connect(fd, $0, $1) }
-    guard connected == 0 else {
-      let code = errno
-      Glibc.close(fd)
-      throw ReporterURLError("reporter \"\(name)\": cannot connect UDP socket (errno \(code))")
-    }
-    self.name = name
-    self.queueFullDrops = ReporterMetrics.queueFullDrops(metrics)
-    self.state = Mutex(
-      State(
-        packer: JaegerBatchPacker(
-          process: options.process, maxPacketSize: options.maxPacketSize),
-        fd: fd))
-  }
 
-  /// Returns false when any datagram of the batch was lost: not handed to the kernel, or
-  /// refused by the agent's host (ECONNREFUSED reports an earlier datagram's ICMP
-  /// port-unreachable). The lost share of the spans (by datagram count: the packer does not say
-  /// which span went where) is reported to the agent as `failedToEmitSpans` in later batches.
-  public func send(_ spans: [FinishedSpan]) -> Bool {
-    guard !spans.isEmpty else { return true }
-    return state.withLock { s -> Bool in
-      guard s.fd >= 0 else { return false }
-      s.stats.fullQueueDroppedSpans = Int64(queueFullDrops.value)
-      s.stats.tooLargeDroppedSpans = Int64(s.packer.droppedSpans)
-      let datagrams = s.packer.pack(spans, seqNo: &s.seqNo, stats: s.stats)
-      var lost = 0
-      for datagram in datagrams {
-        let outcome = Self.sendDatagram(datagram, fd: s.fd)
-        lost += (outcome.sent ? 0 : 1) + outcome.refusals
-      }
-      if lost > 0 {
-        let perDatagram = (spans.count + datagrams.count - 1) / max(1, datagrams.count)
-        s.stats.failedToEmitSpans += Int64(min(spans.count, lost * perDatagram))
-      }
-      return lost == 0
+    private let state: Mutex<State>
+    /// The pipeline's queue-full drops, reported to the agent as `fullQueueDroppedSpans`.
+    private let queueFullDrops: Counter
+
+    /// How long a send waits for room in the socket buffer before the datagram counts as failed.
+    static let sendBufferWaitMs: Int32 = 100
+
+    /// Opens the socket towards `host:port`; fails when the host does not resolve.
+    public init(
+        name: String, host: String, port: UInt16, options: ReporterOptions, metrics: MetricsRegistry
+    ) throws(ReporterURLError) {
+        guard let address = SocketAddress.resolve(host: host, port: port, udp: true) else {
+            throw ReporterURLError("reporter \"\(name)\": cannot resolve host \"\(host)\"")
+        }
+        let fd = socket(
+            address.family, Int32(SOCK_DGRAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0
+        )
+        guard fd >= 0 else {
+            throw ReporterURLError("reporter \"\(name)\": cannot open a UDP socket (errno \(errno))")
+        }
+        let connected = address.withSockAddr { Glibc.connect(fd, $0, $1) }
+        guard connected == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw ReporterURLError("reporter \"\(name)\": cannot connect UDP socket (errno \(code))")
+        }
+        self.name = name
+        self.queueFullDrops = ReporterMetrics.queueFullDrops(metrics)
+        self.state = Mutex(
+            State(
+                packer: JaegerBatchPacker(
+                    process: options.process, maxPacketSize: options.maxPacketSize),
+                fd: fd))
     }
-  }
 
-  public func close() {
-    state.withLock { s in
-      if s.fd >= 0 { Glibc.close(s.fd) }
-      s.fd = -1
+    /// Returns false when any datagram of the batch was lost: not handed to the kernel, or
+    /// refused by the agent's host (ECONNREFUSED reports an earlier datagram's ICMP
+    /// port-unreachable). The lost share of the spans (by datagram count: the packer does not say
+    /// which span went where) is reported to the agent as `failedToEmitSpans` in later batches.
+    public func send(_ spans: [FinishedSpan]) -> Bool {
+        guard !spans.isEmpty else { return true }
+        return state.withLock { s -> Bool in
+            guard s.fd >= 0 else { return false }
+            s.stats.fullQueueDroppedSpans = Int64(queueFullDrops.value)
+            s.stats.tooLargeDroppedSpans = Int64(s.packer.droppedSpans)
+            let datagrams = s.packer.pack(spans, seqNo: &s.seqNo, stats: s.stats)
+            var lost = 0
+            for datagram in datagrams {
+                let outcome = Self.sendDatagram(datagram, fd: s.fd)
+                lost += (outcome.sent ? 0 : 1) + outcome.refusals
+            }
+            if lost > 0 {
+                let perDatagram = (spans.count + datagrams.count - 1) / max(1, datagrams.count)
+                s.stats.failedToEmitSpans += Int64(min(spans.count, lost * perDatagram))
+            }
+            return lost == 0
+        }
     }
-  }
 
-  deinit { close() }
+    public func close() {
+        state.withLock { s in
+            if s.fd >= 0 { Glibc.close(s.fd) }
+            s.fd = -1
+        }
+    }
 
-  /// One `send`. ECONNREFUSED belongs to an earlier datagram (the kernel reports the ICMP
-  /// reply on the next call and does not send this one), so it is counted and the send retried
-  /// once; a full socket buffer gets a short wait and one retry.
-  private static func sendDatagram(_ datagram: [UInt8], fd: Int32) -> (sent: Bool, refusals: Int) {
-    var refusals = 0
-    for _ in 0..<3 {
-      let n = datagram.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
-      if n == datagram.count { return (true, refusals) }
-      if n >= 0 { return (false, refusals) }
-      switch errno {
-      case EINTR:
-        continue
-      case ECONNREFUSED:
-        refusals += 1
-      case EAGAIN, EWOULDBLOCK, ENOBUFS:
-        var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        _ = poll(&pfd, 1, sendBufferWaitMs)
-      default:
+    deinit { close() }
+
+    /// One `send`. ECONNREFUSED belongs to an earlier datagram (the kernel reports the ICMP
+    /// reply on the next call and does not send this one), so it is counted and the send retried
+    /// once; a full socket buffer gets a short wait and one retry.
+    private static func sendDatagram(_ datagram: [UInt8], fd: Int32) -> (sent: Bool, refusals: Int) {
+        var refusals = 0
+        for _ in 0..<3 {
+            let n = datagram.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+            if n == datagram.count { return (true, refusals) }
+            if n >= 0 { return (false, refusals) }
+            switch errno {
+            case EINTR:
+                continue
+            case ECONNREFUSED:
+                refusals += 1
+            case EAGAIN, EWOULDBLOCK, ENOBUFS:
+                var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&pfd, 1, sendBufferWaitMs)
+            default:
+                return (false, refusals)
+            }
+        }
         return (false, refusals)
-      }
     }
-    return (false, refusals)
-  }
 }

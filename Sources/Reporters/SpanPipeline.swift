@@ -4,7 +4,7 @@ import Stats
 import Synchronization
 
 #if canImport(Glibc)
-  import Glibc
+    import Glibc
 #endif
 
 /// Moves finished spans from the event loops to the reporters, off the request path.
@@ -15,181 +15,180 @@ import Synchronization
 /// flush, "whichever comes first" (the buffer-or-timer rule of Envoy's Zipkin reporter and the
 /// OpenTelemetry batch span processor); a full queue drops and counts rather than grow or block.
 public final class SpanPipeline: Sendable {
-  private struct State {
-    var queue: [FinishedSpan] = []
-    var started = false
-    var stopping = false
-    var finished = false
-    /// While stopping: when the final flush must give up.
-    var deadline = DispatchTime.distantFuture
-  }
-
-  private enum Step {
-    case send([FinishedSpan], deadline: DispatchTime)
-    case wait(until: DispatchTime)
-    case finish(abandoned: Int)
-  }
-
-  private let reporters: [any SpanReporter]
-  private let counters: [ReporterCounters]
-  private let maxBatchSpans: Int
-  private let maxQueueSpans: Int
-  private let flushIntervalNanos: UInt64
-  private let state = Mutex(State())
-  /// Wakes the worker early: a batch became full, or shutdown began. Extra signals only cause a
-  /// spurious loop turn, which re-reads the state.
-  private let wake = DispatchSemaphore(value: 0)
-  /// Signalled once the worker has flushed and closed the reporters.
-  private let done = DispatchSemaphore(value: 0)
-  private let queueDepth: Counter
-  private let queueFullDrops: Counter
-  private let shutdownDrops: Counter
-
-  public init(
-    reporters: [any SpanReporter], maxBatchSpans: Int, maxQueueSpans: Int, flushIntervalMs: Int,
-    metrics: MetricsRegistry
-  ) {
-    self.reporters = reporters
-    self.counters = reporters.map { ReporterCounters(reporter: $0.name, metrics: metrics) }
-    self.maxBatchSpans = max(1, maxBatchSpans)
-    self.maxQueueSpans = max(1, maxQueueSpans)
-    self.flushIntervalNanos = UInt64(max(1, flushIntervalMs)) * 1_000_000
-    self.queueDepth = metrics.counter(
-      ReporterMetrics.queueDepth, help: ReporterMetrics.queueDepthHelp, kind: .gauge)
-    self.queueFullDrops = ReporterMetrics.queueFullDrops(metrics)
-    self.shutdownDrops = ReporterMetrics.shutdownDrops(metrics)
-  }
-
-  /// Starts the worker thread (once; later calls do nothing).
-  public func start() {
-    let first = state.withLock { s in
-      defer { s.started = true }
-      return !s.started
+    private struct State {
+        var queue: [FinishedSpan] = []
+        var started = false
+        var stopping = false
+        var finished = false
+        /// While stopping: when the final flush must give up.
+        var deadline = DispatchTime.distantFuture
     }
-    guard first else { return }
-    var thread = pthread_t()
-    let context = Unmanaged.passRetained(self).toOpaque()
-    let rc = pthread_create(
-      &thread, nil,
-      { context in
-        Unmanaged<SpanPipeline>.fromOpaque(context!).takeRetainedValue().runWorker()
-        return nil
-      }, context)
-    precondition(rc == 0, "cannot start the span pipeline thread: error \(rc)")
-    pthread_detach(thread)
-  }
 
-  /// Called by event loops with a batch of spans; never blocks beyond a short lock. Spans beyond
-  /// `maxQueueSpans` are dropped and counted.
-  public func submit(_ spans: [FinishedSpan]) {
-    guard !spans.isEmpty else { return }
-    let (accepted, batchFilled) = state.withLock { s -> (Int, Bool) in
-      if s.finished { return (-1, false) }
-      let before = s.queue.count
-      let room = max(0, maxQueueSpans - before)
-      let accepted = min(room, spans.count)
-      if accepted == spans.count {
-        s.queue.append(contentsOf: spans)
-      } else if accepted > 0 {
-        s.queue.append(contentsOf: spans[0..<accepted])
-      }
-      queueDepth.set(s.queue.count)
-      return (accepted, before < maxBatchSpans && s.queue.count >= maxBatchSpans)
+    private enum Step {
+        case send([FinishedSpan], deadline: DispatchTime)
+        case wait(until: DispatchTime)
+        case finish(abandoned: Int)
     }
-    if accepted < 0 {
-      shutdownDrops.add(spans.count)
-      return
-    }
-    if accepted < spans.count { queueFullDrops.add(spans.count - accepted) }
-    if batchFilled { wake.signal() }
-  }
 
-  /// Delivers everything queued (in batches of at most `maxBatchSpans`), then closes the
-  /// reporters and stops the worker. Returns when done or after `timeoutMs`, whichever is first;
-  /// reporters are told the deadline, and a worker still stuck past it is simply abandoned
-  /// (the caller exits the process next).
-  public func shutdown(timeoutMs: Int) {
-    let deadline = DispatchTime.now() + .milliseconds(max(0, timeoutMs))
-    let alreadyFinished = state.withLock { s in
-      if !s.stopping {
-        s.stopping = true
-        s.deadline = deadline
-      }
-      return s.finished
-    }
-    if alreadyFinished { return }
-    start()
-    wake.signal()
-    if done.wait(timeout: deadline) == .success {
-      done.signal()  // let a concurrent or repeated shutdown through as well
-    }
-  }
+    private let reporters: [any SpanReporter]
+    private let counters: [ReporterCounters]
+    private let maxBatchSpans: Int
+    private let maxQueueSpans: Int
+    private let flushIntervalNanos: UInt64
+    private let state = Mutex(State())
+    /// Wakes the worker early: a batch became full, or shutdown began. Extra signals only cause a
+    /// spurious loop turn, which re-reads the state.
+    private let wake = DispatchSemaphore(value: 0)
+    /// Signalled once the worker has flushed and closed the reporters.
+    private let done = DispatchSemaphore(value: 0)
+    private let queueDepth: Counter
+    private let queueFullDrops: Counter
+    private let shutdownDrops: Counter
 
-  // MARK: - Worker
+    public init(
+        reporters: [any SpanReporter], maxBatchSpans: Int, maxQueueSpans: Int, flushIntervalMs: Int,
+        metrics: MetricsRegistry
+    ) {
+        self.reporters = reporters
+        self.counters = reporters.map { ReporterCounters(reporter: $0.name, metrics: metrics) }
+        self.maxBatchSpans = max(1, maxBatchSpans)
+        self.maxQueueSpans = max(1, maxQueueSpans)
+        self.flushIntervalNanos = UInt64(max(1, flushIntervalMs)) * 1_000_000
+        self.queueDepth = metrics.counter(
+            ReporterMetrics.queueDepth, help: ReporterMetrics.queueDepthHelp, kind: .gauge)
+        self.queueFullDrops = ReporterMetrics.queueFullDrops(metrics)
+        self.shutdownDrops = ReporterMetrics.shutdownDrops(metrics)
+    }
 
-  private func runWorker() {
-    var lastFlush = DispatchTime.now()
-    while true {
-      let now = DispatchTime.now()
-      let step = state.withLock { s in nextStep(&s, now: now, lastFlush: &lastFlush) }
-      switch step {
-      case .wait(let until):
-        _ = wake.wait(timeout: until)
-      case .send(let batch, let deadline):
-        deliver(batch, before: deadline)
-      case .finish(let abandoned):
-        if abandoned > 0 { shutdownDrops.add(abandoned) }
-        for reporter in reporters { reporter.close() }
-        done.signal()
-        return
-      }
+    /// Starts the worker thread (once; later calls do nothing).
+    public func start() {
+        let first = state.withLock { s in
+            defer { s.started = true }
+            return !s.started
+        }
+        guard first else { return }
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(
+            &thread, nil,
+            { context in
+                Unmanaged<SpanPipeline>.fromOpaque(context!).takeRetainedValue().runWorker()
+                return nil
+            }, context)
+        precondition(rc == 0, "cannot start the span pipeline thread: error \(rc)")
+        pthread_detach(thread)
     }
-  }
 
-  /// Decides the worker's next move under the lock. A flush (or an idle timer tick) restarts
-  /// the interval, so an idle pipeline wakes once per interval and a trickle of spans is sent
-  /// at most one interval after it arrived.
-  private func nextStep(_ s: inout State, now: DispatchTime, lastFlush: inout DispatchTime) -> Step
-  {
-    if s.stopping {
-      if s.queue.isEmpty || now >= s.deadline {
-        let abandoned = s.queue.count
-        s.queue.removeAll()
-        s.finished = true
-        queueDepth.set(0)
-        return .finish(abandoned: abandoned)
-      }
-      return .send(takeBatch(&s), deadline: s.deadline)
+    /// Called by event loops with a batch of spans; never blocks beyond a short lock. Spans beyond
+    /// `maxQueueSpans` are dropped and counted.
+    public func submit(_ spans: [FinishedSpan]) {
+        guard !spans.isEmpty else { return }
+        let (accepted, batchFilled) = state.withLock { s -> (Int, Bool) in
+            if s.finished { return (-1, false) }
+            let before = s.queue.count
+            let room = max(0, maxQueueSpans - before)
+            let accepted = min(room, spans.count)
+            if accepted == spans.count {
+                s.queue.append(contentsOf: spans)
+            } else if accepted > 0 {
+                s.queue.append(contentsOf: spans[0..<accepted])
+            }
+            queueDepth.set(s.queue.count)
+            return (accepted, before < maxBatchSpans && s.queue.count >= maxBatchSpans)
+        }
+        if accepted < 0 {
+            shutdownDrops.add(spans.count)
+            return
+        }
+        if accepted < spans.count { queueFullDrops.add(spans.count - accepted) }
+        if batchFilled { wake.signal() }
     }
-    let due = lastFlush + .nanoseconds(Int(flushIntervalNanos))
-    if s.queue.count >= maxBatchSpans || (now >= due && !s.queue.isEmpty) {
-      lastFlush = now
-      return .send(takeBatch(&s), deadline: .distantFuture)
-    }
-    if now >= due {
-      lastFlush = now
-      return .wait(until: now + .nanoseconds(Int(flushIntervalNanos)))
-    }
-    return .wait(until: due)
-  }
 
-  private func takeBatch(_ s: inout State) -> [FinishedSpan] {
-    let n = min(maxBatchSpans, s.queue.count)
-    let batch = Array(s.queue[0..<n])
-    s.queue.removeFirst(n)
-    queueDepth.set(s.queue.count)
-    return batch
-  }
-
-  private func deliver(_ batch: [FinishedSpan], before deadline: DispatchTime) {
-    for (reporter, counter) in zip(reporters, counters) {
-      if reporter.send(batch, before: deadline) {
-        counter.reported.add(batch.count)
-        counter.batchesOK.add()
-      } else {
-        counter.dropped.add(batch.count)
-        counter.batchesFailed.add()
-      }
+    /// Delivers everything queued (in batches of at most `maxBatchSpans`), then closes the
+    /// reporters and stops the worker. Returns when done or after `timeoutMs`, whichever is first;
+    /// reporters are told the deadline, and a worker still stuck past it is simply abandoned
+    /// (the caller exits the process next).
+    public func shutdown(timeoutMs: Int) {
+        let deadline = DispatchTime.now() + .milliseconds(max(0, timeoutMs))
+        let alreadyFinished = state.withLock { s in
+            if !s.stopping {
+                s.stopping = true
+                s.deadline = deadline
+            }
+            return s.finished
+        }
+        if alreadyFinished { return }
+        start()
+        wake.signal()
+        if done.wait(timeout: deadline) == .success {
+            done.signal()  // let a concurrent or repeated shutdown through as well
+        }
     }
-  }
+
+    // MARK: - Worker
+
+    private func runWorker() {
+        var lastFlush = DispatchTime.now()
+        while true {
+            let now = DispatchTime.now()
+            let step = state.withLock { s in nextStep(&s, now: now, lastFlush: &lastFlush) }
+            switch step {
+            case .wait(let until):
+                _ = wake.wait(timeout: until)
+            case .send(let batch, let deadline):
+                deliver(batch, before: deadline)
+            case .finish(let abandoned):
+                if abandoned > 0 { shutdownDrops.add(abandoned) }
+                for reporter in reporters { reporter.close() }
+                done.signal()
+                return
+            }
+        }
+    }
+
+    /// Decides the worker's next move under the lock. A flush (or an idle timer tick) restarts
+    /// the interval, so an idle pipeline wakes once per interval and a trickle of spans is sent
+    /// at most one interval after it arrived.
+    private func nextStep(_ s: inout State, now: DispatchTime, lastFlush: inout DispatchTime) -> Step {
+        if s.stopping {
+            if s.queue.isEmpty || now >= s.deadline {
+                let abandoned = s.queue.count
+                s.queue.removeAll()
+                s.finished = true
+                queueDepth.set(0)
+                return .finish(abandoned: abandoned)
+            }
+            return .send(takeBatch(&s), deadline: s.deadline)
+        }
+        let due = lastFlush + .nanoseconds(Int(flushIntervalNanos))
+        if s.queue.count >= maxBatchSpans || (now >= due && !s.queue.isEmpty) {
+            lastFlush = now
+            return .send(takeBatch(&s), deadline: .distantFuture)
+        }
+        if now >= due {
+            lastFlush = now
+            return .wait(until: now + .nanoseconds(Int(flushIntervalNanos)))
+        }
+        return .wait(until: due)
+    }
+
+    private func takeBatch(_ s: inout State) -> [FinishedSpan] {
+        let n = min(maxBatchSpans, s.queue.count)
+        let batch = Array(s.queue[0..<n])
+        s.queue.removeFirst(n)
+        queueDepth.set(s.queue.count)
+        return batch
+    }
+
+    private func deliver(_ batch: [FinishedSpan], before deadline: DispatchTime) {
+        for (reporter, counter) in zip(reporters, counters) {
+            if reporter.send(batch, before: deadline) {
+                counter.reported.add(batch.count)
+                counter.batchesOK.add()
+            } else {
+                counter.dropped.add(batch.count)
+                counter.batchesFailed.add()
+            }
+        }
+    }
 }

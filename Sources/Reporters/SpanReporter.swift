@@ -4,21 +4,21 @@ import Spans
 /// A destination for finished spans. `send` is called only from the pipeline's own worker thread,
 /// never from an event loop, so an implementation may block up to its own bounded timeouts.
 public protocol SpanReporter: AnyObject, Sendable {
-  /// The reporter's URL as given, for metrics labels and logs.
-  var name: String { get }
-  /// Delivers one batch (at most `--max-batch-spans` spans). Returns false when the batch was
-  /// lost after the reporter's own bounded retries.
-  func send(_ spans: [FinishedSpan]) -> Bool
-  /// Like `send(_:)`, but gives up (returns false) rather than block or retry past `deadline`.
-  /// The pipeline passes its shutdown deadline here so that a hung collector cannot hold the
-  /// process past `--shutdown` time; reporters that never block may keep the default.
-  func send(_ spans: [FinishedSpan], before deadline: DispatchTime) -> Bool
-  /// Releases sockets; no `send` follows.
-  func close()
+    /// The reporter's URL as given, for metrics labels and logs.
+    var name: String { get }
+    /// Delivers one batch (at most `--max-batch-spans` spans). Returns false when the batch was
+    /// lost after the reporter's own bounded retries.
+    func send(_ spans: [FinishedSpan]) -> Bool
+    /// Like `send(_:)`, but gives up (returns false) rather than block or retry past `deadline`.
+    /// The pipeline passes its shutdown deadline here so that a hung collector cannot hold the
+    /// process past `--shutdown` time; reporters that never block may keep the default.
+    func send(_ spans: [FinishedSpan], before deadline: DispatchTime) -> Bool
+    /// Releases sockets; no `send` follows.
+    func close()
 }
 
 extension SpanReporter {
-  public func send(_ spans: [FinishedSpan], before deadline: DispatchTime) -> Bool {
-    send(spans)
-  }
+    public func send(_ spans: [FinishedSpan], before deadline: DispatchTime) -> Bool {
+        send(spans)
+    }
 }

@@ -1,53 +1,53 @@
 /// Byte-level JSON writing: no Foundation, no intermediate strings.
 enum JSONBytes {
-  private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-  /// 16 lowercase hex digits, zero padded (Zipkin ids, zipkin2-api.yaml `Span.id`).
-  static func appendHex(_ v: UInt64, into out: inout [UInt8]) {
-    var shift: UInt64 = 60
-    while true {
-      out.append(hexDigits[Int((v >> shift) & 0xF)])
-      if shift == 0 { break }
-      shift -= 4
+    /// 16 lowercase hex digits, zero padded (Zipkin ids, zipkin2-api.yaml `Span.id`).
+    static func appendHex(_ v: UInt64, into out: inout [UInt8]) {
+        var shift: UInt64 = 60
+        while true {
+            out.append(hexDigits[Int((v >> shift) & 0xF)])
+            if shift == 0 { break }
+            shift -= 4
+        }
     }
-  }
 
-  /// A JSON integer (RFC 8259 section 6); `Int64.min` works because its magnitude fits UInt64.
-  static func appendDecimal(_ v: Int64, into out: inout [UInt8]) {
-    if v < 0 { out.append(UInt8(ascii: "-")) }
-    var m = v.magnitude
-    var count = 1
-    var t = m
-    while t >= 10 {
-      t /= 10
-      count += 1
+    /// A JSON integer (RFC 8259 section 6); `Int64.min` works because its magnitude fits UInt64.
+    static func appendDecimal(_ v: Int64, into out: inout [UInt8]) {
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        var m = v.magnitude
+        var count = 1
+        var t = m
+        while t >= 10 {
+            t /= 10
+            count += 1
+        }
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
+        var i = out.count
+        repeat {
+            i -= 1
+            out[i] = UInt8(ascii: "0") + UInt8(m % 10)
+            m /= 10
+        } while m != 0
     }
-    out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
-    var i = out.count
-    repeat {
-      i -= 1
-      out[i] = UInt8(ascii: "0") + UInt8(m % 10)
-      m /= 10
-    } while m != 0
-  }
 
-  /// RFC 8259 section 7: `"` and `\` escaped, control characters U+0000...U+001F as `\u00XX`;
-  /// every other byte (multi-byte UTF-8 included) copied as is.
-  static func appendString(_ s: String, into out: inout [UInt8]) {
-    out.append(UInt8(ascii: "\""))
-    for b in s.utf8 {
-      switch b {
-      case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-        out.append(UInt8(ascii: "\\"))
-        out.append(b)
-      case 0x00..<0x20:
-        out.append(contentsOf: #"\u00"#.utf8)
-        out.append(hexDigits[Int(b >> 4)])
-        out.append(hexDigits[Int(b & 0xF)])
-      default:
-        out.append(b)
-      }
+    /// RFC 8259 section 7: `"` and `\` escaped, control characters U+0000...U+001F as `\u00XX`;
+    /// every other byte (multi-byte UTF-8 included) copied as is.
+    static func appendString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(b)
+            case 0x00..<0x20:
+                out.append(contentsOf: #"\u00"#.utf8)
+                out.append(hexDigits[Int(b >> 4)])
+                out.append(hexDigits[Int(b & 0xF)])
+            default:
+                out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
     }
-    out.append(UInt8(ascii: "\""))
-  }
 }

@@ -8,167 +8,167 @@ import Spans
 /// byte to 1 + varint(count) at 15 elements (compact spec, "List and Set"), and the seqNo and stats
 /// fields are zigzag varints whose size depends on their values.
 public struct JaegerBatchPacker: Sendable {
-  public let maxPacketSize: Int
-  /// Spans whose string values were cut so that they fit a datagram on their own.
-  public private(set) var truncatedSpans: Int = 0
-  /// Spans that could not be made to fit even with every string emptied and every tag and log
-  /// removed (only possible when the Process alone nearly fills `maxPacketSize`).
-  public private(set) var droppedSpans: Int = 0
+    public let maxPacketSize: Int
+    /// Spans whose string values were cut so that they fit a datagram on their own.
+    public private(set) var truncatedSpans: Int = 0
+    /// Spans that could not be made to fit even with every string emptied and every tag and log
+    /// removed (only possible when the Process alone nearly fills `maxPacketSize`).
+    public private(set) var droppedSpans: Int = 0
 
-  private let processBytes: [UInt8]
-  /// Bytes before the span list header; independent of the spans, seqNo and stats.
-  private let prefixSize: Int
-  private var scratch = ThriftCompactWriter()
+    private let processBytes: [UInt8]
+    /// Bytes before the span list header; independent of the spans, seqNo and stats.
+    private let prefixSize: Int
+    private var scratch = ThriftCompactWriter()
 
-  public init(process: ServiceProcess, maxPacketSize: Int = 65000) {
-    precondition(maxPacketSize > 0, "maxPacketSize must be positive")
-    self.maxPacketSize = maxPacketSize
-    var p = ThriftCompactWriter()
-    JaegerThrift.writeProcess(process, into: &p)
-    processBytes = p.bytes
-    var w = ThriftCompactWriter()
-    JaegerThrift.writeEnvelopePrefix(processBytes: processBytes, into: &w)
-    prefixSize = w.bytes.count
-  }
-
-  /// Client-side loss statistics carried in `Batch.stats`.
-  public struct ClientStats: Equatable, Sendable {
-    public var fullQueueDroppedSpans: Int64 = 0
-    public var tooLargeDroppedSpans: Int64 = 0
-    public var failedToEmitSpans: Int64 = 0
-    public init() {}
-  }
-
-  /// One datagram per element. `seqNo` is incremented before each datagram and the datagram
-  /// carries the new value (so a sender starting from 0 numbers its batches 1, 2, ... as
-  /// jaeger-client-go does). Every datagram carries `stats`. A span too large for any datagram has
-  /// its largest string values truncated until it fits (counted in `truncatedSpans`).
-  public mutating func pack(
-    _ spans: [FinishedSpan], seqNo: inout Int64, stats: ClientStats
-  ) -> [[UInt8]] {
-    var datagrams: [[UInt8]] = []
-    var body: [UInt8] = []
-    var count = 0
-    var suffixSize = JaegerThrift.envelopeSuffixSize(seqNo: seqNo &+ 1, stats: stats)
-
-    func total(count: Int, bodySize: Int) -> Int {
-      prefixSize + ThriftCompactWriter.listHeaderSize(count: count) + bodySize + suffixSize
+    public init(process: ServiceProcess, maxPacketSize: Int = 65000) {
+        precondition(maxPacketSize > 0, "maxPacketSize must be positive")
+        self.maxPacketSize = maxPacketSize
+        var p = ThriftCompactWriter()
+        JaegerThrift.writeProcess(process, into: &p)
+        processBytes = p.bytes
+        var w = ThriftCompactWriter()
+        JaegerThrift.writeEnvelopePrefix(processBytes: processBytes, into: &w)
+        prefixSize = w.bytes.count
     }
 
-    for span in spans {
-      scratch.removeAll()
-      JaegerThrift.writeSpan(span, into: &scratch)
-      if count > 0
-        && total(count: count + 1, bodySize: body.count + scratch.bytes.count)
-          > maxPacketSize
-      {
-        seqNo &+= 1
-        datagrams.append(assemble(body: body, count: count, seqNo: seqNo, stats: stats))
-        body.removeAll(keepingCapacity: true)
-        count = 0
-        suffixSize = JaegerThrift.envelopeSuffixSize(seqNo: seqNo &+ 1, stats: stats)
-      }
-      if count == 0 && total(count: 1, bodySize: scratch.bytes.count) > maxPacketSize {
-        let budget = maxPacketSize - total(count: 1, bodySize: 0)
-        guard shrink(span, toFit: budget) else {
-          droppedSpans += 1
-          continue
+    /// Client-side loss statistics carried in `Batch.stats`.
+    public struct ClientStats: Equatable, Sendable {
+        public var fullQueueDroppedSpans: Int64 = 0
+        public var tooLargeDroppedSpans: Int64 = 0
+        public var failedToEmitSpans: Int64 = 0
+        public init() {}
+    }
+
+    /// One datagram per element. `seqNo` is incremented before each datagram and the datagram
+    /// carries the new value (so a sender starting from 0 numbers its batches 1, 2, ... as
+    /// jaeger-client-go does). Every datagram carries `stats`. A span too large for any datagram has
+    /// its largest string values truncated until it fits (counted in `truncatedSpans`).
+    public mutating func pack(
+        _ spans: [FinishedSpan], seqNo: inout Int64, stats: ClientStats
+    ) -> [[UInt8]] {
+        var datagrams: [[UInt8]] = []
+        var body: [UInt8] = []
+        var count = 0
+        var suffixSize = JaegerThrift.envelopeSuffixSize(seqNo: seqNo &+ 1, stats: stats)
+
+        func total(count: Int, bodySize: Int) -> Int {
+            prefixSize + ThriftCompactWriter.listHeaderSize(count: count) + bodySize + suffixSize
         }
-        truncatedSpans += 1
-      }
-      body.append(contentsOf: scratch.bytes)
-      count += 1
-    }
-    if count > 0 {
-      seqNo &+= 1
-      datagrams.append(assemble(body: body, count: count, seqNo: seqNo, stats: stats))
-    }
-    return datagrams
-  }
 
-  private func assemble(body: [UInt8], count: Int, seqNo: Int64, stats: ClientStats) -> [UInt8] {
-    var w = ThriftCompactWriter(
-      reservingCapacity: prefixSize + 6 + body.count
-        + JaegerThrift.envelopeSuffixSize(seqNo: seqNo, stats: stats))
-    JaegerThrift.writeEnvelopePrefix(processBytes: processBytes, into: &w)
-    w.writeListBegin(elementType: .struct, count: count)
-    w.appendRaw(body)
-    JaegerThrift.writeEnvelopeSuffix(seqNo: seqNo, stats: stats, into: &w)
-    return w.bytes
-  }
-
-  /// Re-encodes ever smaller copies of `span` into `scratch` until the encoding is at most
-  /// `budget` bytes. Each round cuts the largest string (a string tag value, a string log field
-  /// or the operation name) by the excess, on a UTF-8 scalar boundary; when no string is left to
-  /// cut it drops the last log, then the last tag. Every round shrinks the span, so this ends.
-  private mutating func shrink(_ original: FinishedSpan, toFit budget: Int) -> Bool {
-    guard budget > 0 else { return false }
-    var span = original
-    while true {
-      scratch.removeAll()
-      JaegerThrift.writeSpan(span, into: &scratch)
-      let excess = scratch.bytes.count - budget
-      if excess <= 0 { return true }
-      if Self.cutLargestString(of: &span, by: excess) { continue }
-      if !span.logs.isEmpty {
-        span.logs.removeLast()
-      } else if !span.tags.isEmpty {
-        span.tags.removeLast()
-      } else {
-        return false
-      }
-    }
-  }
-
-  private enum StringSlot {
-    case operationName
-    case tag(Int)
-    case logField(Int, Int)
-  }
-
-  /// Finds the longest non-empty string in `span` and shortens it by `excess` bytes (or empties
-  /// it). Returns false when every string is already empty.
-  static func cutLargestString(of span: inout FinishedSpan, by excess: Int) -> Bool {
-    var best = StringSlot.operationName
-    var bestLength = span.operationName.utf8.count
-    for (i, tag) in span.tags.enumerated() {
-      if case .string(let s) = tag.value, s.utf8.count > bestLength {
-        best = .tag(i)
-        bestLength = s.utf8.count
-      }
-    }
-    for (i, log) in span.logs.enumerated() {
-      for (j, field) in log.fields.enumerated() {
-        if case .string(let s) = field.value, s.utf8.count > bestLength {
-          best = .logField(i, j)
-          bestLength = s.utf8.count
+        for span in spans {
+            scratch.removeAll()
+            JaegerThrift.writeSpan(span, into: &scratch)
+            if count > 0
+                && total(count: count + 1, bodySize: body.count + scratch.bytes.count)
+                    > maxPacketSize
+            {
+                seqNo &+= 1
+                datagrams.append(assemble(body: body, count: count, seqNo: seqNo, stats: stats))
+                body.removeAll(keepingCapacity: true)
+                count = 0
+                suffixSize = JaegerThrift.envelopeSuffixSize(seqNo: seqNo &+ 1, stats: stats)
+            }
+            if count == 0 && total(count: 1, bodySize: scratch.bytes.count) > maxPacketSize {
+                let budget = maxPacketSize - total(count: 1, bodySize: 0)
+                guard shrink(span, toFit: budget) else {
+                    droppedSpans += 1
+                    continue
+                }
+                truncatedSpans += 1
+            }
+            body.append(contentsOf: scratch.bytes)
+            count += 1
         }
-      }
+        if count > 0 {
+            seqNo &+= 1
+            datagrams.append(assemble(body: body, count: count, seqNo: seqNo, stats: stats))
+        }
+        return datagrams
     }
-    guard bestLength > 0 else { return false }
-    let newLength = max(0, bestLength - excess)
-    switch best {
-    case .operationName:
-      span.operationName = utf8Prefix(span.operationName, maxBytes: newLength)
-    case .tag(let i):
-      if case .string(let s) = span.tags[i].value {
-        span.tags[i].value = .string(utf8Prefix(s, maxBytes: newLength))
-      }
-    case .logField(let i, let j):
-      if case .string(let s) = span.logs[i].fields[j].value {
-        span.logs[i].fields[j].value = .string(utf8Prefix(s, maxBytes: newLength))
-      }
-    }
-    return true
-  }
 
-  /// The longest prefix of `s` of at most `maxBytes` UTF-8 bytes that ends on a scalar boundary
-  /// (never splits a multi-byte sequence, so the result is still valid UTF-8).
-  static func utf8Prefix(_ s: String, maxBytes: Int) -> String {
-    let utf8 = Array(s.utf8)
-    if utf8.count <= maxBytes { return s }
-    var end = maxBytes
-    while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
-    return String(decoding: utf8[..<end], as: UTF8.self)
-  }
+    private func assemble(body: [UInt8], count: Int, seqNo: Int64, stats: ClientStats) -> [UInt8] {
+        var w = ThriftCompactWriter(
+            reservingCapacity: prefixSize + 6 + body.count
+                + JaegerThrift.envelopeSuffixSize(seqNo: seqNo, stats: stats))
+        JaegerThrift.writeEnvelopePrefix(processBytes: processBytes, into: &w)
+        w.writeListBegin(elementType: .struct, count: count)
+        w.appendRaw(body)
+        JaegerThrift.writeEnvelopeSuffix(seqNo: seqNo, stats: stats, into: &w)
+        return w.bytes
+    }
+
+    /// Re-encodes ever smaller copies of `span` into `scratch` until the encoding is at most
+    /// `budget` bytes. Each round cuts the largest string (a string tag value, a string log field
+    /// or the operation name) by the excess, on a UTF-8 scalar boundary; when no string is left to
+    /// cut it drops the last log, then the last tag. Every round shrinks the span, so this ends.
+    private mutating func shrink(_ original: FinishedSpan, toFit budget: Int) -> Bool {
+        guard budget > 0 else { return false }
+        var span = original
+        while true {
+            scratch.removeAll()
+            JaegerThrift.writeSpan(span, into: &scratch)
+            let excess = scratch.bytes.count - budget
+            if excess <= 0 { return true }
+            if Self.cutLargestString(of: &span, by: excess) { continue }
+            if !span.logs.isEmpty {
+                span.logs.removeLast()
+            } else if !span.tags.isEmpty {
+                span.tags.removeLast()
+            } else {
+                return false
+            }
+        }
+    }
+
+    private enum StringSlot {
+        case operationName
+        case tag(Int)
+        case logField(Int, Int)
+    }
+
+    /// Finds the longest non-empty string in `span` and shortens it by `excess` bytes (or empties
+    /// it). Returns false when every string is already empty.
+    static func cutLargestString(of span: inout FinishedSpan, by excess: Int) -> Bool {
+        var best = StringSlot.operationName
+        var bestLength = span.operationName.utf8.count
+        for (i, tag) in span.tags.enumerated() {
+            if case .string(let s) = tag.value, s.utf8.count > bestLength {
+                best = .tag(i)
+                bestLength = s.utf8.count
+            }
+        }
+        for (i, log) in span.logs.enumerated() {
+            for (j, field) in log.fields.enumerated() {
+                if case .string(let s) = field.value, s.utf8.count > bestLength {
+                    best = .logField(i, j)
+                    bestLength = s.utf8.count
+                }
+            }
+        }
+        guard bestLength > 0 else { return false }
+        let newLength = max(0, bestLength - excess)
+        switch best {
+        case .operationName:
+            span.operationName = utf8Prefix(span.operationName, maxBytes: newLength)
+        case .tag(let i):
+            if case .string(let s) = span.tags[i].value {
+                span.tags[i].value = .string(utf8Prefix(s, maxBytes: newLength))
+            }
+        case .logField(let i, let j):
+            if case .string(let s) = span.logs[i].fields[j].value {
+                span.logs[i].fields[j].value = .string(utf8Prefix(s, maxBytes: newLength))
+            }
+        }
+        return true
+    }
+
+    /// The longest prefix of `s` of at most `maxBytes` UTF-8 bytes that ends on a scalar boundary
+    /// (never splits a multi-byte sequence, so the result is still valid UTF-8).
+    static func utf8Prefix(_ s: String, maxBytes: Int) -> String {
+        let utf8 = Array(s.utf8)
+        if utf8.count <= maxBytes { return s }
+        var end = maxBytes
+        while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
+        return String(decoding: utf8[..<end], as: UTF8.self)
+    }
 }

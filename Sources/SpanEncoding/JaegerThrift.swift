@@ -8,167 +8,167 @@ import Spans
 /// Ids and times are Thrift i64 (signed), so an id at or above 2^63 goes out negative: the bits are
 /// reinterpreted, never converted.
 public enum JaegerThrift {
-  /// `jaeger.thrift` `enum TagType { STRING, DOUBLE, BOOL, LONG, BINARY }`.
-  enum TagType: Int32 {
-    case string = 0
-    case double = 1
-    case bool = 2
-    case long = 3
-    case binary = 4
-  }
-
-  /// `SpanRefType.CHILD_OF`.
-  static let childOf: Int32 = 0
-  /// `Span.flags`: 1 sampled, 2 debug. A FinishedSpan is always a sampled one.
-  static let flagSampled: Int32 = 1
-  static let flagDebug: Int32 = 2
-
-  /// `Tag { 1 key, 2 vType, 3 vStr | 4 vDouble | 5 vBool | 6 vLong }`.
-  public static func writeTag(_ tag: Tag, into w: inout ThriftCompactWriter) {
-    w.writeStructBegin()
-    w.writeStringField(id: 1, tag.key)
-    switch tag.value {
-    case .string(let s):
-      w.writeI32Field(id: 2, TagType.string.rawValue)
-      w.writeStringField(id: 3, s)
-    case .double(let d):
-      w.writeI32Field(id: 2, TagType.double.rawValue)
-      w.writeDoubleField(id: 4, d)
-    case .bool(let b):
-      w.writeI32Field(id: 2, TagType.bool.rawValue)
-      w.writeBoolField(id: 5, b)
-    case .long(let l):
-      w.writeI32Field(id: 2, TagType.long.rawValue)
-      w.writeI64Field(id: 6, l)
+    /// `jaeger.thrift` `enum TagType { STRING, DOUBLE, BOOL, LONG, BINARY }`.
+    enum TagType: Int32 {
+        case string = 0
+        case double = 1
+        case bool = 2
+        case long = 3
+        case binary = 4
     }
-    w.writeStructEnd()
-  }
 
-  /// `Process { 1 serviceName, 2 tags }`.
-  public static func writeProcess(_ process: ServiceProcess, into w: inout ThriftCompactWriter) {
-    w.writeStructBegin()
-    w.writeStringField(id: 1, process.serviceName)
-    if !process.tags.isEmpty {
-      w.writeFieldBegin(id: 2, type: .list)
-      w.writeListBegin(elementType: .struct, count: process.tags.count)
-      for tag in process.tags { writeTag(tag, into: &w) }
-    }
-    w.writeStructEnd()
-  }
+    /// `SpanRefType.CHILD_OF`.
+    static let childOf: Int32 = 0
+    /// `Span.flags`: 1 sampled, 2 debug. A FinishedSpan is always a sampled one.
+    static let flagSampled: Int32 = 1
+    static let flagDebug: Int32 = 2
 
-  /// Whether a span tag goes on the wire. `span.kind` is written from `FinishedSpan.kind` instead
-  /// (so it appears exactly once), and `error=false` is dropped: OpenTracing's `error` tag marks a
-  /// failed span by its presence in most backends, and an absent tag already means "no error".
-  @inline(__always)
-  static func isWritten(_ tag: Tag) -> Bool {
-    if tag.key == "span.kind" { return false }
-    if tag.key == "error", tag.value == .bool(false) { return false }
-    return true
-  }
-
-  /// `Span` (jaeger.thrift): ids as bit-cast i64, a CHILD_OF reference that repeats
-  /// `parentSpanId` for a non-root span (so references and parent always agree), flags, µs times,
-  /// tags (led by `span.kind`) and logs.
-  public static func writeSpan(_ span: FinishedSpan, into w: inout ThriftCompactWriter) {
-    let traceLow = Int64(bitPattern: span.traceID.low)
-    let traceHigh = Int64(bitPattern: span.traceID.high)
-    let parent = Int64(bitPattern: span.parentSpanID.value)
-    w.writeStructBegin()
-    w.writeI64Field(id: 1, traceLow)
-    w.writeI64Field(id: 2, traceHigh)
-    w.writeI64Field(id: 3, Int64(bitPattern: span.spanID.value))
-    w.writeI64Field(id: 4, parent)
-    w.writeStringField(id: 5, span.operationName)
-    if parent != 0 {
-      w.writeFieldBegin(id: 6, type: .list)
-      w.writeListBegin(elementType: .struct, count: 1)
-      w.writeStructBegin()
-      w.writeI32Field(id: 1, childOf)
-      w.writeI64Field(id: 2, traceLow)
-      w.writeI64Field(id: 3, traceHigh)
-      w.writeI64Field(id: 4, parent)
-      w.writeStructEnd()
-    }
-    w.writeI32Field(id: 7, span.debug ? flagSampled | flagDebug : flagSampled)
-    w.writeI64Field(id: 8, span.startMicros)
-    w.writeI64Field(id: 9, span.durationMicros)
-
-    var tagCount = 1
-    for tag in span.tags where isWritten(tag) { tagCount += 1 }
-    w.writeFieldBegin(id: 10, type: .list)
-    w.writeListBegin(elementType: .struct, count: tagCount)
-    writeTag(Tag("span.kind", .string(span.kind.rawValue)), into: &w)
-    for tag in span.tags where isWritten(tag) { writeTag(tag, into: &w) }
-
-    if !span.logs.isEmpty {
-      w.writeFieldBegin(id: 11, type: .list)
-      w.writeListBegin(elementType: .struct, count: span.logs.count)
-      for log in span.logs {
-        // Log { 1 timestamp, 2 fields }
+    /// `Tag { 1 key, 2 vType, 3 vStr | 4 vDouble | 5 vBool | 6 vLong }`.
+    public static func writeTag(_ tag: Tag, into w: inout ThriftCompactWriter) {
         w.writeStructBegin()
-        w.writeI64Field(id: 1, log.timestampMicros)
-        w.writeFieldBegin(id: 2, type: .list)
-        w.writeListBegin(elementType: .struct, count: log.fields.count)
-        for field in log.fields { writeTag(field, into: &w) }
+        w.writeStringField(id: 1, tag.key)
+        switch tag.value {
+        case .string(let s):
+            w.writeI32Field(id: 2, TagType.string.rawValue)
+            w.writeStringField(id: 3, s)
+        case .double(let d):
+            w.writeI32Field(id: 2, TagType.double.rawValue)
+            w.writeDoubleField(id: 4, d)
+        case .bool(let b):
+            w.writeI32Field(id: 2, TagType.bool.rawValue)
+            w.writeBoolField(id: 5, b)
+        case .long(let l):
+            w.writeI32Field(id: 2, TagType.long.rawValue)
+            w.writeI64Field(id: 6, l)
+        }
         w.writeStructEnd()
-      }
     }
-    w.writeStructEnd()
-  }
 
-  // MARK: - emitBatch envelope
+    /// `Process { 1 serviceName, 2 tags }`.
+    public static func writeProcess(_ process: ServiceProcess, into w: inout ThriftCompactWriter) {
+        w.writeStructBegin()
+        w.writeStringField(id: 1, process.serviceName)
+        if !process.tags.isEmpty {
+            w.writeFieldBegin(id: 2, type: .list)
+            w.writeListBegin(elementType: .struct, count: process.tags.count)
+            for tag in process.tags { writeTag(tag, into: &w) }
+        }
+        w.writeStructEnd()
+    }
 
-  /// Everything before the span list's header: the message header (ONEWAY `emitBatch`, seqid 0),
-  /// the args struct's field 1 (Batch), Batch field 1 (the pre-encoded Process) and the field
-  /// header of Batch field 2 (the span list).
-  static func writeEnvelopePrefix(processBytes: [UInt8], into w: inout ThriftCompactWriter) {
-    w.writeMessageBegin(name: "emitBatch", type: .oneway, seqID: 0)
-    w.writeStructBegin()  // emitBatch_args
-    w.writeFieldBegin(id: 1, type: .struct)
-    w.writeStructBegin()  // Batch
-    w.writeFieldBegin(id: 1, type: .struct)
-    w.appendRaw(processBytes)
-    w.writeFieldBegin(id: 2, type: .list)
-  }
+    /// Whether a span tag goes on the wire. `span.kind` is written from `FinishedSpan.kind` instead
+    /// (so it appears exactly once), and `error=false` is dropped: OpenTracing's `error` tag marks a
+    /// failed span by its presence in most backends, and an absent tag already means "no error".
+    @inline(__always)
+    static func isWritten(_ tag: Tag) -> Bool {
+        if tag.key == "span.kind" { return false }
+        if tag.key == "error", tag.value == .bool(false) { return false }
+        return true
+    }
 
-  /// Everything after the last span: Batch field 3 (seqNo), field 4 (ClientStats), the Batch's
-  /// stop and the args struct's stop. Must follow `writeEnvelopePrefix` on the same writer.
-  static func writeEnvelopeSuffix(
-    seqNo: Int64, stats: JaegerBatchPacker.ClientStats, into w: inout ThriftCompactWriter
-  ) {
-    w.writeI64Field(id: 3, seqNo)
-    w.writeFieldBegin(id: 4, type: .struct)
-    w.writeStructBegin()
-    w.writeI64Field(id: 1, stats.fullQueueDroppedSpans)
-    w.writeI64Field(id: 2, stats.tooLargeDroppedSpans)
-    w.writeI64Field(id: 3, stats.failedToEmitSpans)
-    w.writeStructEnd()
-    w.writeStructEnd()  // Batch
-    w.writeStructEnd()  // emitBatch_args
-  }
+    /// `Span` (jaeger.thrift): ids as bit-cast i64, a CHILD_OF reference that repeats
+    /// `parentSpanId` for a non-root span (so references and parent always agree), flags, µs times,
+    /// tags (led by `span.kind`) and logs.
+    public static func writeSpan(_ span: FinishedSpan, into w: inout ThriftCompactWriter) {
+        let traceLow = Int64(bitPattern: span.traceID.low)
+        let traceHigh = Int64(bitPattern: span.traceID.high)
+        let parent = Int64(bitPattern: span.parentSpanID.value)
+        w.writeStructBegin()
+        w.writeI64Field(id: 1, traceLow)
+        w.writeI64Field(id: 2, traceHigh)
+        w.writeI64Field(id: 3, Int64(bitPattern: span.spanID.value))
+        w.writeI64Field(id: 4, parent)
+        w.writeStringField(id: 5, span.operationName)
+        if parent != 0 {
+            w.writeFieldBegin(id: 6, type: .list)
+            w.writeListBegin(elementType: .struct, count: 1)
+            w.writeStructBegin()
+            w.writeI32Field(id: 1, childOf)
+            w.writeI64Field(id: 2, traceLow)
+            w.writeI64Field(id: 3, traceHigh)
+            w.writeI64Field(id: 4, parent)
+            w.writeStructEnd()
+        }
+        w.writeI32Field(id: 7, span.debug ? flagSampled | flagDebug : flagSampled)
+        w.writeI64Field(id: 8, span.startMicros)
+        w.writeI64Field(id: 9, span.durationMicros)
 
-  /// Size of `writeEnvelopeSuffix`'s output, computed from the field layout (short-form headers
-  /// throughout): seqNo field, stats field header, three i64 fields, three stop bytes.
-  static func envelopeSuffixSize(seqNo: Int64, stats: JaegerBatchPacker.ClientStats) -> Int {
-    ThriftCompactWriter.i64FieldSize(seqNo) + 1
-      + ThriftCompactWriter.i64FieldSize(stats.fullQueueDroppedSpans)
-      + ThriftCompactWriter.i64FieldSize(stats.tooLargeDroppedSpans)
-      + ThriftCompactWriter.i64FieldSize(stats.failedToEmitSpans) + 3
-  }
+        var tagCount = 1
+        for tag in span.tags where isWritten(tag) { tagCount += 1 }
+        w.writeFieldBegin(id: 10, type: .list)
+        w.writeListBegin(elementType: .struct, count: tagCount)
+        writeTag(Tag("span.kind", .string(span.kind.rawValue)), into: &w)
+        for tag in span.tags where isWritten(tag) { writeTag(tag, into: &w) }
 
-  /// One complete `Agent.emitBatch` datagram for `spans` (no size limit applied; the packer is
-  /// what keeps datagrams under the agent's limit).
-  public static func encodeEmitBatch(
-    process: ServiceProcess, spans: [FinishedSpan], seqNo: Int64,
-    stats: JaegerBatchPacker.ClientStats = .init()
-  ) -> [UInt8] {
-    var p = ThriftCompactWriter()
-    writeProcess(process, into: &p)
-    var w = ThriftCompactWriter()
-    writeEnvelopePrefix(processBytes: p.bytes, into: &w)
-    w.writeListBegin(elementType: .struct, count: spans.count)
-    for span in spans { writeSpan(span, into: &w) }
-    writeEnvelopeSuffix(seqNo: seqNo, stats: stats, into: &w)
-    return w.bytes
-  }
+        if !span.logs.isEmpty {
+            w.writeFieldBegin(id: 11, type: .list)
+            w.writeListBegin(elementType: .struct, count: span.logs.count)
+            for log in span.logs {
+                // Log { 1 timestamp, 2 fields }
+                w.writeStructBegin()
+                w.writeI64Field(id: 1, log.timestampMicros)
+                w.writeFieldBegin(id: 2, type: .list)
+                w.writeListBegin(elementType: .struct, count: log.fields.count)
+                for field in log.fields { writeTag(field, into: &w) }
+                w.writeStructEnd()
+            }
+        }
+        w.writeStructEnd()
+    }
+
+    // MARK: - emitBatch envelope
+
+    /// Everything before the span list's header: the message header (ONEWAY `emitBatch`, seqid 0),
+    /// the args struct's field 1 (Batch), Batch field 1 (the pre-encoded Process) and the field
+    /// header of Batch field 2 (the span list).
+    static func writeEnvelopePrefix(processBytes: [UInt8], into w: inout ThriftCompactWriter) {
+        w.writeMessageBegin(name: "emitBatch", type: .oneway, seqID: 0)
+        w.writeStructBegin()  // emitBatch_args
+        w.writeFieldBegin(id: 1, type: .struct)
+        w.writeStructBegin()  // Batch
+        w.writeFieldBegin(id: 1, type: .struct)
+        w.appendRaw(processBytes)
+        w.writeFieldBegin(id: 2, type: .list)
+    }
+
+    /// Everything after the last span: Batch field 3 (seqNo), field 4 (ClientStats), the Batch's
+    /// stop and the args struct's stop. Must follow `writeEnvelopePrefix` on the same writer.
+    static func writeEnvelopeSuffix(
+        seqNo: Int64, stats: JaegerBatchPacker.ClientStats, into w: inout ThriftCompactWriter
+    ) {
+        w.writeI64Field(id: 3, seqNo)
+        w.writeFieldBegin(id: 4, type: .struct)
+        w.writeStructBegin()
+        w.writeI64Field(id: 1, stats.fullQueueDroppedSpans)
+        w.writeI64Field(id: 2, stats.tooLargeDroppedSpans)
+        w.writeI64Field(id: 3, stats.failedToEmitSpans)
+        w.writeStructEnd()
+        w.writeStructEnd()  // Batch
+        w.writeStructEnd()  // emitBatch_args
+    }
+
+    /// Size of `writeEnvelopeSuffix`'s output, computed from the field layout (short-form headers
+    /// throughout): seqNo field, stats field header, three i64 fields, three stop bytes.
+    static func envelopeSuffixSize(seqNo: Int64, stats: JaegerBatchPacker.ClientStats) -> Int {
+        ThriftCompactWriter.i64FieldSize(seqNo) + 1
+            + ThriftCompactWriter.i64FieldSize(stats.fullQueueDroppedSpans)
+            + ThriftCompactWriter.i64FieldSize(stats.tooLargeDroppedSpans)
+            + ThriftCompactWriter.i64FieldSize(stats.failedToEmitSpans) + 3
+    }
+
+    /// One complete `Agent.emitBatch` datagram for `spans` (no size limit applied; the packer is
+    /// what keeps datagrams under the agent's limit).
+    public static func encodeEmitBatch(
+        process: ServiceProcess, spans: [FinishedSpan], seqNo: Int64,
+        stats: JaegerBatchPacker.ClientStats = .init()
+    ) -> [UInt8] {
+        var p = ThriftCompactWriter()
+        writeProcess(process, into: &p)
+        var w = ThriftCompactWriter()
+        writeEnvelopePrefix(processBytes: p.bytes, into: &w)
+        w.writeListBegin(elementType: .struct, count: spans.count)
+        for span in spans { writeSpan(span, into: &w) }
+        writeEnvelopeSuffix(seqNo: seqNo, stats: stats, into: &w)
+        return w.bytes
+    }
 }

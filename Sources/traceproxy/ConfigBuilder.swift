@@ -7,157 +7,157 @@ import Spans
 /// in `ProxyConfig`. Everything is checked before the proxy starts, so a typo never surfaces as a
 /// half-started process.
 struct ConfigBuilder {
-  /// A Jaeger agent reads whole datagrams into a 65000-byte buffer by default; 65507 is the
-  /// largest UDP payload over IPv4. Below 1024 not even one ordinary span fits beside the
-  /// emitBatch envelope and the Process.
-  static let packetBytesRange = 1024...65507
-  /// Upper bound for sizes, counts and milliseconds: large enough for any sane setting (24 days
-  /// of milliseconds), small enough that arithmetic on it never overflows.
-  static let maxQuantity = Int(Int32.max)
+    /// A Jaeger agent reads whole datagrams into a 65000-byte buffer by default; 65507 is the
+    /// largest UDP payload over IPv4. Below 1024 not even one ordinary span fits beside the
+    /// emitBatch envelope and the Process.
+    static let packetBytesRange = 1024...65507
+    /// Upper bound for sizes, counts and milliseconds: large enough for any sane setting (24 days
+    /// of milliseconds), small enough that arithmetic on it never overflows.
+    static let maxQuantity = Int(Int32.max)
 
-  var options: TraceproxyCommand
-  var environment: Environment
+    var options: TraceproxyCommand
+    var environment: Environment
 
-  func build() throws(ConfigError) -> ProxyConfig {
-    var config = ProxyConfig()
-    try applyServing(to: &config)
-    try applyTracing(to: &config)
-    try applyLimits(to: &config)
-    if let accessLog = options.accessLog {
-      guard !accessLog.isEmpty else {
-        throw ConfigError(invalid: accessLog, for: "--access-log", "expected a file path or -")
-      }
-      config.accessLog = accessLog
+    func build() throws(ConfigError) -> ProxyConfig {
+        var config = ProxyConfig()
+        try applyServing(to: &config)
+        try applyTracing(to: &config)
+        try applyLimits(to: &config)
+        if let accessLog = options.accessLog {
+            guard !accessLog.isEmpty else {
+                throw ConfigError(invalid: accessLog, for: "--access-log", "expected a file path or -")
+            }
+            config.accessLog = accessLog
+        }
+        return config
     }
-    return config
-  }
 
-  private func applyServing(to config: inout ProxyConfig) throws(ConfigError) {
-    if let listen = options.listen {
-      config.listen = try hostPort(listen, for: "--listen")
+    private func applyServing(to config: inout ProxyConfig) throws(ConfigError) {
+        if let listen = options.listen {
+            config.listen = try hostPort(listen, for: "--listen")
+        }
+        config.demo = options.demo
+        switch (options.upstream, options.demo) {
+        case (let upstream?, false):
+            config.upstream = try ConfigParsing.upstream(upstream)
+        case (nil, false):
+            throw ConfigError(message: "missing --upstream http://HOST:PORT (or use --demo)")
+        case (_?, true):
+            throw ConfigError(message: "--upstream and --demo cannot be used together")
+        case (nil, true):
+            config.upstream = nil
+        }
+        if let name = options.serviceName ?? environment.serviceName {
+            guard !name.allSatisfy({ $0 == " " }) else {
+                throw ConfigError(invalid: name, for: "--service-name", "expected a non-empty name")
+            }
+            config.serviceName = name
+        }
+        if let admin = options.admin {
+            switch admin.lowercased() {
+            case "off", "none": config.admin = nil
+            default: config.admin = try hostPort(admin, for: "--admin")
+            }
+        }
+        if let threads = options.threads {
+            config.threads = try integer(threads, for: "--threads", in: 0...1024)
+        }
     }
-    config.demo = options.demo
-    switch (options.upstream, options.demo) {
-    case (let upstream?, false):
-      config.upstream = try ConfigParsing.upstream(upstream)
-    case (nil, false):
-      throw ConfigError(message: "missing --upstream http://HOST:PORT (or use --demo)")
-    case (_?, true):
-      throw ConfigError(message: "--upstream and --demo cannot be used together")
-    case (nil, true):
-      config.upstream = nil
-    }
-    if let name = options.serviceName ?? environment.serviceName {
-      guard !name.allSatisfy({ $0 == " " }) else {
-        throw ConfigError(invalid: name, for: "--service-name", "expected a non-empty name")
-      }
-      config.serviceName = name
-    }
-    if let admin = options.admin {
-      switch admin.lowercased() {
-      case "off", "none": config.admin = nil
-      default: config.admin = try hostPort(admin, for: "--admin")
-      }
-    }
-    if let threads = options.threads {
-      config.threads = try integer(threads, for: "--threads", in: 0...1024)
-    }
-  }
 
-  private func applyTracing(to config: inout ProxyConfig) throws(ConfigError) {
-    config.reporters = try reporters()
-    if let text = options.sampler {
-      guard let sampler = ConfigParsing.sampler(text) else {
-        throw ConfigError(invalid: text, for: "--sampler", ConfigParsing.samplerExpectation)
-      }
-      config.sampler = sampler
-    } else if let sampler = try environment.sampler() {
-      config.sampler = sampler
+    private func applyTracing(to config: inout ProxyConfig) throws(ConfigError) {
+        config.reporters = try reporters()
+        if let text = options.sampler {
+            guard let sampler = ConfigParsing.sampler(text) else {
+                throw ConfigError(invalid: text, for: "--sampler", ConfigParsing.samplerExpectation)
+            }
+            config.sampler = sampler
+        } else if let sampler = try environment.sampler() {
+            config.sampler = sampler
+        }
+        if let text = options.propagation {
+            guard let formats = ConfigParsing.propagation(text) else {
+                throw ConfigError(
+                    invalid: text, for: "--propagation", ConfigParsing.propagationExpectation)
+            }
+            config.propagation = formats
+        } else if let formats = try environment.propagation() {
+            config.propagation = formats
+        }
+        if let text = options.spanKind {
+            guard let kind = SpanKind(rawValue: text.lowercased()) else {
+                throw ConfigError(invalid: text, for: "--span-kind", "expected server or client")
+            }
+            config.spanKind = kind
+        }
+        config.collapsePathIDs = !options.noCollapseIDs
+        config.traceResponse = !options.noTraceResponse
+        config.zipkinGzip = options.zipkinGzip
+        try set(&config.flushIntervalMs, options.flushIntervalMs, "--flush-interval-ms")
+        try set(&config.maxBatchSpans, options.maxBatchSpans, "--max-batch-spans")
+        try set(&config.maxQueueSpans, options.maxQueueSpans, "--max-queue-spans")
+        if let text = options.maxPacketBytes {
+            config.maxPacketBytes = try integer(
+                text, for: "--max-packet-bytes", in: Self.packetBytesRange)
+        }
     }
-    if let text = options.propagation {
-      guard let formats = ConfigParsing.propagation(text) else {
-        throw ConfigError(
-          invalid: text, for: "--propagation", ConfigParsing.propagationExpectation)
-      }
-      config.propagation = formats
-    } else if let formats = try environment.propagation() {
-      config.propagation = formats
-    }
-    if let text = options.spanKind {
-      guard let kind = SpanKind(rawValue: text.lowercased()) else {
-        throw ConfigError(invalid: text, for: "--span-kind", "expected server or client")
-      }
-      config.spanKind = kind
-    }
-    config.collapsePathIDs = !options.noCollapseIDs
-    config.traceResponse = !options.noTraceResponse
-    config.zipkinGzip = options.zipkinGzip
-    try set(&config.flushIntervalMs, options.flushIntervalMs, "--flush-interval-ms")
-    try set(&config.maxBatchSpans, options.maxBatchSpans, "--max-batch-spans")
-    try set(&config.maxQueueSpans, options.maxQueueSpans, "--max-queue-spans")
-    if let text = options.maxPacketBytes {
-      config.maxPacketBytes = try integer(
-        text, for: "--max-packet-bytes", in: Self.packetBytesRange)
-    }
-  }
 
-  /// `--reporter` flags replace the environment's Jaeger agent; `none` alone means no reporter.
-  /// With `--demo` and nothing else configured, spans go to stdout so they show at once.
-  private func reporters() throws(ConfigError) -> [String] {
-    var reporters: [String] = []
-    if options.reporter.isEmpty {
-      if let agent = try environment.jaegerAgentReporter() {
-        reporters.append(agent)
-      } else if options.demo {
-        reporters.append("stdout")
-      }
-      return reporters
+    /// `--reporter` flags replace the environment's Jaeger agent; `none` alone means no reporter.
+    /// With `--demo` and nothing else configured, spans go to stdout so they show at once.
+    private func reporters() throws(ConfigError) -> [String] {
+        var reporters: [String] = []
+        if options.reporter.isEmpty {
+            if let agent = try environment.jaegerAgentReporter() {
+                reporters.append(agent)
+            } else if options.demo {
+                reporters.append("stdout")
+            }
+            return reporters
+        }
+        for text in options.reporter {
+            if let reporter = try ConfigParsing.reporter(text), !reporters.contains(reporter) {
+                reporters.append(reporter)
+            }
+        }
+        return reporters
     }
-    for text in options.reporter {
-      if let reporter = try ConfigParsing.reporter(text), !reporters.contains(reporter) {
-        reporters.append(reporter)
-      }
+
+    private func applyLimits(to config: inout ProxyConfig) throws(ConfigError) {
+        try set(&config.maxHeaderBytes, options.maxHeaderBytes, "--max-header-bytes")
+        try set(&config.maxHeaders, options.maxHeaders, "--max-headers")
+        try set(&config.maxConnections, options.maxConnections, "--max-connections")
+        try set(&config.headerTimeoutMs, options.headerTimeoutMs, "--header-timeout-ms")
+        try set(&config.idleTimeoutMs, options.idleTimeoutMs, "--idle-timeout-ms")
+        try set(&config.bodyTimeoutMs, options.bodyTimeoutMs, "--body-timeout-ms")
+        try set(
+            &config.upstreamConnectTimeoutMs, options.upstreamConnectTimeoutMs,
+            "--upstream-connect-timeout-ms")
+        try set(&config.upstreamTimeoutMs, options.upstreamTimeoutMs, "--upstream-timeout-ms")
+        try set(&config.drainTimeoutMs, options.drainTimeoutMs, "--drain-timeout-ms")
     }
-    return reporters
-  }
 
-  private func applyLimits(to config: inout ProxyConfig) throws(ConfigError) {
-    try set(&config.maxHeaderBytes, options.maxHeaderBytes, "--max-header-bytes")
-    try set(&config.maxHeaders, options.maxHeaders, "--max-headers")
-    try set(&config.maxConnections, options.maxConnections, "--max-connections")
-    try set(&config.headerTimeoutMs, options.headerTimeoutMs, "--header-timeout-ms")
-    try set(&config.idleTimeoutMs, options.idleTimeoutMs, "--idle-timeout-ms")
-    try set(&config.bodyTimeoutMs, options.bodyTimeoutMs, "--body-timeout-ms")
-    try set(
-      &config.upstreamConnectTimeoutMs, options.upstreamConnectTimeoutMs,
-      "--upstream-connect-timeout-ms")
-    try set(&config.upstreamTimeoutMs, options.upstreamTimeoutMs, "--upstream-timeout-ms")
-    try set(&config.drainTimeoutMs, options.drainTimeoutMs, "--drain-timeout-ms")
-  }
-
-  /// Sets a positive quantity when its flag was given.
-  private func set(_ field: inout Int, _ text: String?, _ flag: String) throws(ConfigError) {
-    guard let text else { return }
-    field = try integer(text, for: flag, in: 1...Self.maxQuantity)
-  }
-
-  private func integer(_ text: String, for flag: String, in range: ClosedRange<Int>)
-    throws(ConfigError) -> Int
-  {
-    guard let value = ConfigParsing.decimal(Substring(text)), range.contains(value) else {
-      let expected =
-        range == 1...Self.maxQuantity
-        ? "expected a positive integer"
-        : "expected an integer from \(range.lowerBound) to \(range.upperBound)"
-      throw ConfigError(invalid: text, for: flag, expected)
+    /// Sets a positive quantity when its flag was given.
+    private func set(_ field: inout Int, _ text: String?, _ flag: String) throws(ConfigError) {
+        guard let text else { return }
+        field = try integer(text, for: flag, in: 1...Self.maxQuantity)
     }
-    return value
-  }
 
-  private func hostPort(_ text: String, for flag: String) throws(ConfigError) -> HostPort {
-    guard let value = ConfigParsing.hostPort(Substring(text)) else {
-      throw ConfigError(invalid: text, for: flag, ConfigParsing.hostPortExpectation)
+    private func integer(_ text: String, for flag: String, in range: ClosedRange<Int>)
+        throws(ConfigError) -> Int
+    {
+        guard let value = ConfigParsing.decimal(Substring(text)), range.contains(value) else {
+            let expected =
+                range == 1...Self.maxQuantity
+                ? "expected a positive integer"
+                : "expected an integer from \(range.lowerBound) to \(range.upperBound)"
+            throw ConfigError(invalid: text, for: flag, expected)
+        }
+        return value
     }
-    return value
-  }
+
+    private func hostPort(_ text: String, for flag: String) throws(ConfigError) -> HostPort {
+        guard let value = ConfigParsing.hostPort(Substring(text)) else {
+            throw ConfigError(invalid: text, for: flag, ConfigParsing.hostPortExpectation)
+        }
+        return value
+    }
 }

@@ -3,12 +3,12 @@
 /// `description` is the whole message the user sees, on one line, so that scripts and service
 /// managers that keep only the last log line still show which flag or variable to fix.
 struct ConfigError: Error, CustomStringConvertible, Equatable {
-  var description: String
+    var description: String
 
-  init(message: String) { description = message }
+    init(message: String) { description = message }
 
-  /// `invalid value "abc" for --upstream-timeout-ms: expected a positive integer`
-  init(invalid value: String, for subject: String, _ reason: String) {
-    description = "invalid value \"\(value)\" for \(subject): \(reason)"
-  }
+    /// `invalid value "abc" for --upstream-timeout-ms: expected a positive integer`
+    init(invalid value: String, for subject: String, _ reason: String) {
+        description = "invalid value \"\(value)\" for \(subject): \(reason)"
+    }
 }

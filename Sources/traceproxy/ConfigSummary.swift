@@ -5,43 +5,43 @@ import Spans
 /// (and the CLI tests) can see what the flags and the environment resolved to without starting
 /// the proxy.
 enum ConfigSummary {
-  static func lines(_ c: ProxyConfig) -> [String] {
-    [
-      "listen = \(c.listen)",
-      "upstream = \(c.upstream.map { "http://\($0)" } ?? "none")",
-      "demo = \(c.demo)",
-      "service-name = \(c.serviceName)",
-      "admin = \(c.admin.map { "\($0)" } ?? "off")",
-      "threads = \(c.threads)",
-      "reporter = \(c.reporters.isEmpty ? "none" : c.reporters.joined(separator: " "))",
-      "sampler = \(sampler(c.sampler))",
-      "propagation = \(c.propagation.map(\.rawValue).joined(separator: ","))",
-      "span-kind = \(c.spanKind.rawValue)",
-      "collapse-ids = \(c.collapsePathIDs)",
-      "traceresponse = \(c.traceResponse)",
-      "flush-interval-ms = \(c.flushIntervalMs)",
-      "max-batch-spans = \(c.maxBatchSpans)",
-      "max-queue-spans = \(c.maxQueueSpans)",
-      "max-packet-bytes = \(c.maxPacketBytes)",
-      "zipkin-gzip = \(c.zipkinGzip)",
-      "max-header-bytes = \(c.maxHeaderBytes)",
-      "max-headers = \(c.maxHeaders)",
-      "max-connections = \(c.maxConnections)",
-      "header-timeout-ms = \(c.headerTimeoutMs)",
-      "idle-timeout-ms = \(c.idleTimeoutMs)",
-      "body-timeout-ms = \(c.bodyTimeoutMs)",
-      "upstream-connect-timeout-ms = \(c.upstreamConnectTimeoutMs)",
-      "upstream-timeout-ms = \(c.upstreamTimeoutMs)",
-      "drain-timeout-ms = \(c.drainTimeoutMs)",
-      "access-log = \(c.accessLog ?? "none")",
-    ]
-  }
-
-  static func sampler(_ s: SamplerConfig) -> String {
-    switch s {
-    case .const(let on): "const:\(on ? 1 : 0)"
-    case .probabilistic(let p): "probabilistic:\(p)"
-    case .rateLimiting(let n): "ratelimiting:\(n)"
+    static func lines(_ c: ProxyConfig) -> [String] {
+        [
+            "listen = \(c.listen)",
+            "upstream = \(c.upstream.map { "http://\($0)" } ?? "none")",
+            "demo = \(c.demo)",
+            "service-name = \(c.serviceName)",
+            "admin = \(c.admin.map { "\($0)" } ?? "off")",
+            "threads = \(c.threads)",
+            "reporter = \(c.reporters.isEmpty ? "none" : c.reporters.joined(separator: " "))",
+            "sampler = \(sampler(c.sampler))",
+            "propagation = \(c.propagation.map(\.rawValue).joined(separator: ","))",
+            "span-kind = \(c.spanKind.rawValue)",
+            "collapse-ids = \(c.collapsePathIDs)",
+            "traceresponse = \(c.traceResponse)",
+            "flush-interval-ms = \(c.flushIntervalMs)",
+            "max-batch-spans = \(c.maxBatchSpans)",
+            "max-queue-spans = \(c.maxQueueSpans)",
+            "max-packet-bytes = \(c.maxPacketBytes)",
+            "zipkin-gzip = \(c.zipkinGzip)",
+            "max-header-bytes = \(c.maxHeaderBytes)",
+            "max-headers = \(c.maxHeaders)",
+            "max-connections = \(c.maxConnections)",
+            "header-timeout-ms = \(c.headerTimeoutMs)",
+            "idle-timeout-ms = \(c.idleTimeoutMs)",
+            "body-timeout-ms = \(c.bodyTimeoutMs)",
+            "upstream-connect-timeout-ms = \(c.upstreamConnectTimeoutMs)",
+            "upstream-timeout-ms = \(c.upstreamTimeoutMs)",
+            "drain-timeout-ms = \(c.drainTimeoutMs)",
+            "access-log = \(c.accessLog ?? "none")",
+        ]
     }
-  }
+
+    static func sampler(_ s: SamplerConfig) -> String {
+        switch s {
+        case .const(let on): "const:\(on ? 1 : 0)"
+        case .probabilistic(let p): "probabilistic:\(p)"
+        case .rateLimiting(let n): "ratelimiting:\(n)"
+        }
+    }
 }

@@ -2,11 +2,11 @@ import Propagation
 import Spans
 
 #if canImport(Glibc)
-  import Glibc
+    import Glibc
 #elseif canImport(Musl)
-  import Musl
+    import Musl
 #elseif canImport(Darwin)
-  import Darwin
+    import Darwin
 #endif
 
 /// The environment variables traceproxy honours, read once at start-up. Flags always win.
@@ -16,94 +16,94 @@ import Spans
 /// dropped next to an instrumented app picks up the same service name, agent and sampler.
 /// An empty variable counts as unset, the way both families of clients treat it.
 struct Environment {
-  var values: [String: String]
+    var values: [String: String]
 
-  init(_ values: [String: String]) { self.values = values }
+    init(_ values: [String: String]) { self.values = values }
 
-  /// The process environment, from `environ`.
-  static func current() -> Environment {
-    var values: [String: String] = [:]
-    var entry = environ
-    while let pointer = entry.pointee {
-      let pair = String(cString: pointer)
-      if let equals = pair.firstIndex(of: "=") {
-        values[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
-      }
-      entry += 1
-    }
-    return Environment(values)
-  }
-
-  subscript(name: String) -> String? {
-    guard let value = values[name], !value.isEmpty else { return nil }
-    return value
-  }
-
-  /// `OTEL_SERVICE_NAME`, then `JAEGER_SERVICE_NAME`.
-  var serviceName: String? { self["OTEL_SERVICE_NAME"] ?? self["JAEGER_SERVICE_NAME"] }
-
-  /// `JAEGER_AGENT_HOST` / `JAEGER_AGENT_PORT` as a `jaeger-udp://` reporter; nil when neither is
-  /// set. The host defaults to 127.0.0.1 and the port to 6831 (the agent's compact-Thrift port).
-  func jaegerAgentReporter() throws(ConfigError) -> String? {
-    let host = self["JAEGER_AGENT_HOST"]
-    let port = self["JAEGER_AGENT_PORT"]
-    guard host != nil || port != nil else { return nil }
-    if let port, ConfigParsing.port(Substring(port)) == nil {
-      throw ConfigError(invalid: port, for: "JAEGER_AGENT_PORT", "expected a port from 1 to 65535")
-    }
-    var hostText = host ?? "127.0.0.1"
-    if hostText.contains(":") && !hostText.hasPrefix("[") { hostText = "[\(hostText)]" }
-    let url = "jaeger-udp://\(hostText):\(port ?? "6831")"
-    do {
-      return try ConfigParsing.reporter(url)
-    } catch {
-      throw ConfigError(
-        invalid: host ?? "", for: "JAEGER_AGENT_HOST", "expected a host name or IP address")
-    }
-  }
-
-  /// `JAEGER_SAMPLER_TYPE` (const, probabilistic, ratelimiting) with `JAEGER_SAMPLER_PARAM`.
-  /// `remote` is refused rather than silently replaced: the proxy has no sampling-strategy client.
-  func sampler() throws(ConfigError) -> SamplerConfig? {
-    let type = self["JAEGER_SAMPLER_TYPE"]
-    let param = self["JAEGER_SAMPLER_PARAM"]
-    guard let type else {
-      if let param {
-        throw ConfigError(
-          invalid: param, for: "JAEGER_SAMPLER_PARAM", "set JAEGER_SAMPLER_TYPE as well")
-      }
-      return nil
-    }
-    guard ["const", "probabilistic", "ratelimiting"].contains(type.lowercased()) else {
-      throw ConfigError(
-        invalid: type, for: "JAEGER_SAMPLER_TYPE",
-        "expected const, probabilistic or ratelimiting (remote sampling is not supported)")
-    }
-    guard let param else {
-      throw ConfigError(
-        message: "JAEGER_SAMPLER_TYPE=\(type) needs JAEGER_SAMPLER_PARAM")
-    }
-    guard let value = ConfigParsing.number(Substring(param)),
-      let sampler = ConfigParsing.sampler(type: type, param: value)
-    else {
-      let expected =
-        switch type.lowercased() {
-        case "const": "expected 1 or 0"
-        case "probabilistic": "expected a probability from 0 to 1"
-        default: "expected a non-negative number of traces per second"
+    /// The process environment, from `environ`.
+    static func current() -> Environment {
+        var values: [String: String] = [:]
+        var entry = environ
+        while let pointer = entry.pointee {
+            let pair = String(cString: pointer)
+            if let equals = pair.firstIndex(of: "=") {
+                values[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            }
+            entry += 1
         }
-      throw ConfigError(invalid: param, for: "JAEGER_SAMPLER_PARAM", expected)
+        return Environment(values)
     }
-    return sampler
-  }
 
-  /// `OTEL_PROPAGATORS`.
-  func propagation() throws(ConfigError) -> [PropagationFormat]? {
-    guard let text = self["OTEL_PROPAGATORS"] else { return nil }
-    guard let formats = ConfigParsing.otelPropagators(text) else {
-      throw ConfigError(
-        invalid: text, for: "OTEL_PROPAGATORS", ConfigParsing.otelPropagatorsExpectation)
+    subscript(name: String) -> String? {
+        guard let value = values[name], !value.isEmpty else { return nil }
+        return value
     }
-    return formats
-  }
+
+    /// `OTEL_SERVICE_NAME`, then `JAEGER_SERVICE_NAME`.
+    var serviceName: String? { self["OTEL_SERVICE_NAME"] ?? self["JAEGER_SERVICE_NAME"] }
+
+    /// `JAEGER_AGENT_HOST` / `JAEGER_AGENT_PORT` as a `jaeger-udp://` reporter; nil when neither is
+    /// set. The host defaults to 127.0.0.1 and the port to 6831 (the agent's compact-Thrift port).
+    func jaegerAgentReporter() throws(ConfigError) -> String? {
+        let host = self["JAEGER_AGENT_HOST"]
+        let port = self["JAEGER_AGENT_PORT"]
+        guard host != nil || port != nil else { return nil }
+        if let port, ConfigParsing.port(Substring(port)) == nil {
+            throw ConfigError(invalid: port, for: "JAEGER_AGENT_PORT", "expected a port from 1 to 65535")
+        }
+        var hostText = host ?? "127.0.0.1"
+        if hostText.contains(":") && !hostText.hasPrefix("[") { hostText = "[\(hostText)]" }
+        let url = "jaeger-udp://\(hostText):\(port ?? "6831")"
+        do {
+            return try ConfigParsing.reporter(url)
+        } catch {
+            throw ConfigError(
+                invalid: host ?? "", for: "JAEGER_AGENT_HOST", "expected a host name or IP address")
+        }
+    }
+
+    /// `JAEGER_SAMPLER_TYPE` (const, probabilistic, ratelimiting) with `JAEGER_SAMPLER_PARAM`.
+    /// `remote` is refused rather than silently replaced: the proxy has no sampling-strategy client.
+    func sampler() throws(ConfigError) -> SamplerConfig? {
+        let type = self["JAEGER_SAMPLER_TYPE"]
+        let param = self["JAEGER_SAMPLER_PARAM"]
+        guard let type else {
+            if let param {
+                throw ConfigError(
+                    invalid: param, for: "JAEGER_SAMPLER_PARAM", "set JAEGER_SAMPLER_TYPE as well")
+            }
+            return nil
+        }
+        guard ["const", "probabilistic", "ratelimiting"].contains(type.lowercased()) else {
+            throw ConfigError(
+                invalid: type, for: "JAEGER_SAMPLER_TYPE",
+                "expected const, probabilistic or ratelimiting (remote sampling is not supported)")
+        }
+        guard let param else {
+            throw ConfigError(
+                message: "JAEGER_SAMPLER_TYPE=\(type) needs JAEGER_SAMPLER_PARAM")
+        }
+        guard let value = ConfigParsing.number(Substring(param)),
+            let sampler = ConfigParsing.sampler(type: type, param: value)
+        else {
+            let expected =
+                switch type.lowercased() {
+                case "const": "expected 1 or 0"
+                case "probabilistic": "expected a probability from 0 to 1"
+                default: "expected a non-negative number of traces per second"
+                }
+            throw ConfigError(invalid: param, for: "JAEGER_SAMPLER_PARAM", expected)
+        }
+        return sampler
+    }
+
+    /// `OTEL_PROPAGATORS`.
+    func propagation() throws(ConfigError) -> [PropagationFormat]? {
+        guard let text = self["OTEL_PROPAGATORS"] else { return nil }
+        guard let formats = ConfigParsing.otelPropagators(text) else {
+            throw ConfigError(
+                invalid: text, for: "OTEL_PROPAGATORS", ConfigParsing.otelPropagatorsExpectation)
+        }
+        return formats
+    }
 }

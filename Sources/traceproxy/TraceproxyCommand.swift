@@ -8,246 +8,246 @@ import Proxy
 /// expects, and so that environment variables and flags go through the same grammar. Defaults in
 /// the help text are read from `ProxyConfig()`, the single place they are defined.
 struct TraceproxyCommand: ParsableCommand {
-  static let defaults = ProxyConfig()
+    static let defaults = ProxyConfig()
 
-  static let configuration = CommandConfiguration(
-    commandName: "traceproxy",
-    abstract: "An HTTP/1.1 reverse proxy that traces every request to Jaeger or Zipkin.",
-    discussion: """
-      traceproxy continues the trace from incoming W3C traceparent, B3 or Jaeger \
-      uber-trace-id headers, injects its own span context into the forwarded request and \
-      reports one span per request.
+    static let configuration = CommandConfiguration(
+        commandName: "traceproxy",
+        abstract: "An HTTP/1.1 reverse proxy that traces every request to Jaeger or Zipkin.",
+        discussion: """
+            traceproxy continues the trace from incoming W3C traceparent, B3 or Jaeger \
+            uber-trace-id headers, injects its own span context into the forwarded request and \
+            reports one span per request.
 
-      ENVIRONMENT (flags win; an empty variable counts as unset)
-        OTEL_SERVICE_NAME     service name, before JAEGER_SERVICE_NAME
-        JAEGER_SERVICE_NAME   service name
-        JAEGER_AGENT_HOST     a Jaeger agent to report to when no --reporter
-                              is given (default host 127.0.0.1)
-        JAEGER_AGENT_PORT     its UDP port (default 6831)
-        JAEGER_SAMPLER_TYPE   const, probabilistic or ratelimiting
-        JAEGER_SAMPLER_PARAM  1/0 for const, P for probabilistic, N traces
-                              per second for ratelimiting
-        OTEL_PROPAGATORS      tracecontext,b3,b3multi,jaeger (baggage is
-                              ignored); sets --propagation
+            ENVIRONMENT (flags win; an empty variable counts as unset)
+              OTEL_SERVICE_NAME     service name, before JAEGER_SERVICE_NAME
+              JAEGER_SERVICE_NAME   service name
+              JAEGER_AGENT_HOST     a Jaeger agent to report to when no --reporter
+                                    is given (default host 127.0.0.1)
+              JAEGER_AGENT_PORT     its UDP port (default 6831)
+              JAEGER_SAMPLER_TYPE   const, probabilistic or ratelimiting
+              JAEGER_SAMPLER_PARAM  1/0 for const, P for probabilistic, N traces
+                                    per second for ratelimiting
+              OTEL_PROPAGATORS      tracecontext,b3,b3multi,jaeger (baggage is
+                                    ignored); sets --propagation
 
-      Exit status: 0 after a graceful shutdown (SIGTERM or SIGINT), 1 when start-up \
-      fails, 2 for a bad flag or environment variable.
-      """
-  )
+            Exit status: 0 after a graceful shutdown (SIGTERM or SIGINT), 1 when start-up \
+            fails, 2 for a bad flag or environment variable.
+            """
+    )
 
-  // MARK: Serving
+    // MARK: Serving
 
-  @Option(
-    name: .customLong("listen"),
-    help: .init(
-      "Address to accept clients on (default: \(defaults.listen)).", valueName: "HOST:PORT")
-  )
-  var listen: String?
+    @Option(
+        name: .customLong("listen"),
+        help: .init(
+            "Address to accept clients on (default: \(defaults.listen)).", valueName: "HOST:PORT")
+    )
+    var listen: String?
 
-  @Option(
-    name: .customLong("upstream"),
-    help: .init(
-      "The service behind the proxy; required unless --demo.", valueName: "http://HOST:PORT")
-  )
-  var upstream: String?
+    @Option(
+        name: .customLong("upstream"),
+        help: .init(
+            "The service behind the proxy; required unless --demo.", valueName: "http://HOST:PORT")
+    )
+    var upstream: String?
 
-  @Flag(
-    name: .customLong("demo"),
-    help: """
-      Serve a built-in demo upstream, send a request every couple of seconds and print \
-      spans to stdout unless a reporter is given (default: off).
-      """
-  )
-  var demo = false
+    @Flag(
+        name: .customLong("demo"),
+        help: """
+            Serve a built-in demo upstream, send a request every couple of seconds and print \
+            spans to stdout unless a reporter is given (default: off).
+            """
+    )
+    var demo = false
 
-  @Option(
-    name: .customLong("service-name"),
-    help: .init("Service name on every span (default: \(defaults.serviceName)).", valueName: "NAME")
-  )
-  var serviceName: String?
+    @Option(
+        name: .customLong("service-name"),
+        help: .init("Service name on every span (default: \(defaults.serviceName)).", valueName: "NAME")
+    )
+    var serviceName: String?
 
-  @Option(
-    name: .customLong("admin"),
-    help: .init(
-      "Admin endpoint for /healthz and /metrics; off or none disables it (default: \(defaults.admin.map { "\($0)" } ?? "off")).",
-      valueName: "HOST:PORT|off")
-  )
-  var admin: String?
+    @Option(
+        name: .customLong("admin"),
+        help: .init(
+            "Admin endpoint for /healthz and /metrics; off or none disables it (default: \(defaults.admin.map { "\($0)" } ?? "off")).",
+            valueName: "HOST:PORT|off")
+    )
+    var admin: String?
 
-  @Option(
-    name: .customLong("threads"),
-    help: .init("Event loops; 0 means one per core (default: \(defaults.threads)).", valueName: "N")
-  )
-  var threads: String?
+    @Option(
+        name: .customLong("threads"),
+        help: .init("Event loops; 0 means one per core (default: \(defaults.threads)).", valueName: "N")
+    )
+    var threads: String?
 
-  // MARK: Tracing
+    // MARK: Tracing
 
-  @Option(
-    name: .customLong("reporter"),
-    help: .init(
-      """
-      Where spans go; repeat for several: jaeger-udp://HOST:PORT, \
-      zipkin+http://HOST:PORT[/PATH] (default path /api/v2/spans), stdout, none \
-      (default: none, or a Jaeger agent from JAEGER_AGENT_HOST/PORT; stdout with --demo).
-      """,
-      valueName: "URL")
-  )
-  var reporter: [String] = []
+    @Option(
+        name: .customLong("reporter"),
+        help: .init(
+            """
+            Where spans go; repeat for several: jaeger-udp://HOST:PORT, \
+            zipkin+http://HOST:PORT[/PATH] (default path /api/v2/spans), stdout, none \
+            (default: none, or a Jaeger agent from JAEGER_AGENT_HOST/PORT; stdout with --demo).
+            """,
+            valueName: "URL")
+    )
+    var reporter: [String] = []
 
-  @Option(
-    name: .customLong("sampler"),
-    help: .init(
-      "const:1, const:0, probabilistic:P or ratelimiting:N per second (default: const:1).",
-      valueName: "SPEC")
-  )
-  var sampler: String?
+    @Option(
+        name: .customLong("sampler"),
+        help: .init(
+            "const:1, const:0, probabilistic:P or ratelimiting:N per second (default: const:1).",
+            valueName: "SPEC")
+    )
+    var sampler: String?
 
-  @Option(
-    name: .customLong("propagation"),
-    help: .init(
-      "Formats read (first valid wins, in this order) and written (default: \(defaults.propagation.map(\.rawValue).joined(separator: ","))).",
-      valueName: "LIST")
-  )
-  var propagation: String?
+    @Option(
+        name: .customLong("propagation"),
+        help: .init(
+            "Formats read (first valid wins, in this order) and written (default: \(defaults.propagation.map(\.rawValue).joined(separator: ","))).",
+            valueName: "LIST")
+    )
+    var propagation: String?
 
-  @Option(
-    name: .customLong("span-kind"),
-    help: .init(
-      "server (in front of a service) or client (on its way out) (default: \(defaults.spanKind.rawValue)).",
-      valueName: "KIND")
-  )
-  var spanKind: String?
+    @Option(
+        name: .customLong("span-kind"),
+        help: .init(
+            "server (in front of a service) or client (on its way out) (default: \(defaults.spanKind.rawValue)).",
+            valueName: "KIND")
+    )
+    var spanKind: String?
 
-  @Flag(
-    name: .customLong("no-collapse-ids"),
-    help: "Keep id-like path segments in operation names instead of {id} (default: collapse).")
-  var noCollapseIDs = false
+    @Flag(
+        name: .customLong("no-collapse-ids"),
+        help: "Keep id-like path segments in operation names instead of {id} (default: collapse).")
+    var noCollapseIDs = false
 
-  @Flag(
-    name: .customLong("no-traceresponse"),
-    help: "Do not send the W3C traceresponse header to clients (default: send).")
-  var noTraceResponse = false
+    @Flag(
+        name: .customLong("no-traceresponse"),
+        help: "Do not send the W3C traceresponse header to clients (default: send).")
+    var noTraceResponse = false
 
-  @Option(
-    name: .customLong("flush-interval-ms"),
-    help: .init(
-      "Longest a finished span waits in the queue (default: \(defaults.flushIntervalMs)).",
-      valueName: "MS")
-  )
-  var flushIntervalMs: String?
+    @Option(
+        name: .customLong("flush-interval-ms"),
+        help: .init(
+            "Longest a finished span waits in the queue (default: \(defaults.flushIntervalMs)).",
+            valueName: "MS")
+    )
+    var flushIntervalMs: String?
 
-  @Option(
-    name: .customLong("max-batch-spans"),
-    help: .init(
-      "Spans per Jaeger datagram or Zipkin POST (default: \(defaults.maxBatchSpans)).",
-      valueName: "N")
-  )
-  var maxBatchSpans: String?
+    @Option(
+        name: .customLong("max-batch-spans"),
+        help: .init(
+            "Spans per Jaeger datagram or Zipkin POST (default: \(defaults.maxBatchSpans)).",
+            valueName: "N")
+    )
+    var maxBatchSpans: String?
 
-  @Option(
-    name: .customLong("max-queue-spans"),
-    help: .init(
-      "Spans held for reporting before new ones are dropped (default: \(defaults.maxQueueSpans)).",
-      valueName: "N")
-  )
-  var maxQueueSpans: String?
+    @Option(
+        name: .customLong("max-queue-spans"),
+        help: .init(
+            "Spans held for reporting before new ones are dropped (default: \(defaults.maxQueueSpans)).",
+            valueName: "N")
+    )
+    var maxQueueSpans: String?
 
-  @Option(
-    name: .customLong("max-packet-bytes"),
-    help: .init(
-      "Largest Jaeger UDP datagram, \(ConfigBuilder.packetBytesRange.lowerBound) to \(ConfigBuilder.packetBytesRange.upperBound) (default: \(defaults.maxPacketBytes)).",
-      valueName: "BYTES")
-  )
-  var maxPacketBytes: String?
+    @Option(
+        name: .customLong("max-packet-bytes"),
+        help: .init(
+            "Largest Jaeger UDP datagram, \(ConfigBuilder.packetBytesRange.lowerBound) to \(ConfigBuilder.packetBytesRange.upperBound) (default: \(defaults.maxPacketBytes)).",
+            valueName: "BYTES")
+    )
+    var maxPacketBytes: String?
 
-  @Flag(
-    name: .customLong("zipkin-gzip"),
-    help: "Gzip Zipkin POST bodies (default: off).")
-  var zipkinGzip = false
+    @Flag(
+        name: .customLong("zipkin-gzip"),
+        help: "Gzip Zipkin POST bodies (default: off).")
+    var zipkinGzip = false
 
-  // MARK: Limits and timeouts
+    // MARK: Limits and timeouts
 
-  @Option(
-    name: .customLong("max-header-bytes"),
-    help: .init(
-      "Largest request head; larger gets 431 (default: \(defaults.maxHeaderBytes)).",
-      valueName: "BYTES")
-  )
-  var maxHeaderBytes: String?
+    @Option(
+        name: .customLong("max-header-bytes"),
+        help: .init(
+            "Largest request head; larger gets 431 (default: \(defaults.maxHeaderBytes)).",
+            valueName: "BYTES")
+    )
+    var maxHeaderBytes: String?
 
-  @Option(
-    name: .customLong("max-headers"),
-    help: .init(
-      "Most header fields in a request; more gets 431 (default: \(defaults.maxHeaders)).",
-      valueName: "N")
-  )
-  var maxHeaders: String?
+    @Option(
+        name: .customLong("max-headers"),
+        help: .init(
+            "Most header fields in a request; more gets 431 (default: \(defaults.maxHeaders)).",
+            valueName: "N")
+    )
+    var maxHeaders: String?
 
-  @Option(
-    name: .customLong("max-connections"),
-    help: .init(
-      "Most client connections at once (default: \(defaults.maxConnections)).", valueName: "N")
-  )
-  var maxConnections: String?
+    @Option(
+        name: .customLong("max-connections"),
+        help: .init(
+            "Most client connections at once (default: \(defaults.maxConnections)).", valueName: "N")
+    )
+    var maxConnections: String?
 
-  @Option(
-    name: .customLong("header-timeout-ms"),
-    help: .init(
-      "Time to receive a request head; then 408 (default: \(defaults.headerTimeoutMs)).",
-      valueName: "MS")
-  )
-  var headerTimeoutMs: String?
+    @Option(
+        name: .customLong("header-timeout-ms"),
+        help: .init(
+            "Time to receive a request head; then 408 (default: \(defaults.headerTimeoutMs)).",
+            valueName: "MS")
+    )
+    var headerTimeoutMs: String?
 
-  @Option(
-    name: .customLong("idle-timeout-ms"),
-    help: .init(
-      "Idle keep-alive connections are closed after this (default: \(defaults.idleTimeoutMs)).",
-      valueName: "MS")
-  )
-  var idleTimeoutMs: String?
+    @Option(
+        name: .customLong("idle-timeout-ms"),
+        help: .init(
+            "Idle keep-alive connections are closed after this (default: \(defaults.idleTimeoutMs)).",
+            valueName: "MS")
+    )
+    var idleTimeoutMs: String?
 
-  @Option(
-    name: .customLong("body-timeout-ms"),
-    help: .init(
-      "Longest pause while a body is in transit (default: \(defaults.bodyTimeoutMs)).",
-      valueName: "MS")
-  )
-  var bodyTimeoutMs: String?
+    @Option(
+        name: .customLong("body-timeout-ms"),
+        help: .init(
+            "Longest pause while a body is in transit (default: \(defaults.bodyTimeoutMs)).",
+            valueName: "MS")
+    )
+    var bodyTimeoutMs: String?
 
-  @Option(
-    name: .customLong("upstream-connect-timeout-ms"),
-    help: .init(
-      "Time to connect to the upstream; then 502 (default: \(defaults.upstreamConnectTimeoutMs)).",
-      valueName: "MS")
-  )
-  var upstreamConnectTimeoutMs: String?
+    @Option(
+        name: .customLong("upstream-connect-timeout-ms"),
+        help: .init(
+            "Time to connect to the upstream; then 502 (default: \(defaults.upstreamConnectTimeoutMs)).",
+            valueName: "MS")
+    )
+    var upstreamConnectTimeoutMs: String?
 
-  @Option(
-    name: .customLong("upstream-timeout-ms"),
-    help: .init(
-      "Time to wait for the upstream's response head; then 504 (default: \(defaults.upstreamTimeoutMs)).",
-      valueName: "MS")
-  )
-  var upstreamTimeoutMs: String?
+    @Option(
+        name: .customLong("upstream-timeout-ms"),
+        help: .init(
+            "Time to wait for the upstream's response head; then 504 (default: \(defaults.upstreamTimeoutMs)).",
+            valueName: "MS")
+    )
+    var upstreamTimeoutMs: String?
 
-  @Option(
-    name: .customLong("drain-timeout-ms"),
-    help: .init(
-      "On SIGTERM/SIGINT, time left for requests in flight (default: \(defaults.drainTimeoutMs)).",
-      valueName: "MS")
-  )
-  var drainTimeoutMs: String?
+    @Option(
+        name: .customLong("drain-timeout-ms"),
+        help: .init(
+            "On SIGTERM/SIGINT, time left for requests in flight (default: \(defaults.drainTimeoutMs)).",
+            valueName: "MS")
+    )
+    var drainTimeoutMs: String?
 
-  // MARK: Logs and diagnostics
+    // MARK: Logs and diagnostics
 
-  @Option(
-    name: .customLong("access-log"),
-    help: .init("Access log file, or - for stdout (default: none).", valueName: "PATH|-")
-  )
-  var accessLog: String?
+    @Option(
+        name: .customLong("access-log"),
+        help: .init("Access log file, or - for stdout (default: none).", valueName: "PATH|-")
+    )
+    var accessLog: String?
 
-  @Flag(
-    name: .customLong("print-config"),
-    help: "Print the effective configuration (flags merged with the environment) and exit.")
-  var printConfig = false
+    @Flag(
+        name: .customLong("print-config"),
+        help: "Print the effective configuration (flags merged with the environment) and exit.")
+    var printConfig = false
 }

@@ -62,8 +62,7 @@ final class ChunkedTests: XCTestCase {
     }
 
     func test_chunkHeader_matchesStdlibHex() {
-        for size in [1, 9, 10, 15, 16, 255, 256, 4096, 65535, 1 << 20, 123_456_789, Int(Int32.max)]
-        {
+        for size in [1, 9, 10, 15, 16, 255, 256, 4096, 65535, 1 << 20, 123_456_789, Int(Int32.max)] {
             var out: [UInt8] = []
             ChunkedFraming.appendChunkHeader(size: size, to: &out)
             XCTAssertEqual(String(decoding: out, as: UTF8.self), String(size, radix: 16) + "\r\n")

@@ -28,8 +28,7 @@ final class TraceStateTests: XCTestCase {
 
     func test_normalize_keyCharacters_perGrammar() {
         XCTAssertEqual(TraceState.normalize("0a_-*/@z=v"), "0a_-*/@z=v")
-        for bad in ["Foo=1", "_a=1", "a b=1", "a.b=1", "=1", "a=", "a", "a=b=c", "a=\u{7F}", "a=é"]
-        {
+        for bad in ["Foo=1", "_a=1", "a b=1", "a.b=1", "=1", "a=", "a", "a=b=c", "a=\u{7F}", "a=é"] {
             XCTAssertNil(TraceState.normalize(bad), bad)
         }
     }

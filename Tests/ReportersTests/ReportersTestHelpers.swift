@@ -8,96 +8,96 @@ import Synchronization
 
 /// Distinct spans with random ids, so that a test can look for each one in what was delivered.
 func makeSpans(_ count: Int, tagBytes: Int = 20) -> [FinishedSpan] {
-  var generator = SystemRandomNumberGenerator()
-  let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
-  return (0..<count).map { i in
-    FinishedSpan(
-      traceID: TraceID.random(using: &generator), spanID: SpanID.random(using: &generator),
-      parentSpanID: .zero, operationName: "GET /items/\(i)", kind: .server,
-      startMicros: now, durationMicros: 1500 + Int64(i),
-      tags: [
-        Tag("http.method", .string("GET")), Tag("http.status_code", .long(200)),
-        Tag("filler", .string(String(repeating: "x", count: tagBytes))),
-      ])
-  }
+    var generator = SystemRandomNumberGenerator()
+    let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+    return (0..<count).map { i in
+        FinishedSpan(
+            traceID: TraceID.random(using: &generator), spanID: SpanID.random(using: &generator),
+            parentSpanID: .zero, operationName: "GET /items/\(i)", kind: .server,
+            startMicros: now, durationMicros: 1500 + Int64(i),
+            tags: [
+                Tag("http.method", .string("GET")), Tag("http.status_code", .long(200)),
+                Tag("filler", .string(String(repeating: "x", count: tagBytes))),
+            ])
+    }
 }
 
 let testProcess = ServiceProcess(
-  serviceName: "reporters-test", tags: [Tag("hostname", .string("t"))])
+    serviceName: "reporters-test", tags: [Tag("hostname", .string("t"))])
 
 /// The value of the series `name{labels}` in the registry's Prometheus text, or nil if absent.
 func metricValue(_ metrics: MetricsRegistry, _ series: String) -> Int? {
-  for line in metrics.render().split(separator: "\n") where line.hasPrefix(series + " ") {
-    return Int(line.dropFirst(series.count + 1))
-  }
-  return nil
+    for line in metrics.render().split(separator: "\n") where line.hasPrefix(series + " ") {
+        return Int(line.dropFirst(series.count + 1))
+    }
+    return nil
 }
 
 /// Polls `condition` every 2 ms until it holds or `timeout` seconds pass.
 func eventually(timeout: TimeInterval = 5, _ condition: () -> Bool) -> Bool {
-  let end = Date().addingTimeInterval(timeout)
-  while Date() < end {
-    if condition() { return true }
-    usleep(2000)
-  }
-  return condition()
+    let end = Date().addingTimeInterval(timeout)
+    while Date() < end {
+        if condition() { return true }
+        usleep(2000)
+    }
+    return condition()
 }
 
 /// Thrift compact protocol's encoding of an i64 value: zigzag, then a little-endian base-128
 /// varint (thrift/doc/specs/thrift-compact-protocol.md, "Integer encoding"). Written here from
 /// the spec, independently of SpanEncoding, to find span ids inside datagrams.
 func compactI64(_ value: Int64) -> [UInt8] {
-  var zigzag = UInt64(bitPattern: (value << 1) ^ (value >> 63))
-  var out: [UInt8] = []
-  while zigzag >= 0x80 {
-    out.append(UInt8(zigzag & 0x7f) | 0x80)
-    zigzag >>= 7
-  }
-  out.append(UInt8(zigzag))
-  return out
+    var zigzag = UInt64(bitPattern: (value << 1) ^ (value >> 63))
+    var out: [UInt8] = []
+    while zigzag >= 0x80 {
+        out.append(UInt8(zigzag & 0x7f) | 0x80)
+        zigzag >>= 7
+    }
+    out.append(UInt8(zigzag))
+    return out
 }
 
 /// How many times `needle` occurs in all of `datagrams` (Foundation's search keeps this fast in
 /// debug builds, where a Swift byte loop over hundreds of kilobytes per span id takes seconds).
 func occurrences(of needle: [UInt8], in datagrams: [[UInt8]]) -> Int {
-  let pin = Data(needle)
-  var count = 0
-  for datagram in datagrams {
-    let hay = Data(datagram)
-    var from = hay.startIndex
-    while let hit = hay.range(of: pin, in: from..<hay.endIndex) {
-      count += 1
-      from = hit.lowerBound + 1
+    let pin = Data(needle)
+    var count = 0
+    for datagram in datagrams {
+        let hay = Data(datagram)
+        var from = hay.startIndex
+        while let hit = hay.range(of: pin, in: from..<hay.endIndex) {
+            count += 1
+            from = hit.lowerBound + 1
+        }
     }
-  }
-  return count
+    return count
 }
 
 /// A SpanReporter that keeps the batches it is given: the pipeline's observable output.
 /// `blockUntilReleased` makes `send` hang like a dead collector; `result` is what send returns.
 final class RecordingReporter: SpanReporter {
-  let name: String
-  private let state = Mutex<(batches: [[FinishedSpan]], closed: Bool)>(([], false))
-  private let result: Bool
-  private let gate: DispatchSemaphore?
+    let name: String
+    private let state = Mutex<(batches: [[FinishedSpan]], closed: Bool)>(([], false))
+    private let result: Bool
+    private let gate: DispatchSemaphore?
 
-  init(name: String = "recording", result: Bool = true, blockUntilReleased: Bool = false) {
-    self.name = name
-    self.result = result
-    self.gate = blockUntilReleased ? DispatchSemaphore(value: 0) : nil
-  }
+    init(name: String = "recording", result: Bool = true, blockUntilReleased: Bool = false) {
+        self.name = name
+        self.result = result
+        self.gate = blockUntilReleased ? DispatchSemaphore(value: 0) : nil
+    }
 
-  var batches: [[FinishedSpan]] { state.withLock { $0.batches } }
-  var spanCount: Int { batches.reduce(0) { $0 + $1.count } }
-  var closed: Bool { state.withLock { $0.closed } }
+    var batches: [[FinishedSpan]] { state.withLock { $0.batches } }
+    var spanCount: Int { batches.reduce(0) { $0 + $1.count } }
+    var closed: Bool { state.withLock { $0.closed } }
 
-  func send(_ spans: [FinishedSpan]) -> Bool {
-    state.withLock { $0.batches.append(spans) }
-    gate?.wait()
-    return result
-  }
+    func send(_ spans: [FinishedSpan]) -> Bool {
+        state.withLock { $0.batches.append(spans) }
+        gate?.wait()
+        return result
+    }
 
-  func release() { gate?.signal() }
+    func release() { gate?.signal() }
 
-  func close() { state.withLock { $0.closed = true } }
+    func close() { state.withLock { $0.closed = true } }
 }

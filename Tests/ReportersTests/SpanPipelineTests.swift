@@ -7,154 +7,154 @@ import TestSupport
 import XCTest
 
 final class SpanPipelineTests: XCTestCase {
-  private func makePipeline(
-    _ reporters: [any SpanReporter], maxBatch: Int = 100, maxQueue: Int = 1000, intervalMs: Int,
-    metrics: MetricsRegistry = MetricsRegistry()
-  ) -> SpanPipeline {
-    SpanPipeline(
-      reporters: reporters, maxBatchSpans: maxBatch, maxQueueSpans: maxQueue,
-      flushIntervalMs: intervalMs, metrics: metrics)
-  }
-
-  func test_submit_fullBatches_sentWithoutWaitingForInterval() {
-    let reporter = RecordingReporter()
-    let pipeline = makePipeline([reporter], maxBatch: 10, intervalMs: 60_000)
-    pipeline.start()
-    let spans = makeSpans(25)
-    pipeline.submit(Array(spans[0..<12]))
-    pipeline.submit(Array(spans[12..<25]))
-    XCTAssertTrue(eventually { reporter.spanCount >= 20 })
-    usleep(100_000)
-    XCTAssertEqual(reporter.batches.map(\.count), [10, 10], "the 5 left over wait for the timer")
-    pipeline.shutdown(timeoutMs: 2000)
-    XCTAssertEqual(reporter.batches.map(\.count), [10, 10, 5])
-    XCTAssertEqual(reporter.batches.flatMap { $0 }, spans, "order kept, nothing lost")
-  }
-
-  func test_submit_partialBatch_sentAfterInterval() {
-    let reporter = RecordingReporter()
-    let pipeline = makePipeline([reporter], maxBatch: 100, intervalMs: 300)
-    pipeline.start()
-    let started = Date()
-    pipeline.submit(makeSpans(3))
-    XCTAssertEqual(reporter.spanCount, 0, "a partial batch waits for the interval")
-    XCTAssertTrue(eventually(timeout: 3) { reporter.spanCount == 3 })
-    XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.25)
-    // A second trickle goes out on the following tick too.
-    pipeline.submit(makeSpans(2))
-    XCTAssertTrue(eventually(timeout: 3) { reporter.spanCount == 5 })
-    pipeline.shutdown(timeoutMs: 1000)
-    XCTAssertTrue(reporter.closed)
-  }
-
-  func test_submit_beyondQueueLimit_dropsAndCounts() {
-    let metrics = MetricsRegistry()
-    let reporter = RecordingReporter()
-    let pipeline = makePipeline(
-      [reporter], maxBatch: 100, maxQueue: 10, intervalMs: 60_000, metrics: metrics)
-    pipeline.start()
-    let spans = makeSpans(15)
-    pipeline.submit(Array(spans[0..<8]))
-    pipeline.submit(Array(spans[8..<15]))
-    XCTAssertEqual(metricValue(metrics, #"traceproxy_spans_dropped_total{reason="queue_full"}"#), 5)
-    XCTAssertEqual(metricValue(metrics, "traceproxy_span_queue_depth"), 10)
-    pipeline.shutdown(timeoutMs: 2000)
-    XCTAssertEqual(reporter.batches.flatMap { $0 }, Array(spans[0..<10]))
-    XCTAssertEqual(metricValue(metrics, "traceproxy_span_queue_depth"), 0)
-  }
-
-  func test_shutdown_longInterval_flushesEverythingInMaxBatches() {
-    let metrics = MetricsRegistry()
-    let first = RecordingReporter(name: "first")
-    let second = RecordingReporter(name: "second")
-    let pipeline = makePipeline(
-      [first, second], maxBatch: 4, intervalMs: 60_000, metrics: metrics)
-    pipeline.start()
-    pipeline.submit(makeSpans(3))
-    usleep(150_000)
-    XCTAssertEqual(first.spanCount, 0, "sent before the 60 s interval")
-    pipeline.submit(makeSpans(7))
-    XCTAssertTrue(eventually { first.spanCount >= 8 && second.spanCount >= 8 })
-    pipeline.shutdown(timeoutMs: 2000)
-    XCTAssertEqual(first.batches.map(\.count), [4, 4, 2])
-    XCTAssertEqual(second.batches.map(\.count), [4, 4, 2])
-    XCTAssertTrue(first.closed && second.closed)
-    XCTAssertEqual(metricValue(metrics, #"traceproxy_spans_reported_total{reporter="first"}"#), 10)
-    XCTAssertEqual(
-      metricValue(metrics, #"traceproxy_reporter_batches_total{reporter="second",result="ok"}"#), 3)
-  }
-
-  func test_shutdown_withoutStart_stillFlushes() {
-    let reporter = RecordingReporter()
-    let pipeline = makePipeline([reporter], maxBatch: 2, intervalMs: 60_000)
-    pipeline.submit(makeSpans(5))
-    pipeline.shutdown(timeoutMs: 2000)
-    XCTAssertEqual(reporter.batches.map(\.count), [2, 2, 1])
-  }
-
-  func test_send_failing_countsDroppedAndFailedBatches() {
-    let metrics = MetricsRegistry()
-    let reporter = RecordingReporter(name: "bad", result: false)
-    let pipeline = makePipeline([reporter], maxBatch: 3, intervalMs: 60_000, metrics: metrics)
-    pipeline.start()
-    pipeline.submit(makeSpans(7))
-    pipeline.shutdown(timeoutMs: 2000)
-    XCTAssertEqual(
-      metricValue(metrics, #"traceproxy_spans_dropped_total{reporter="bad",reason="send_failed"}"#),
-      7)
-    XCTAssertEqual(
-      metricValue(metrics, #"traceproxy_reporter_batches_total{reporter="bad",result="failed"}"#), 3
-    )
-    XCTAssertEqual(metricValue(metrics, #"traceproxy_spans_reported_total{reporter="bad"}"#), 0)
-  }
-
-  func test_shutdown_hungReporter_returnsAtTimeout() {
-    let reporter = RecordingReporter(blockUntilReleased: true)
-    defer { for _ in 0..<4 { reporter.release() } }
-    let pipeline = makePipeline([reporter], maxBatch: 1, intervalMs: 60_000)
-    pipeline.start()
-    pipeline.submit(makeSpans(3))
-    XCTAssertTrue(eventually { reporter.batches.count == 1 })
-    let started = Date()
-    pipeline.shutdown(timeoutMs: 300)
-    let elapsed = Date().timeIntervalSince(started)
-    XCTAssertGreaterThanOrEqual(elapsed, 0.25)
-    XCTAssertLessThan(elapsed, 2.0)
-  }
-
-  func test_submit_afterShutdown_dropsAndCounts() {
-    let metrics = MetricsRegistry()
-    let reporter = RecordingReporter()
-    let pipeline = makePipeline([reporter], intervalMs: 60_000, metrics: metrics)
-    pipeline.start()
-    pipeline.shutdown(timeoutMs: 1000)
-    pipeline.submit(makeSpans(4))
-    XCTAssertEqual(metricValue(metrics, #"traceproxy_spans_dropped_total{reason="shutdown"}"#), 4)
-    XCTAssertEqual(reporter.spanCount, 0)
-  }
-
-  /// The acceptance scenario end to end: a real Jaeger reporter and UDP socket, a 60 s interval,
-  /// five queued spans that must appear only when shutdown flushes them.
-  func test_shutdown_jaegerOverUDP_deliversQueuedSpansOnlyAtShutdown() throws {
-    let agent = try UDPReceiver()
-    defer { agent.stop() }
-    let metrics = MetricsRegistry()
-    let options = ReporterOptions(process: testProcess)
-    let reporter = try XCTUnwrap(ReporterURL.make(agent.url, options: options, metrics: metrics))
-    let pipeline = makePipeline([reporter], maxBatch: 1000, intervalMs: 60_000, metrics: metrics)
-    pipeline.start()
-    let spans = makeSpans(5)
-    for span in spans { pipeline.submit([span]) }
-    usleep(200_000)
-    XCTAssertEqual(agent.received.count, 0)
-    pipeline.shutdown(timeoutMs: 2000)
-    let datagrams = agent.waitForDatagrams(count: 1, timeout: 2)
-    XCTAssertEqual(datagrams.count, 1)
-    for span in spans {
-      let id = compactI64(Int64(bitPattern: span.spanID.value))
-      XCTAssertEqual(occurrences(of: id, in: datagrams), 1)
+    private func makePipeline(
+        _ reporters: [any SpanReporter], maxBatch: Int = 100, maxQueue: Int = 1000, intervalMs: Int,
+        metrics: MetricsRegistry = MetricsRegistry()
+    ) -> SpanPipeline {
+        SpanPipeline(
+            reporters: reporters, maxBatchSpans: maxBatch, maxQueueSpans: maxQueue,
+            flushIntervalMs: intervalMs, metrics: metrics)
     }
-    XCTAssertEqual(
-      metricValue(metrics, "traceproxy_spans_reported_total{reporter=\"\(agent.url)\"}"), 5)
-  }
+
+    func test_submit_fullBatches_sentWithoutWaitingForInterval() {
+        let reporter = RecordingReporter()
+        let pipeline = makePipeline([reporter], maxBatch: 10, intervalMs: 60_000)
+        pipeline.start()
+        let spans = makeSpans(25)
+        pipeline.submit(Array(spans[0..<12]))
+        pipeline.submit(Array(spans[12..<25]))
+        XCTAssertTrue(eventually { reporter.spanCount >= 20 })
+        usleep(100_000)
+        XCTAssertEqual(reporter.batches.map(\.count), [10, 10], "the 5 left over wait for the timer")
+        pipeline.shutdown(timeoutMs: 2000)
+        XCTAssertEqual(reporter.batches.map(\.count), [10, 10, 5])
+        XCTAssertEqual(reporter.batches.flatMap { $0 }, spans, "order kept, nothing lost")
+    }
+
+    func test_submit_partialBatch_sentAfterInterval() {
+        let reporter = RecordingReporter()
+        let pipeline = makePipeline([reporter], maxBatch: 100, intervalMs: 300)
+        pipeline.start()
+        let started = Date()
+        pipeline.submit(makeSpans(3))
+        XCTAssertEqual(reporter.spanCount, 0, "a partial batch waits for the interval")
+        XCTAssertTrue(eventually(timeout: 3) { reporter.spanCount == 3 })
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.25)
+        // A second trickle goes out on the following tick too.
+        pipeline.submit(makeSpans(2))
+        XCTAssertTrue(eventually(timeout: 3) { reporter.spanCount == 5 })
+        pipeline.shutdown(timeoutMs: 1000)
+        XCTAssertTrue(reporter.closed)
+    }
+
+    func test_submit_beyondQueueLimit_dropsAndCounts() {
+        let metrics = MetricsRegistry()
+        let reporter = RecordingReporter()
+        let pipeline = makePipeline(
+            [reporter], maxBatch: 100, maxQueue: 10, intervalMs: 60_000, metrics: metrics)
+        pipeline.start()
+        let spans = makeSpans(15)
+        pipeline.submit(Array(spans[0..<8]))
+        pipeline.submit(Array(spans[8..<15]))
+        XCTAssertEqual(metricValue(metrics, #"traceproxy_spans_dropped_total{reason="queue_full"}"#), 5)
+        XCTAssertEqual(metricValue(metrics, "traceproxy_span_queue_depth"), 10)
+        pipeline.shutdown(timeoutMs: 2000)
+        XCTAssertEqual(reporter.batches.flatMap { $0 }, Array(spans[0..<10]))
+        XCTAssertEqual(metricValue(metrics, "traceproxy_span_queue_depth"), 0)
+    }
+
+    func test_shutdown_longInterval_flushesEverythingInMaxBatches() {
+        let metrics = MetricsRegistry()
+        let first = RecordingReporter(name: "first")
+        let second = RecordingReporter(name: "second")
+        let pipeline = makePipeline(
+            [first, second], maxBatch: 4, intervalMs: 60_000, metrics: metrics)
+        pipeline.start()
+        pipeline.submit(makeSpans(3))
+        usleep(150_000)
+        XCTAssertEqual(first.spanCount, 0, "sent before the 60 s interval")
+        pipeline.submit(makeSpans(7))
+        XCTAssertTrue(eventually { first.spanCount >= 8 && second.spanCount >= 8 })
+        pipeline.shutdown(timeoutMs: 2000)
+        XCTAssertEqual(first.batches.map(\.count), [4, 4, 2])
+        XCTAssertEqual(second.batches.map(\.count), [4, 4, 2])
+        XCTAssertTrue(first.closed && second.closed)
+        XCTAssertEqual(metricValue(metrics, #"traceproxy_spans_reported_total{reporter="first"}"#), 10)
+        XCTAssertEqual(
+            metricValue(metrics, #"traceproxy_reporter_batches_total{reporter="second",result="ok"}"#), 3)
+    }
+
+    func test_shutdown_withoutStart_stillFlushes() {
+        let reporter = RecordingReporter()
+        let pipeline = makePipeline([reporter], maxBatch: 2, intervalMs: 60_000)
+        pipeline.submit(makeSpans(5))
+        pipeline.shutdown(timeoutMs: 2000)
+        XCTAssertEqual(reporter.batches.map(\.count), [2, 2, 1])
+    }
+
+    func test_send_failing_countsDroppedAndFailedBatches() {
+        let metrics = MetricsRegistry()
+        let reporter = RecordingReporter(name: "bad", result: false)
+        let pipeline = makePipeline([reporter], maxBatch: 3, intervalMs: 60_000, metrics: metrics)
+        pipeline.start()
+        pipeline.submit(makeSpans(7))
+        pipeline.shutdown(timeoutMs: 2000)
+        XCTAssertEqual(
+            metricValue(metrics, #"traceproxy_spans_dropped_total{reporter="bad",reason="send_failed"}"#),
+            7)
+        XCTAssertEqual(
+            metricValue(metrics, #"traceproxy_reporter_batches_total{reporter="bad",result="failed"}"#), 3
+        )
+        XCTAssertEqual(metricValue(metrics, #"traceproxy_spans_reported_total{reporter="bad"}"#), 0)
+    }
+
+    func test_shutdown_hungReporter_returnsAtTimeout() {
+        let reporter = RecordingReporter(blockUntilReleased: true)
+        defer { for _ in 0..<4 { reporter.release() } }
+        let pipeline = makePipeline([reporter], maxBatch: 1, intervalMs: 60_000)
+        pipeline.start()
+        pipeline.submit(makeSpans(3))
+        XCTAssertTrue(eventually { reporter.batches.count == 1 })
+        let started = Date()
+        pipeline.shutdown(timeoutMs: 300)
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertGreaterThanOrEqual(elapsed, 0.25)
+        XCTAssertLessThan(elapsed, 2.0)
+    }
+
+    func test_submit_afterShutdown_dropsAndCounts() {
+        let metrics = MetricsRegistry()
+        let reporter = RecordingReporter()
+        let pipeline = makePipeline([reporter], intervalMs: 60_000, metrics: metrics)
+        pipeline.start()
+        pipeline.shutdown(timeoutMs: 1000)
+        pipeline.submit(makeSpans(4))
+        XCTAssertEqual(metricValue(metrics, #"traceproxy_spans_dropped_total{reason="shutdown"}"#), 4)
+        XCTAssertEqual(reporter.spanCount, 0)
+    }
+
+    /// The acceptance scenario end to end: a real Jaeger reporter and UDP socket, a 60 s interval,
+    /// five queued spans that must appear only when shutdown flushes them.
+    func test_shutdown_jaegerOverUDP_deliversQueuedSpansOnlyAtShutdown() throws {
+        let agent = try UDPReceiver()
+        defer { agent.stop() }
+        let metrics = MetricsRegistry()
+        let options = ReporterOptions(process: testProcess)
+        let reporter = try XCTUnwrap(ReporterURL.make(agent.url, options: options, metrics: metrics))
+        let pipeline = makePipeline([reporter], maxBatch: 1000, intervalMs: 60_000, metrics: metrics)
+        pipeline.start()
+        let spans = makeSpans(5)
+        for span in spans { pipeline.submit([span]) }
+        usleep(200_000)
+        XCTAssertEqual(agent.received.count, 0)
+        pipeline.shutdown(timeoutMs: 2000)
+        let datagrams = agent.waitForDatagrams(count: 1, timeout: 2)
+        XCTAssertEqual(datagrams.count, 1)
+        for span in spans {
+            let id = compactI64(Int64(bitPattern: span.spanID.value))
+            XCTAssertEqual(occurrences(of: id, in: datagrams), 1)
+        }
+        XCTAssertEqual(
+            metricValue(metrics, "traceproxy_spans_reported_total{reporter=\"\(agent.url)\"}"), 5)
+    }
 }
