@@ -32,6 +32,14 @@ final class AdminEndpointTests: XCTestCase {
         XCTAssertTrue(upstream.requests.isEmpty)
     }
 
+    func test_healthzHead_200WithoutBody() throws {
+        let client = try RawHTTPClient(port: try XCTUnwrap(proxy.adminPort))
+        let response = try client.roundTrip(httpRequest("HEAD", "/healthz"), toHEAD: true)
+        XCTAssertEqual(response.status, 200)
+        XCTAssertTrue(client.waitForClose(timeout: 5))
+        XCTAssertTrue(client.reader.buffer.isEmpty, "HEAD answered with a body")
+    }
+
     func test_unknownPath_404() throws {
         XCTAssertEqual(try admin("/nope").status, 404)
     }

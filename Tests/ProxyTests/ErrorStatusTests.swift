@@ -55,6 +55,21 @@ final class ErrorStatusTests: XCTestCase {
         XCTAssertTrue(upstream.requests.isEmpty)
     }
 
+    func test_tooManyHeaderFields_431AndClosed() throws {
+        let client = try proxy { $0.maxHeaders = 10 }.client()
+        let response = try client.roundTrip(httpRequest("GET", "/x", headers: (0..<20).map { ("X-H\($0)", "v") }))
+        XCTAssertEqual(response.status, 431)
+        XCTAssertTrue(client.waitForClose(timeout: 5))
+    }
+
+    func test_bodyNotCompleted_408AfterBodyTimeout() throws {
+        let client = try proxy { $0.bodyTimeoutMs = 300 }.client()
+        try client.send("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nonly ten b")
+        let response = try client.readFinalResponse(timeout: 15)
+        XCTAssertEqual(response.status, 408)
+        XCTAssertTrue(client.waitForClose(timeout: 5))
+    }
+
     func test_headerUnderLimit_forwarded() throws {
         let client = try proxy { $0.maxHeaderBytes = 1024 }.client()
         let response = try client.roundTrip(

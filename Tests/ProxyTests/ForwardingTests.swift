@@ -104,6 +104,7 @@ final class ForwardingTests: XCTestCase {
         let response = try client.roundTrip(httpRequest("GET", "/until-close"))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.text, "body until close")
+        XCTAssertTrue(response.chunked, "re-framed so the client connection can stay open")
     }
 
     func test_response_drip_firstChunkArrivesLongBeforeTheLast() throws {

@@ -25,7 +25,8 @@ final class HeaderRewritingTests: XCTestCase {
             httpRequest(
                 "GET", "/x",
                 headers: [
-                    ("Connection", "X-Custom-Hop, keep-alive"), ("X-Custom-Hop", "drop me"), ("Keep-Alive", "timeout=5"),
+                    ("Connection", "X-Custom-Hop, keep-alive"), ("X-Custom-Hop", "drop me"),
+                    ("Keep-Alive", "timeout=5"),
                     ("TE", "trailers"), ("Proxy-Connection", "keep-alive"), ("Upgrade-Insecure-Requests", "1"),
                     ("X-End-To-End", "kept"), ("Accept", "text/plain"),
                 ]))

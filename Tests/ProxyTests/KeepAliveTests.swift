@@ -42,6 +42,18 @@ final class KeepAliveTests: XCTestCase {
         XCTAssertEqual(requests.first?.connectionIndex, requests.last?.connectionIndex)
     }
 
+    func test_pooledUpstreamConnectionClosedByUpstream_nextRequestStillServed() throws {
+        let client = try proxy.client()
+        XCTAssertEqual(try client.roundTrip(httpRequest("GET", "/then-drop")).text, "ok")
+        usleep(200_000)  // the upstream has closed the idle connection by now
+        XCTAssertEqual(try client.roundTrip(httpRequest("GET", "/after")).text, "ok")
+        XCTAssertEqual(try client.roundTrip(httpRequest("GET", "/then-drop")).text, "ok")
+        // No pause this time: the request may race the upstream's close; a retry must cover it.
+        XCTAssertEqual(try client.roundTrip(httpRequest("GET", "/raced")).text, "ok")
+        XCTAssertEqual(
+            upstream.waitForRequests(count: 4).map(\.target), ["/then-drop", "/after", "/then-drop", "/raced"])
+    }
+
     func test_pipelinedRequests_slowFirst_answeredInOrder() throws {
         let client = try proxy.client()
         let batch =

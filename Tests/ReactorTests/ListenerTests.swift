@@ -67,7 +67,7 @@ final class ListenerTests: XCTestCase {
             waitUntil(timeout: 5) { two.withUnsafeMutableBytes { Socket.read(fd, into: $0) } == .bytes(2) })
         XCTAssertEqual(two, Array("hi".utf8))
         loop.queue.sync { listener.close() }
-        accepted.withLock { $0.fds.forEach { close($0) } }
+        for fd in accepted.withLock({ $0.fds }) { close(fd) }
     }
 
     func test_listener_atCapacity_pausesUntilCapacityReturns() throws {
@@ -81,7 +81,7 @@ final class ListenerTests: XCTestCase {
         XCTAssertTrue(waitUntil(timeout: 5) { accepted.withLock { $0.fds.count } == 1 }, "never resumed")
         _ = client
         loop.queue.sync { listener.close() }
-        accepted.withLock { $0.fds.forEach { close($0) } }
+        for fd in accepted.withLock({ $0.fds }) { close(fd) }
     }
 
     func test_listener_close_refusesNewConnections() throws {

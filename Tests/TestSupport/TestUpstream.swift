@@ -21,6 +21,7 @@ import Synchronization
 /// - `/upgrade`: 101 Switching Protocols (websocket), then echoes raw bytes until EOF
 /// - `/hang`: records and never answers (until `stop()`)
 /// - `/until-close`: 200 without framing, body delimited by closing
+/// - `/then-drop`: 200 `ok` that looks keep-alive, then the connection is closed (an idle timeout)
 /// - anything else: 200 `ok`
 ///
 /// A request with `Expect: 100-continue` gets `100 Continue` before its body is read.
@@ -199,7 +200,8 @@ public final class TestUpstream: Sendable {
             let connectionTokens = headers.filter { $0.name.lowercased() == "connection" }
                 .flatMap { $0.value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             let closeAfter =
-                connectionTokens.contains("close") || (version == "HTTP/1.0" && !connectionTokens.contains("keep-alive"))
+                connectionTokens.contains("close")
+                || (version == "HTTP/1.0" && !connectionTokens.contains("keep-alive"))
             guard respond(fd, reader: reader, request: request, closeAfter: closeAfter), !closeAfter else { return }
         }
     }
@@ -244,7 +246,10 @@ public final class TestUpstream: Sendable {
                 var size = 1
                 while offset < data.count {
                     let end = min(data.count, offset + size)
-                    out += Array("\(String(end - offset, radix: 16));ext=\(size)\r\n".utf8) + data[offset..<end] + [13, 10]
+                    out +=
+                        Array("\(String(end - offset, radix: 16));ext=\(size)\r\n".utf8) + data[offset..<end] + [
+                            13, 10,
+                        ]
                     offset = end
                     size = size * 3 + 7
                 }
@@ -269,6 +274,10 @@ public final class TestUpstream: Sendable {
             return false
         case "garbage":
             _ = send(fd, "SPDY/9 banana\r\n\r\n")
+            return false
+        case "then-drop":
+            _ = fixed(200, Array("ok".utf8))
+            pause(ms: 20)
             return false
         case "hang":
             while !isStopping { usleep(5000) }
