@@ -113,9 +113,11 @@ final class ClientConnection: EventHandler {
 
     /// Parses as much client input as the current state allows.
     func process() {
-        while !closed && !input.isEmpty && !closeWhenFlushed {
+        // The parser is called even with no input left: the event after a head or the last body
+        // bytes (`.end`) needs no further bytes.
+        while !closed && !closeWhenFlushed {
             if tunnel {
-                if let up = exchange?.upstream {
+                if let up = exchange?.upstream, !input.isEmpty {
                     input.withReadableBytes { up.send($0) }
                     input.removeAll()
                 }
@@ -135,7 +137,7 @@ final class ClientConnection: EventHandler {
             }
             guard let event else {
                 input.consume(consumed)
-                if consumed == 0 { break }
+                if consumed == 0 || input.isEmpty { break }
                 continue
             }
             switch event {
@@ -426,10 +428,12 @@ final class ClientConnection: EventHandler {
 
     func processResponse() {
         guard let ex = exchange, let up = ex.upstream else { return }
-        while exchange === ex && !up.input.isEmpty && !closed {
+        while exchange === ex && !closed {
             if tunnel {
-                up.input.withReadableBytes { write($0) }
-                up.input.removeAll()
+                if !up.input.isEmpty {
+                    up.input.withReadableBytes { write($0) }
+                    up.input.removeAll()
+                }
                 break
             }
             if output.readableCount > Self.highWater {
@@ -449,7 +453,7 @@ final class ClientConnection: EventHandler {
             }
             guard let event else {
                 up.input.consume(consumed)
-                if consumed == 0 { break }
+                if consumed == 0 || up.input.isEmpty { break }
                 continue
             }
             switch event {
