@@ -81,9 +81,14 @@ extension LoopContext {
 
     /// Stop accepting; close idle connections now, the rest after their current response.
     func beginDrain() {
+        // Connections the kernel already accepted, and requests already sent on idle connections,
+        // were made before the signal: serve them rather than reset them.
+        listener?.acceptBacklog()
         draining = true
         listener?.close()
         for c in Array(clients.values) {
+            if c.isIdle { c.onReadable() }
+            if c.closed { continue }
             if c.isIdle { c.close() } else { c.closeAfterResponse = true }
         }
     }
