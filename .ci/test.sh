@@ -50,7 +50,10 @@ if [[ -n ${done_ok["build (release)"]:-} ]]; then
         echo "=== interop tests: none (Tests/interop/run.sh does not exist)"
     fi
     if [[ -d ../shared/acceptance ]]; then
+        # The two gated cases (upstream timeout -> 504, slow request head -> 408) need our flag names.
         stage "acceptance checks" env TRACEPROXY=.build/release/traceproxy \
+            HARNESS_UPSTREAM_TIMEOUT_ARGS="--upstream-timeout-ms 1000" HARNESS_UPSTREAM_TIMEOUT_S=1 \
+            HARNESS_SLOWLORIS_ARGS="--header-timeout-ms 1000" HARNESS_SLOWLORIS_TIMEOUT_S=1 \
             bash ../shared/acceptance/run_all.sh
     else
         echo
