@@ -35,7 +35,7 @@ skip_failed() {
 
 stage "build (debug, with tests)" swift build --build-tests
 if [[ -n ${done_ok["build (debug, with tests)"]:-} ]]; then
-    stage "unit tests (XCTest)" swift test --skip-build
+    stage "unit tests (XCTest)" swift test --skip-build --disable-swift-testing
 else
     skip_failed "unit tests (XCTest)" "the debug build failed"
 fi
@@ -75,5 +75,7 @@ if [[ ${#failed[@]} -eq 0 ]]; then
 else
     echo "=== ${#failed[@]} stage(s) failed:"
     printf '    %s\n' "${failed[@]}"
-    exit 1
 fi
+# The closing line: a plain count CI can read.
+echo "stages: ${#done_ok[@]} passed, ${#failed[@]} failed"
+[[ ${#failed[@]} -eq 0 ]]
