@@ -144,18 +144,21 @@ final class ProxyServer: @unchecked Sendable {
                 fd = try Socket.listen(addr, reusePort: false)
             } catch {
                 if config.adminExplicit { throw error }
-                printError("traceproxy: warning: admin listener disabled: \(error) (set --admin HOST:PORT or --admin off)")
+                printError(
+                    "traceproxy: warning: admin listener disabled: \(error) (set --admin HOST:PORT or --admin off)")
             }
             let loop = loops[0]
             let registry = self.registry
-            if fd >= 0 { adminListener = try loop.queue.sync {
-                try Listener(fd: fd, loop: loop) { c, _ in
-                    let conn = AdminConnection(fd: c, loop: loop, registry: registry)
-                    do { try loop.register(c, handler: conn, readable: true, writable: false) } catch {
-                        loop.closeDescriptor(c)
+            if fd >= 0 {
+                adminListener = try loop.queue.sync {
+                    try Listener(fd: fd, loop: loop) { c, _ in
+                        let conn = AdminConnection(fd: c, loop: loop, registry: registry)
+                        do { try loop.register(c, handler: conn, readable: true, writable: false) } catch {
+                            loop.closeDescriptor(c)
+                        }
                     }
                 }
-            } }
+            }
         }
         if config.demo {
             demoTimer = DemoTraffic.start(proxy: boundAddr)

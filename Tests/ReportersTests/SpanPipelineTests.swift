@@ -56,7 +56,8 @@ final class SpanPipelineTests: XCTestCase {
         let spans = makeSpans(15)
         pipeline.submit(Array(spans[0..<8]))
         pipeline.submit(Array(spans[8..<15]))
-        XCTAssertEqual(metricValue(metrics, #"traceproxy_spans_dropped_total{reporter="recording",reason="queue_full"}"#), 5)
+        XCTAssertEqual(
+            metricValue(metrics, #"traceproxy_spans_dropped_total{reporter="recording",reason="queue_full"}"#), 5)
         XCTAssertEqual(metricValue(metrics, #"traceproxy_span_queue_depth{reporter="recording"}"#), 10)
         pipeline.shutdown(timeoutMs: 2000)
         XCTAssertEqual(reporter.batches.flatMap { $0 }, Array(spans[0..<10]))
@@ -143,7 +144,8 @@ final class SpanPipelineTests: XCTestCase {
         pipeline.start()
         pipeline.shutdown(timeoutMs: 1000)
         pipeline.submit(makeSpans(4))
-        XCTAssertEqual(metricValue(metrics, #"traceproxy_spans_dropped_total{reporter="recording",reason="shutdown"}"#), 4)
+        XCTAssertEqual(
+            metricValue(metrics, #"traceproxy_spans_dropped_total{reporter="recording",reason="shutdown"}"#), 4)
         XCTAssertEqual(reporter.spanCount, 0)
     }
 
