@@ -270,7 +270,9 @@ final class ClientConnection: EventHandler {
         if tunnel { return }
         if ex.connectDeadline > 0 && now >= ex.connectDeadline {
             ctx.metrics.upstreamTimeouts.add()
-            failExchange(status: 504, kind: "upstream_connect_timeout", message: "upstream connect timed out")
+            // Unreachable is a 502 (the contract; Envoy answers 503, nginx 504): 504 is kept
+            // for an upstream that accepted the request and did not answer.
+            failExchange(status: 502, kind: "upstream_connect_timeout", message: "upstream connect timed out")
         } else if !ex.requestDone && bodyDeadline > 0 && now >= bodyDeadline {
             ctx.metrics.clientErrors.add()
             abortExchange("client_timeout", "request body not received in time")
