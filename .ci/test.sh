@@ -43,6 +43,7 @@ fi
 stage "build (release)" swift build -c release --product traceproxy
 if [[ -n ${done_ok["build (release)"]:-} ]]; then
     stage "CLI tests" env TRACEPROXY=.build/release/traceproxy bash Tests/cli/test_cli.sh
+    stage "run tests (demo, access log, admin)" env TRACEPROXY=.build/release/traceproxy bash Tests/cli/test_run.sh
     if [[ -f Tests/interop/run.sh ]]; then
         stage "interop tests" env TRACEPROXY=.build/release/traceproxy bash Tests/interop/run.sh
     else
@@ -61,6 +62,7 @@ if [[ -n ${done_ok["build (release)"]:-} ]]; then
     fi
 else
     skip_failed "CLI tests" "the release build failed"
+    skip_failed "run tests (demo, access log, admin)" "the release build failed"
     if [[ -f Tests/interop/run.sh ]]; then
         skip_failed "interop tests" "the release build failed"
     fi
