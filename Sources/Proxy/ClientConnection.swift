@@ -393,6 +393,7 @@ final class ClientConnection: EventHandler {
     func failExchange(status: Int, kind: String, message: String) {
         guard let ex = exchange else { return }
         ex.fail(kind, message)
+        ctx.logUpstreamError(kind, message)
         ex.upstream?.close()
         ex.upstream = nil
         ex.connectDeadline = 0

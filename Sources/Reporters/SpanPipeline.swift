@@ -1,4 +1,5 @@
 import Dispatch
+import Logging
 import Spans
 import Stats
 import Synchronization
@@ -70,6 +71,9 @@ final class ReporterLane: Sendable {
 
     private let reporter: any SpanReporter
     private let counter: ReporterCounters
+    /// Touched only by the worker thread.
+    nonisolated(unsafe) private var failureLog = LogThrottle(intervalMs: 10_000)
+    private let logger = Logger(label: "traceproxy.reporter")
     private let maxBatchSpans: Int
     private let maxQueueSpans: Int
     private let flushIntervalNanos: UInt64
@@ -227,6 +231,11 @@ final class ReporterLane: Sendable {
         } else {
             counter.dropped.add(batch.count)
             counter.batchesFailed.add()
+            let nowMs = Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000)
+            if let more = failureLog.admit(nowMs: nowMs) {
+                let tail = more > 0 ? " (\(more) more failed batches since the last report)" : ""
+                logger.warning("reporter \(reporter.name): a batch of \(batch.count) spans was not delivered\(tail)")
+            }
         }
     }
 }
