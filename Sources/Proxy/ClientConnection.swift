@@ -34,6 +34,9 @@ final class ClientConnection: EventHandler {
     var requestStartWall: Int64 = 0
     var requestStartNs: Int64 = 0
     var tunnel = false
+    /// While set, `write` only queues: a response's head and the body bytes read with it leave in
+    /// one write.
+    var corked = false
 
     static let highWater = 256 * 1024
     static let maxBufferedInput = 64 * 1024
@@ -152,6 +155,7 @@ final class ClientConnection: EventHandler {
                 requestEnded()
             }
         }
+        exchange?.upstream?.flushOutput()
         updateInterest()
     }
 
@@ -173,6 +177,10 @@ final class ClientConnection: EventHandler {
 
     func write(_ bytes: UnsafeRawBufferPointer) {
         guard !closed, !bytes.isEmpty else { return }
+        if corked {
+            output.append(bytes)
+            return
+        }
         if output.isEmpty {
             switch Socket.write(fd, bytes) {
             case .bytes(let n) where n == bytes.count: return
@@ -210,6 +218,12 @@ final class ClientConnection: EventHandler {
             if let ex = exchange, ex.upstream != nil { processResponse() }
         }
         updateInterest()
+    }
+
+    private func uncork() {
+        corked = false
+        if closed || output.isEmpty { return }
+        onWritable()
     }
 
     /// Closes once everything queued for the client has been written.
@@ -431,6 +445,8 @@ final class ClientConnection: EventHandler {
 
     func processResponse() {
         guard let ex = exchange, let up = ex.upstream else { return }
+        corked = true
+        defer { uncork() }
         while exchange === ex && !closed {
             if tunnel {
                 if !up.input.isEmpty {
@@ -615,6 +631,7 @@ final class ClientConnection: EventHandler {
         if !input.isEmpty {
             input.withReadableBytes { up.send($0) }
             input.removeAll()
+            up.flushOutput()
         }
         ex.upstreamDeadline = 0
         updateInterest()
@@ -658,6 +675,7 @@ extension ClientConnection: UpstreamDelegate {
             ex.retried = true
             ex.upstream = nil
             connectUpstream(ex, fresh: true)
+            exchange?.upstream?.flushOutput()
             return
         }
         do {
