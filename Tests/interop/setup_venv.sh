@@ -28,7 +28,8 @@ REQS=(
     "pytest>=7,<9"
 )
 STAMP="$(printf '%s\n' "${REQS[@]}")"
-IMPORTS='import six, jaeger_client, jaeger_client.thrift_gen.agent.Agent, thrift.protocol.TCompactProtocol, tornado, threadloop, opentracing, flask, flask_opentracing, jsonschema, yaml, requests, pytest'
+IMPORTS='import six, jaeger_client, jaeger_client.thrift_gen.agent.Agent, thrift.protocol.TCompactProtocol
+import tornado, threadloop, opentracing, flask, flask_opentracing, jsonschema, yaml, requests, pytest'
 
 if [ ! -x "$VENV/bin/python" ]; then
     if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then

@@ -297,6 +297,19 @@ class JaegerAgent:
             last = n
             time.sleep(quiet)
 
+    def kernel_drops(self) -> Optional[int]:
+        """Datagrams the kernel dropped on this socket (last column of /proc/net/udp): a full receive
+        buffer is the test machine's loss, not the proxy's."""
+        try:
+            with open("/proc/net/udp") as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    if int(fields[1].split(":")[1], 16) == self.port:
+                        return int(fields[-1])
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
+
     def stop(self):
         self._stop.set()
         for t in self._threads:

@@ -88,9 +88,10 @@ def test_flask_child(stack, incoming):
     app_span = app_spans[0]
     proxy_spans = agent.wait_spans(lambda s: s.service == PROXY_SERVICE and s.span_id == app_span.parent_id,
                                    timeout=10)
+    in_app_trace = [(s.service, f"{s.span_id:016x}") for s in agent.snapshot() if s.trace_id == app_span.trace_id]
     assert len(proxy_spans) == 1, (
-        f"app span's parent {app_span.parent_id:016x} is not exactly one {PROXY_SERVICE} span; proxy spans "
-        f"in the trace: {[f'{s.span_id:016x}' for s in agent.snapshot() if s.trace_id == app_span.trace_id]}"
+        f"app span's parent {app_span.parent_id:016x} is not exactly one {PROXY_SERVICE} span; spans in the "
+        f"app's trace: {in_app_trace}"
         f"; the app saw uber-trace-id {seen['uber']!r}")
     proxy_span = proxy_spans[0]
 

@@ -34,7 +34,9 @@ def test_volume_jaeger(upstream, agent, proxy_factory):
     elapsed = time.monotonic() - t0
 
     assert not agent.errors, f"undecodable datagrams: {agent.errors[:3]}"
-    assert len(spans) == REQUESTS, f"{len(spans)} spans decoded, expected {REQUESTS} ({elapsed:.1f}s)"
+    assert len(spans) == REQUESTS, (
+        f"{len(spans)} spans decoded, expected {REQUESTS} ({elapsed:.1f}s, {len(agent.sizes)} datagrams, "
+        f"kernel dropped {agent.kernel_drops()} on the agent socket)")
     ids = collections.Counter(s.span_id for s in spans)
     dup = [f"{k:016x}x{v}" for k, v in ids.items() if v > 1]
     assert not dup, f"duplicate span ids: {dup[:5]}"
