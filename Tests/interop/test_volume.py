@@ -44,6 +44,9 @@ def test_volume_jaeger(upstream, agent, proxy_factory):
     assert {s.service for s in spans} == {service}
     assert all(s.parent_id == 0 and s.trace_id != 0 for s in spans), "requests without context are roots"
     assert len({s.trace_id for s in spans}) == REQUESTS, "each root span starts its own trace"
+    flagged = [s for s in spans if "error" in s.tags]
+    assert not flagged, f"{len(flagged)} spans of 200 responses carry an error tag, e.g. {flagged[0].tags}"
+    assert {str(s.tags.get("http.status_code")) for s in spans} == {"200"}
     assert max(agent.sizes) <= MAX_DATAGRAM, f"largest datagram {max(agent.sizes)} bytes"
     assert len(agent.sizes) < REQUESTS, "spans are batched"
     assert set(agent.message_types) <= {1, 4}, f"message types {set(agent.message_types)} (CALL=1, ONEWAY=4)"
@@ -69,6 +72,9 @@ def _zipkin_volume(upstream, collector, proxy_factory, n: int, gzip: bool):
     assert len({s["id"] for s in spans}) == n, "span ids are unique"
     assert {s["localEndpoint"]["serviceName"] for s in spans} == {service}
     assert {s.get("kind") for s in spans} == {"SERVER"}
+    flagged = [s for s in spans if "error" in (s.get("tags") or {})]
+    assert not flagged, f"{len(flagged)} spans of 200 responses carry an error tag, e.g. {flagged[0]}"
+    assert {(s.get("tags") or {}).get("http.status_code") for s in spans} == {"200"}
     assert all(p.path == "/api/v2/spans" for p in collector.posts)
     assert all(p.gzip == gzip for p in collector.posts), "Content-Encoding: gzip exactly when --zipkin-gzip"
     assert all(p.content_type.startswith("application/json") for p in collector.posts)
