@@ -59,14 +59,12 @@ final class ClientConnection: EventHandler {
     func onReadable() {
         if closed { return }
         if lingering {
-            var scratch = ByteBuffer(capacity: 0)
+            // Discard whatever the client still sends until it closes.
             switch input.read(from: fd, chunk: 4096) {
             case .bytes: input.removeAll()
             case .wouldBlock: break
             case .eof, .error: close()
             }
-            _ = scratch.readableCount
-            scratch.release()
             return
         }
         switch input.read(from: fd) {
@@ -91,12 +89,8 @@ final class ClientConnection: EventHandler {
             return
         }
         if exchange == nil {
-            if parser.isIdle && input.isEmpty {
-                close()
-            } else {
-                // A partial request head: nothing to answer.
-                close()
-            }
+            // Between requests, or inside a partial head: nothing to answer.
+            close()
             return
         }
         if exchange!.requestDone {
@@ -372,9 +366,6 @@ final class ClientConnection: EventHandler {
         ex.requestDone = true
         bodyDeadline = 0
         if ex.upstream != nil { ex.upstreamDeadline = ctx.loop.nowMs + Int64(ctx.config.upstreamTimeoutMs) }
-        if ex.status != 0 && ex.upstream == nil && !ex.responseHeadSent {
-            // Already answered (an error), nothing else to wait for.
-        }
     }
 
     /// The client sent something the parser refuses: answer with its status and close.
