@@ -51,8 +51,7 @@ final class AdminConnection: EventHandler {
     }
 
     private func answer(_ head: HTTPHead) {
-        let path = OperationNamePath.path(head.target)
-        switch (head.method, path) {
+        switch (head.method, head.path) {
         case (.get, "/healthz"), (.head, "/healthz"):
             respond(200, "text/plain", "ok\n")
         case (.get, "/metrics"):
@@ -90,14 +89,5 @@ final class AdminConnection: EventHandler {
         if closed { return }
         closed = true
         loop.closeDescriptor(fd)
-    }
-}
-
-/// The path of a request target, without query or fragment.
-enum OperationNamePath {
-    static func path(_ target: String) -> Substring {
-        var t = Substring(target)
-        if let i = t.firstIndex(where: { $0 == "?" || $0 == "#" }) { t = t[..<i] }
-        return t
     }
 }

@@ -34,6 +34,9 @@ final class ClientConnection: EventHandler {
     var requestStartWall: Int64 = 0
     var requestStartNs: Int64 = 0
     var tunnel = false
+    /// While set, `write` only queues: a response's head and the body bytes read with it leave in
+    /// one write.
+    var corked = false
 
     static let highWater = 256 * 1024
     static let maxBufferedInput = 64 * 1024
@@ -56,14 +59,12 @@ final class ClientConnection: EventHandler {
     func onReadable() {
         if closed { return }
         if lingering {
-            var scratch = ByteBuffer(capacity: 0)
+            // Discard whatever the client still sends until it closes.
             switch input.read(from: fd, chunk: 4096) {
             case .bytes: input.removeAll()
             case .wouldBlock: break
             case .eof, .error: close()
             }
-            _ = scratch.readableCount
-            scratch.release()
             return
         }
         switch input.read(from: fd) {
@@ -88,12 +89,8 @@ final class ClientConnection: EventHandler {
             return
         }
         if exchange == nil {
-            if parser.isIdle && input.isEmpty {
-                close()
-            } else {
-                // A partial request head: nothing to answer.
-                close()
-            }
+            // Between requests, or inside a partial head: nothing to answer.
+            close()
             return
         }
         if exchange!.requestDone {
@@ -113,9 +110,11 @@ final class ClientConnection: EventHandler {
 
     /// Parses as much client input as the current state allows.
     func process() {
-        while !closed && !input.isEmpty && !closeWhenFlushed {
+        // The parser is called even with no input left: the event after a head or the last body
+        // bytes (`.end`) needs no further bytes.
+        while !closed && !closeWhenFlushed {
             if tunnel {
-                if let up = exchange?.upstream {
+                if let up = exchange?.upstream, !input.isEmpty {
                     input.withReadableBytes { up.send($0) }
                     input.removeAll()
                 }
@@ -135,7 +134,7 @@ final class ClientConnection: EventHandler {
             }
             guard let event else {
                 input.consume(consumed)
-                if consumed == 0 { break }
+                if consumed == 0 || input.isEmpty { break }
                 continue
             }
             switch event {
@@ -150,6 +149,7 @@ final class ClientConnection: EventHandler {
                 requestEnded()
             }
         }
+        exchange?.upstream?.flushOutput()
         updateInterest()
     }
 
@@ -171,6 +171,10 @@ final class ClientConnection: EventHandler {
 
     func write(_ bytes: UnsafeRawBufferPointer) {
         guard !closed, !bytes.isEmpty else { return }
+        if corked {
+            output.append(bytes)
+            return
+        }
         if output.isEmpty {
             switch Socket.write(fd, bytes) {
             case .bytes(let n) where n == bytes.count: return
@@ -208,6 +212,12 @@ final class ClientConnection: EventHandler {
             if let ex = exchange, ex.upstream != nil { processResponse() }
         }
         updateInterest()
+    }
+
+    private func uncork() {
+        corked = false
+        if closed || output.isEmpty { return }
+        onWritable()
     }
 
     /// Closes once everything queued for the client has been written.
@@ -268,7 +278,9 @@ final class ClientConnection: EventHandler {
         if tunnel { return }
         if ex.connectDeadline > 0 && now >= ex.connectDeadline {
             ctx.metrics.upstreamTimeouts.add()
-            failExchange(status: 504, kind: "upstream_connect_timeout", message: "upstream connect timed out")
+            // Unreachable is a 502 (the contract; Envoy answers 503, nginx 504): 504 is kept
+            // for an upstream that accepted the request and did not answer.
+            failExchange(status: 502, kind: "upstream_connect_timeout", message: "upstream connect timed out")
         } else if !ex.requestDone && bodyDeadline > 0 && now >= bodyDeadline {
             ctx.metrics.clientErrors.add()
             abortExchange("client_timeout", "request body not received in time")
@@ -354,9 +366,6 @@ final class ClientConnection: EventHandler {
         ex.requestDone = true
         bodyDeadline = 0
         if ex.upstream != nil { ex.upstreamDeadline = ctx.loop.nowMs + Int64(ctx.config.upstreamTimeoutMs) }
-        if ex.status != 0 && ex.upstream == nil && !ex.responseHeadSent {
-            // Already answered (an error), nothing else to wait for.
-        }
     }
 
     /// The client sent something the parser refuses: answer with its status and close.
@@ -389,6 +398,7 @@ final class ClientConnection: EventHandler {
     func failExchange(status: Int, kind: String, message: String) {
         guard let ex = exchange else { return }
         ex.fail(kind, message)
+        ctx.logUpstreamError(kind, message)
         ex.upstream?.close()
         ex.upstream = nil
         ex.connectDeadline = 0
@@ -426,10 +436,14 @@ final class ClientConnection: EventHandler {
 
     func processResponse() {
         guard let ex = exchange, let up = ex.upstream else { return }
-        while exchange === ex && !up.input.isEmpty && !closed {
+        corked = true
+        defer { uncork() }
+        while exchange === ex && !closed {
             if tunnel {
-                up.input.withReadableBytes { write($0) }
-                up.input.removeAll()
+                if !up.input.isEmpty {
+                    up.input.withReadableBytes { write($0) }
+                    up.input.removeAll()
+                }
                 break
             }
             if output.readableCount > Self.highWater {
@@ -449,7 +463,7 @@ final class ClientConnection: EventHandler {
             }
             guard let event else {
                 up.input.consume(consumed)
-                if consumed == 0 { break }
+                if consumed == 0 || up.input.isEmpty { break }
                 continue
             }
             switch event {
@@ -608,6 +622,7 @@ final class ClientConnection: EventHandler {
         if !input.isEmpty {
             input.withReadableBytes { up.send($0) }
             input.removeAll()
+            up.flushOutput()
         }
         ex.upstreamDeadline = 0
         updateInterest()
@@ -651,6 +666,7 @@ extension ClientConnection: UpstreamDelegate {
             ex.retried = true
             ex.upstream = nil
             connectUpstream(ex, fresh: true)
+            exchange?.upstream?.flushOutput()
             return
         }
         do {

@@ -33,7 +33,7 @@ final class DemoUpstreamConnection: EventHandler {
             return
         }
         do {
-            while !input.isEmpty && !closed {
+            while !closed {
                 let (consumed, event) = try input.withReadableBytes { (b) throws(HTTPParseError) in try parser.next(b) }
                 input.consume(consumed)
                 switch event {
@@ -41,8 +41,10 @@ final class DemoUpstreamConnection: EventHandler {
                 case .end:
                     if let h = pendingHead { respond(h) }
                     pendingHead = nil
-                case .body, .none:
-                    if event == nil && consumed == 0 { return }
+                case .body:
+                    break
+                case .none:
+                    if consumed == 0 || input.isEmpty { return }
                 }
             }
         } catch {

@@ -1,8 +1,10 @@
 import HTTP1
+import Logging
 import Propagation
 import Reactor
 import Reporters
 import Spans
+import Stats
 
 /// Everything one event loop owns: its connections, its upstream pool, its span batch and scratch
 /// buffers. Touched only on the loop's queue, so none of it is locked.
@@ -23,6 +25,8 @@ final class LoopContext {
     var scratch: [UInt8] = []
     var accessLog: [UInt8] = []
     var draining = false
+    var upstreamErrorLog = LogThrottle(intervalMs: 5_000)
+    let logger = Logger(label: "traceproxy")
     var listener: Listener?
 
     init(loop: EventLoop, shared: SharedState) {
@@ -49,6 +53,14 @@ final class LoopContext {
         flushSpans()
         flushAccessLog()
         pool.pruneClosed()
+    }
+
+    /// Upstream failures go to stderr, throttled: the spans and /metrics carry every one of them.
+    func logUpstreamError(_ kind: String, _ message: String) {
+        if let more = upstreamErrorLog.admit(nowMs: loop.nowMs) {
+            let tail = more > 0 ? " (\(more) more upstream errors since the last report)" : ""
+            logger.warning("upstream \(shared.upstreamDescription): \(kind): \(message)\(tail)")
+        }
     }
 
     func flushAccessLog() {
@@ -81,9 +93,14 @@ extension LoopContext {
 
     /// Stop accepting; close idle connections now, the rest after their current response.
     func beginDrain() {
+        // Connections the kernel already accepted, and requests already sent on idle connections,
+        // were made before the signal: serve them rather than reset them.
+        listener?.acceptBacklog()
         draining = true
         listener?.close()
         for c in Array(clients.values) {
+            if c.isIdle { c.onReadable() }
+            if c.closed { continue }
             if c.isIdle { c.close() } else { c.closeAfterResponse = true }
         }
     }

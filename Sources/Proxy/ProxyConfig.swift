@@ -24,6 +24,9 @@ public struct ProxyConfig: Sendable {
     public var demo = false
     public var serviceName = "traceproxy"
     public var admin: HostPort? = HostPort(host: "127.0.0.1", port: 9901)
+    /// The admin address was given on the command line: failing to bind it is then fatal. The
+    /// default address only warns, so several sidecars on one host can start with defaults.
+    public var adminExplicit = false
     /// Event loops; 0 means one per core.
     public var threads = 0
 

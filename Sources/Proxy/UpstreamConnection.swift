@@ -59,25 +59,17 @@ final class UpstreamConnection: EventHandler {
     var isOpen: Bool { state != .closed }
     var pendingOutput: Int { output.readableCount }
 
-    /// Sends now if the socket takes it, otherwise queues and waits for writability.
+    /// Queues bytes; nothing is written until `flushOutput()`. The client side gathers a request's
+    /// head and the body bytes it already has into one write (one syscall instead of several).
     func send(_ bytes: UnsafeRawBufferPointer) {
         guard state != .closed, !bytes.isEmpty else { return }
-        if state == .open && output.isEmpty {
-            switch Socket.write(fd, bytes) {
-            case .bytes(let n) where n == bytes.count:
-                return
-            case .bytes(let n):
-                output.append(UnsafeRawBufferPointer(rebasing: bytes[n...]))
-            case .wouldBlock:
-                output.append(bytes)
-            case .eof, .error:
-                // The read side reports the failure.
-                output.append(bytes)
-            }
-            updateInterest()
-            return
-        }
         output.append(bytes)
+    }
+
+    /// Writes what is queued now if the socket takes it; waits for writability otherwise.
+    func flushOutput() {
+        guard state == .open, !output.isEmpty else { return }
+        flush()
     }
 
     func send(_ bytes: [UInt8]) { bytes.withUnsafeBytes { send($0) } }

@@ -48,6 +48,11 @@ public final class Listener: EventHandler {
 
     public func onWritable() {}
 
+    /// Accepts what is waiting in the kernel's queue now (before closing for a drain).
+    public func acceptBacklog() {
+        if !paused { onReadable() }
+    }
+
     private func pause() {
         if paused { return }
         paused = true

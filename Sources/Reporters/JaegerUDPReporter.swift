@@ -51,7 +51,7 @@ public final class JaegerUDPReporter: SpanReporter {
             throw ReporterURLError("reporter \"\(name)\": cannot connect UDP socket (errno \(code))")
         }
         self.name = name
-        self.queueFullDrops = ReporterMetrics.queueFullDrops(metrics)
+        self.queueFullDrops = ReporterMetrics.queueFullDrops(metrics, reporter: name)
         self.state = Mutex(
             State(
                 packer: JaegerBatchPacker(

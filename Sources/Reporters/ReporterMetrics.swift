@@ -10,16 +10,18 @@ enum ReporterMetrics {
     static let batches = "traceproxy_reporter_batches_total"
     static let batchesHelp = "Batches a reporter sent, by result."
     static let queueDepth = "traceproxy_span_queue_depth"
-    static let queueDepthHelp = "Spans waiting in the reporting queue."
+    static let queueDepthHelp = "Spans waiting in a reporter's queue."
 
     /// Spans refused by the pipeline's bounded queue (before any reporter saw them).
-    static func queueFullDrops(_ metrics: MetricsRegistry) -> Counter {
-        metrics.counter(spansDropped, help: spansDroppedHelp, labels: [("reason", "queue_full")])
+    static func queueFullDrops(_ metrics: MetricsRegistry, reporter: String) -> Counter {
+        metrics.counter(
+            spansDropped, help: spansDroppedHelp, labels: [("reporter", reporter), ("reason", "queue_full")])
     }
 
     /// Spans submitted after the pipeline's worker had finished its final flush.
-    static func shutdownDrops(_ metrics: MetricsRegistry) -> Counter {
-        metrics.counter(spansDropped, help: spansDroppedHelp, labels: [("reason", "shutdown")])
+    static func shutdownDrops(_ metrics: MetricsRegistry, reporter: String) -> Counter {
+        metrics.counter(
+            spansDropped, help: spansDroppedHelp, labels: [("reporter", reporter), ("reason", "shutdown")])
     }
 }
 

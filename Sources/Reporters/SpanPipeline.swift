@@ -1,4 +1,5 @@
 import Dispatch
+import Logging
 import Spans
 import Stats
 import Synchronization
@@ -9,12 +10,50 @@ import Synchronization
 
 /// Moves finished spans from the event loops to the reporters, off the request path.
 ///
+/// Each reporter gets a lane of its own (a bounded queue and a worker thread), so a hung Zipkin
+/// collector cannot hold back the Jaeger agent's datagrams, and neither can hold back a request.
+public final class SpanPipeline: Sendable {
+    private let lanes: [ReporterLane]
+
+    public init(
+        reporters: [any SpanReporter], maxBatchSpans: Int, maxQueueSpans: Int, flushIntervalMs: Int,
+        metrics: MetricsRegistry
+    ) {
+        lanes = reporters.map {
+            ReporterLane(
+                reporter: $0, maxBatchSpans: maxBatchSpans, maxQueueSpans: maxQueueSpans,
+                flushIntervalMs: flushIntervalMs, metrics: metrics)
+        }
+    }
+
+    /// Starts the workers (once; later calls do nothing).
+    public func start() {
+        for lane in lanes { lane.start() }
+    }
+
+    /// Called by event loops with a batch of spans; never blocks beyond a short lock per reporter.
+    /// Spans beyond `maxQueueSpans` in a reporter's queue are dropped and counted for it.
+    public func submit(_ spans: [FinishedSpan]) {
+        for lane in lanes { lane.submit(spans) }
+    }
+
+    /// Delivers everything queued, then closes the reporters. All lanes flush at once against one
+    /// deadline; returns when all are done or after `timeoutMs`.
+    public func shutdown(timeoutMs: Int) {
+        let deadline = DispatchTime.now() + .milliseconds(max(0, timeoutMs))
+        for lane in lanes { lane.beginShutdown(deadline: deadline) }
+        for lane in lanes { lane.awaitShutdown(deadline: deadline) }
+    }
+}
+
+/// One reporter's queue and worker.
+///
 /// Event loops only append to a bounded queue under a short lock; one worker thread of its own
-/// does all reporter I/O, so a slow or hung collector delays that thread and never a request. The
+/// does the reporter's I/O, so a slow or hung collector delays that thread and never a request. The
 /// worker sends when a full batch is queued or when `flushIntervalMs` have passed since the last
 /// flush, "whichever comes first" (the buffer-or-timer rule of Envoy's Zipkin reporter and the
 /// OpenTelemetry batch span processor); a full queue drops and counts rather than grow or block.
-public final class SpanPipeline: Sendable {
+final class ReporterLane: Sendable {
     private struct State {
         var queue: [FinishedSpan] = []
         var started = false
@@ -30,8 +69,11 @@ public final class SpanPipeline: Sendable {
         case finish(abandoned: Int)
     }
 
-    private let reporters: [any SpanReporter]
-    private let counters: [ReporterCounters]
+    private let reporter: any SpanReporter
+    private let counter: ReporterCounters
+    /// Touched only by the worker thread.
+    nonisolated(unsafe) private var failureLog = LogThrottle(intervalMs: 10_000)
+    private let logger = Logger(label: "traceproxy.reporter")
     private let maxBatchSpans: Int
     private let maxQueueSpans: Int
     private let flushIntervalNanos: UInt64
@@ -45,23 +87,24 @@ public final class SpanPipeline: Sendable {
     private let queueFullDrops: Counter
     private let shutdownDrops: Counter
 
-    public init(
-        reporters: [any SpanReporter], maxBatchSpans: Int, maxQueueSpans: Int, flushIntervalMs: Int,
+    init(
+        reporter: any SpanReporter, maxBatchSpans: Int, maxQueueSpans: Int, flushIntervalMs: Int,
         metrics: MetricsRegistry
     ) {
-        self.reporters = reporters
-        self.counters = reporters.map { ReporterCounters(reporter: $0.name, metrics: metrics) }
+        self.reporter = reporter
+        self.counter = ReporterCounters(reporter: reporter.name, metrics: metrics)
         self.maxBatchSpans = max(1, maxBatchSpans)
         self.maxQueueSpans = max(1, maxQueueSpans)
         self.flushIntervalNanos = UInt64(max(1, flushIntervalMs)) * 1_000_000
         self.queueDepth = metrics.counter(
-            ReporterMetrics.queueDepth, help: ReporterMetrics.queueDepthHelp, kind: .gauge)
-        self.queueFullDrops = ReporterMetrics.queueFullDrops(metrics)
-        self.shutdownDrops = ReporterMetrics.shutdownDrops(metrics)
+            ReporterMetrics.queueDepth, help: ReporterMetrics.queueDepthHelp, kind: .gauge,
+            labels: [("reporter", reporter.name)])
+        self.queueFullDrops = ReporterMetrics.queueFullDrops(metrics, reporter: reporter.name)
+        self.shutdownDrops = ReporterMetrics.shutdownDrops(metrics, reporter: reporter.name)
     }
 
     /// Starts the worker thread (once; later calls do nothing).
-    public func start() {
+    func start() {
         let first = state.withLock { s in
             defer { s.started = true }
             return !s.started
@@ -72,16 +115,14 @@ public final class SpanPipeline: Sendable {
         let rc = pthread_create(
             &thread, nil,
             { context in
-                Unmanaged<SpanPipeline>.fromOpaque(context!).takeRetainedValue().runWorker()
+                Unmanaged<ReporterLane>.fromOpaque(context!).takeRetainedValue().runWorker()
                 return nil
             }, context)
         precondition(rc == 0, "cannot start the span pipeline thread: error \(rc)")
         pthread_detach(thread)
     }
 
-    /// Called by event loops with a batch of spans; never blocks beyond a short lock. Spans beyond
-    /// `maxQueueSpans` are dropped and counted.
-    public func submit(_ spans: [FinishedSpan]) {
+    func submit(_ spans: [FinishedSpan]) {
         guard !spans.isEmpty else { return }
         let (accepted, batchFilled) = state.withLock { s -> (Int, Bool) in
             if s.finished { return (-1, false) }
@@ -108,8 +149,7 @@ public final class SpanPipeline: Sendable {
     /// reporters and stops the worker. Returns when done or after `timeoutMs`, whichever is first;
     /// reporters are told the deadline, and a worker still stuck past it is simply abandoned
     /// (the caller exits the process next).
-    public func shutdown(timeoutMs: Int) {
-        let deadline = DispatchTime.now() + .milliseconds(max(0, timeoutMs))
+    func beginShutdown(deadline: DispatchTime) {
         let alreadyFinished = state.withLock { s in
             if !s.stopping {
                 s.stopping = true
@@ -120,6 +160,10 @@ public final class SpanPipeline: Sendable {
         if alreadyFinished { return }
         start()
         wake.signal()
+    }
+
+    func awaitShutdown(deadline: DispatchTime) {
+        if state.withLock({ $0.finished }) { return }
         if done.wait(timeout: deadline) == .success {
             done.signal()  // let a concurrent or repeated shutdown through as well
         }
@@ -139,7 +183,7 @@ public final class SpanPipeline: Sendable {
                 deliver(batch, before: deadline)
             case .finish(let abandoned):
                 if abandoned > 0 { shutdownDrops.add(abandoned) }
-                for reporter in reporters { reporter.close() }
+                reporter.close()
                 done.signal()
                 return
             }
@@ -181,13 +225,16 @@ public final class SpanPipeline: Sendable {
     }
 
     private func deliver(_ batch: [FinishedSpan], before deadline: DispatchTime) {
-        for (reporter, counter) in zip(reporters, counters) {
-            if reporter.send(batch, before: deadline) {
-                counter.reported.add(batch.count)
-                counter.batchesOK.add()
-            } else {
-                counter.dropped.add(batch.count)
-                counter.batchesFailed.add()
+        if reporter.send(batch, before: deadline) {
+            counter.reported.add(batch.count)
+            counter.batchesOK.add()
+        } else {
+            counter.dropped.add(batch.count)
+            counter.batchesFailed.add()
+            let nowMs = Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000)
+            if let more = failureLog.admit(nowMs: nowMs) {
+                let tail = more > 0 ? " (\(more) more failed batches since the last report)" : ""
+                logger.warning("reporter \(reporter.name): a batch of \(batch.count) spans was not delivered\(tail)")
             }
         }
     }

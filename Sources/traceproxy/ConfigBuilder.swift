@@ -54,6 +54,7 @@ struct ConfigBuilder {
             config.serviceName = name
         }
         if let admin = options.admin {
+            config.adminExplicit = true
             switch admin.lowercased() {
             case "off", "none": config.admin = nil
             default: config.admin = try hostPort(admin, for: "--admin")

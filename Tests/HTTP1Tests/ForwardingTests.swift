@@ -104,6 +104,14 @@ final class ForwardingTests: XCTestCase {
             open, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n")
     }
 
+    func test_simpleResponse_givenContentType_replacesDefault() {
+        let text = String(
+            decoding: SimpleResponse.make(
+                status: 200, body: "{}", close: false, extraHeaders: [("content-type", "application/json")]),
+            as: UTF8.self)
+        XCTAssertEqual(text, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-type: application/json\r\n\r\n{}")
+    }
+
     func test_statusText_proxyStatuses_named() {
         let expected = [
             400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large",

@@ -56,11 +56,12 @@ final class SpanPipelineTests: XCTestCase {
         let spans = makeSpans(15)
         pipeline.submit(Array(spans[0..<8]))
         pipeline.submit(Array(spans[8..<15]))
-        XCTAssertEqual(metricValue(metrics, #"traceproxy_spans_dropped_total{reason="queue_full"}"#), 5)
-        XCTAssertEqual(metricValue(metrics, "traceproxy_span_queue_depth"), 10)
+        XCTAssertEqual(
+            metricValue(metrics, #"traceproxy_spans_dropped_total{reporter="recording",reason="queue_full"}"#), 5)
+        XCTAssertEqual(metricValue(metrics, #"traceproxy_span_queue_depth{reporter="recording"}"#), 10)
         pipeline.shutdown(timeoutMs: 2000)
         XCTAssertEqual(reporter.batches.flatMap { $0 }, Array(spans[0..<10]))
-        XCTAssertEqual(metricValue(metrics, "traceproxy_span_queue_depth"), 0)
+        XCTAssertEqual(metricValue(metrics, #"traceproxy_span_queue_depth{reporter="recording"}"#), 0)
     }
 
     func test_shutdown_longInterval_flushesEverythingInMaxBatches() {
@@ -122,6 +123,20 @@ final class SpanPipelineTests: XCTestCase {
         XCTAssertLessThan(elapsed, 2.0)
     }
 
+    /// Each reporter has its own lane: a collector that never answers must not delay the others.
+    func test_submit_hungReporter_otherReporterStillDelivers() {
+        let hung = RecordingReporter(name: "hung", blockUntilReleased: true)
+        defer { for _ in 0..<8 { hung.release() } }
+        let healthy = RecordingReporter(name: "healthy")
+        let pipeline = makePipeline([hung, healthy], maxBatch: 2, intervalMs: 60_000)
+        pipeline.start()
+        pipeline.submit(makeSpans(2))
+        XCTAssertTrue(eventually { hung.batches.count == 1 }, "the hung reporter got its first batch")
+        pipeline.submit(makeSpans(4))
+        XCTAssertTrue(eventually { healthy.spanCount == 6 }, "the healthy reporter waited for the hung one")
+        pipeline.shutdown(timeoutMs: 300)
+    }
+
     func test_submit_afterShutdown_dropsAndCounts() {
         let metrics = MetricsRegistry()
         let reporter = RecordingReporter()
@@ -129,7 +144,8 @@ final class SpanPipelineTests: XCTestCase {
         pipeline.start()
         pipeline.shutdown(timeoutMs: 1000)
         pipeline.submit(makeSpans(4))
-        XCTAssertEqual(metricValue(metrics, #"traceproxy_spans_dropped_total{reason="shutdown"}"#), 4)
+        XCTAssertEqual(
+            metricValue(metrics, #"traceproxy_spans_dropped_total{reporter="recording",reason="shutdown"}"#), 4)
         XCTAssertEqual(reporter.spanCount, 0)
     }
 

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The interop suite: traceproxy (the release binary) against independent implementations from PyPI
+# (jaeger-client's Thrift code, Flask-OpenTracing + jaeger-client, jsonschema over zipkin2-api.yaml),
+# over real loopback sockets. Run from anywhere; it works from the repository root.
+#   TRACEPROXY                  binary under test (default .build/release/traceproxy, repo-relative)
+#   INTEROP_VENV                venv location (see setup_venv.sh)
+#   ZIPKIN_SPEC                 zipkin2-api.yaml (default ../shared/specs/zipkin2-api.yaml)
+#   INTEROP_ENCODER_FIXTURES=0  skip stage 2 (it runs `swift test --filter EncoderFixtureExportTests`,
+#                               which builds the debug test bundle if it is not built yet)
+# Extra arguments go to pytest (e.g. -k flask). Exit status: non-zero if any stage failed.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+export TRACEPROXY="${TRACEPROXY:-.build/release/traceproxy}"
+
+PY="$(bash Tests/interop/setup_venv.sh | tail -n 1)" || { echo "interop: venv setup failed" >&2; exit 1; }
+failed=0
+
+echo "=== interop stage 1: pytest Tests/interop (TRACEPROXY=$TRACEPROXY)"
+# The suite takes ~30 s; the bound keeps a hung proxy from stalling CI.
+timeout -k 10 "${INTEROP_PYTEST_TIMEOUT_S:-180}" \
+    "$PY" -W ignore::DeprecationWarning -m pytest -q -rfE -p no:cacheprovider Tests/interop "$@"
+rc=$?
+[ "$rc" -eq 124 ] && echo "interop: pytest stopped by the time bound" >&2
+[ "$rc" -ne 0 ] && failed=1
+
+if [ "${INTEROP_ENCODER_FIXTURES:-1}" != 0 ]; then
+    echo "=== interop stage 2: SpanEncoding fixtures vs jaeger-client Thrift and zipkin2-api.yaml"
+    ENCODER_VENV="$(dirname "$(dirname "$PY")")" timeout -k 10 "${INTEROP_ENCODER_TIMEOUT_S:-240}" \
+        bash Tests/interop/run_encoder_interop.sh || failed=1
+fi
+
+if [ "$failed" -ne 0 ]; then
+    echo "=== interop: FAILED"
+else
+    echo "=== interop: all stages passed"
+fi
+exit "$failed"

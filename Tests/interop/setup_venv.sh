@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Idempotently create the interop test virtualenv and print its python path (last line of stdout).
+#   INTEROP_VENV    venv location (default: $HOME/.cache/traceproxy-interop-venv)
+#   INTEROP_PYTHON  interpreter used to create it (default: python3.11 if present, else python3)
+# Debian's python3 needs the python3-venv package for `python3 -m venv` (ensurepip).
+set -euo pipefail
+
+VENV="${INTEROP_VENV:-$HOME/.cache/traceproxy-interop-venv}"
+PY="${INTEROP_PYTHON:-}"
+if [ -z "$PY" ]; then
+    if command -v python3.11 >/dev/null 2>&1; then PY=python3.11; else PY=python3; fi
+fi
+
+# Pinned set. jaeger-client 4.8.0 vendors jaeger_client.thrift_gen (the independent decoder used by
+# the UDP agent); its reporter needs tornado + threadloop; Flask-OpenTracing 2.0.0 traces the app.
+REQS=(
+    "jaeger-client==4.8.0"
+    "thrift>=0.13,<0.30"
+    "six>=1.16"
+    "opentracing>=2.4,<3"
+    "tornado>=6,<7"
+    "threadloop>=1,<2"
+    "flask>=2.2,<4"
+    "Flask-OpenTracing==2.0.0"
+    "jsonschema>=4.17,<5"
+    "pyyaml>=6,<7"
+    "requests>=2.28,<3"
+    "pytest>=7,<9"
+)
+STAMP="$(printf '%s\n' "${REQS[@]}")"
+IMPORTS='import six, jaeger_client, jaeger_client.thrift_gen.agent.Agent, thrift.protocol.TCompactProtocol
+import tornado, threadloop, opentracing, flask, flask_opentracing, jsonschema, yaml, requests, pytest'
+
+if [ ! -x "$VENV/bin/python" ]; then
+    if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        echo "setup_venv.sh: $PY has no venv/ensurepip; install python3-venv (apt-get install python3-venv)" >&2
+        exit 1
+    fi
+    mkdir -p "$(dirname "$VENV")"
+    "$PY" -m venv "$VENV" >&2
+fi
+
+if [ "$(cat "$VENV/.interop-reqs" 2>/dev/null || true)" != "$STAMP" ] ||
+    ! "$VENV/bin/python" -W ignore -c "$IMPORTS" >/dev/null 2>&1; then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${REQS[@]}" >&2
+    "$VENV/bin/python" -W ignore -c "$IMPORTS"
+    printf '%s' "$STAMP" >"$VENV/.interop-reqs"
+fi
+
+echo "$VENV/bin/python"
