@@ -81,6 +81,37 @@ final class ForwardingTests: XCTestCase {
         XCTAssertEqual(upstream.waitForRequests(count: 1).first?.body, Array("hello world".utf8))
     }
 
+    func test_post_bodyStreamed_upstreamSeesHeadBeforeBodyIsComplete() throws {
+        let client = try proxy.client()
+        try client.send("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nfirst")
+        XCTAssertTrue(
+            waitUntil(timeout: 10) { upstream.headTargets == ["/echo"] }, "the proxy held the head back for the body")
+        XCTAssertTrue(upstream.requests.isEmpty)
+        try client.send("-last")
+        XCTAssertEqual(try client.readFinalResponse().text, "first-last")
+    }
+
+    func test_post_8MiBUpload_reachesUpstreamIntact() throws {
+        let client = try proxy.client()
+        let body = TestUpstream.payload(8 << 20)
+        try client.send(Array("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+        let response = try client.readFinalResponse(timeout: 60)
+        XCTAssertEqual(response.body.count, body.count)
+        XCTAssertTrue(response.body == body, "echoed body differs")
+        XCTAssertTrue(upstream.waitForRequests(count: 1).first?.body == body, "upstream's copy differs")
+    }
+
+    func test_response_slowReader_largeBodyArrivesIntactAfterBackpressure() throws {
+        let client = try proxy.client()
+        let n = 8 << 20
+        try client.send(httpRequest("GET", "/bytes/\(n)"))
+        usleep(500_000)  // socket buffers fill; the proxy has to stop reading the upstream
+        let response = try client.readFinalResponse(timeout: 60)
+        XCTAssertEqual(response.body.count, n)
+        XCTAssertTrue(response.body == TestUpstream.payload(n))
+        XCTAssertEqual(try client.roundTrip(httpRequest("GET", "/after")).text, "ok")
+    }
+
     func test_response_chunked_reachesClientWithSameBytes() throws {
         let client = try proxy.client()
         let response = try client.roundTrip(httpRequest("GET", "/chunked/100000"))

@@ -62,6 +62,7 @@ public final class TestUpstream: Sendable {
 
     private struct State {
         var requests: [Request] = []
+        var headTargets: [String] = []
         var connections = 0
     }
 
@@ -97,6 +98,9 @@ public final class TestUpstream: Sendable {
     }
 
     public var requests: [Request] { state.withLock { $0.requests } }
+    /// Targets of the request heads received so far, recorded before each body is read: shows
+    /// whether a head was forwarded before its body was complete.
+    public var headTargets: [String] { state.withLock { $0.headTargets } }
     public var connectionCount: Int { state.withLock { $0.connections } }
 
     /// Waits until at least `count` requests arrived or `timeout` passed; returns what arrived.
@@ -178,6 +182,7 @@ public final class TestUpstream: Sendable {
             func value(_ name: String) -> String? {
                 headers.first { $0.name.lowercased() == name }?.value
             }
+            state.withLock { $0.headTargets.append(target) }
             if value("expect")?.lowercased() == "100-continue" {
                 guard send(fd, "HTTP/1.1 100 Continue\r\n\r\n") else { return }
             }
