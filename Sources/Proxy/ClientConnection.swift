@@ -475,11 +475,11 @@ final class ClientConnection: EventHandler {
                 up.input.consume(consumed)
             case .end:
                 up.input.consume(consumed)
-                if ex.status < 200 { continue }  // 100 Continue done; the final response follows
                 if ex.upgraded {
                     enterTunnel(ex)
                     return
                 }
+                if ex.status < 200 { continue }  // 100 Continue done; the final response follows
                 responseEnded(ex)
                 return
             }
@@ -499,8 +499,14 @@ final class ClientConnection: EventHandler {
             }
             return
         }
+        if rh.status == 101 && !ex.head.isUpgrade {
+            // Switching protocols nobody asked for: the rest of the stream is not HTTP we can frame.
+            ctx.metrics.upstreamProtocolErrors.add()
+            failExchange(status: 502, kind: "upstream_protocol", message: "101 Switching Protocols without an upgrade request")
+            return
+        }
         responseKeepAlive = rh.keepAlive
-        let upgrade = rh.status == 101 && ex.head.isUpgrade
+        let upgrade = rh.status == 101
         ex.upgraded = upgrade
         var out = ctx.scratch
         out.removeAll(keepingCapacity: true)

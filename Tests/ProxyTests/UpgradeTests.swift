@@ -39,4 +39,14 @@ final class UpgradeTests: XCTestCase {
         client.shutdownWrite()
         XCTAssertTrue(client.waitForClose(timeout: 10), "the tunnel did not pass the EOF along")
     }
+
+    /// A 101 the client never asked for leaves a stream the proxy cannot frame: 502, not a stall.
+    func test_unrequested101_answered502() throws {
+        let upstream = try TestUpstream()
+        defer { upstream.stop() }
+        let proxy = try ProxyHarness.start(upstreamPort: upstream.port)
+        let client = try proxy.client()
+        let response = try client.roundTrip(httpRequest("GET", "/upgrade"))
+        XCTAssertEqual(response.status, 502)
+    }
 }
