@@ -166,7 +166,9 @@ final class ClientConnection: EventHandler {
             wantRead = false
         }
         readPaused = !wantRead
-        ctx.loop.setInterest(fd, readable: wantRead, writable: !output.isEmpty)
+        // While corked the pending bytes are written by `uncork`; asking epoll for writability now
+        // would cost two epoll_ctl calls per response for nothing.
+        ctx.loop.setInterest(fd, readable: wantRead, writable: !corked && !output.isEmpty)
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) {
@@ -306,8 +308,8 @@ final class ClientConnection: EventHandler {
         let now = ctx.loop.nowMs
         bodyDeadline = head.framing == .none ? 0 : now + Int64(ctx.config.bodyTimeoutMs)
         let trace = RequestTracer.decide(head: head, ctx: ctx)
-        var forwarded = ctx.scratch
-        forwarded.removeAll(keepingCapacity: true)
+        var forwarded: [UInt8] = []
+        forwarded.reserveCapacity(head.bytes.count + 384)
         RequestTracer.buildForwardedHead(head, trace: trace, peerHost: peer.host, ctx: ctx, into: &forwarded)
         let ex = Exchange(
             head: head, trace: trace, forwardedHead: forwarded, startWallMicros: requestStartWall,
@@ -348,13 +350,12 @@ final class ClientConnection: EventHandler {
         bodyDeadline = ctx.loop.nowMs + Int64(ctx.config.bodyTimeoutMs)
         guard let up = ex.upstream else { return }
         if ex.head.framing == .chunked {
-            var h = ctx.scratch
-            h.removeAll(keepingCapacity: true)
-            ChunkedFraming.appendChunkHeader(size: bytes.count, to: &h)
-            up.send(h)
+            ctx.withScratch { h in
+                ChunkedFraming.appendChunkHeader(size: bytes.count, to: &h)
+                up.send(h)
+            }
             up.send(bytes)
             up.send(ChunkedFraming.chunkTrailer)
-            ctx.scratch = h
         } else {
             up.send(bytes)
         }
@@ -508,8 +509,8 @@ final class ClientConnection: EventHandler {
         responseKeepAlive = rh.keepAlive
         let upgrade = rh.status == 101
         ex.upgraded = upgrade
-        var out = ctx.scratch
-        out.removeAll(keepingCapacity: true)
+        var out = ctx.takeScratch()
+        defer { ctx.returnScratch(out) }
         out.append(contentsOf: Self.statusPrefix)
         appendDecimal(rh.status, to: &out)
         out.append(0x20)
@@ -565,7 +566,6 @@ final class ClientConnection: EventHandler {
         }
         out.append(contentsOf: Self.crlf)
         write(out)
-        ctx.scratch = out
         ex.responseHeadSent = true
     }
 
@@ -573,11 +573,10 @@ final class ClientConnection: EventHandler {
         ex.responseBodyBytes += bytes.count
         ex.upstreamDeadline = ctx.loop.nowMs + Int64(ctx.config.upstreamTimeoutMs)
         if ex.clientFraming == .chunked {
-            var h = ctx.scratch
-            h.removeAll(keepingCapacity: true)
-            ChunkedFraming.appendChunkHeader(size: bytes.count, to: &h)
-            write(h)
-            ctx.scratch = h
+            ctx.withScratch { h in
+                ChunkedFraming.appendChunkHeader(size: bytes.count, to: &h)
+                write(h)
+            }
             write(bytes)
             write(ChunkedFraming.chunkTrailer)
         } else {
