@@ -503,7 +503,8 @@ final class ClientConnection: EventHandler {
         if rh.status == 101 && !ex.head.isUpgrade {
             // Switching protocols nobody asked for: the rest of the stream is not HTTP we can frame.
             ctx.metrics.upstreamProtocolErrors.add()
-            failExchange(status: 502, kind: "upstream_protocol", message: "101 Switching Protocols without an upgrade request")
+            failExchange(
+                status: 502, kind: "upstream_protocol", message: "101 Switching Protocols without an upgrade request")
             return
         }
         responseKeepAlive = rh.keepAlive
