@@ -56,10 +56,13 @@ export PATH="$PATH:/usr/sbin:/sbin"
 
 # --- python with matplotlib (for the chart) ----------------------------------------------------
 venv="$here/.venv"
-if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
+py="$venv/bin/python"
+if [[ ! -x $py ]] || ! "$py" -c 'import matplotlib' 2>/dev/null; then
     log "preparing $venv (matplotlib)"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check matplotlib
+    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check matplotlib; }; then
+        log "no matplotlib: the run goes on without the chart"
+        py=python3
+    fi
 fi
 
 # --- traceproxy, release build -----------------------------------------------------------------
@@ -72,4 +75,4 @@ bin="$(cd "$root" && swift build -c release --show-bin-path)/traceproxy"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 log "running ($mode)"
-exec "$venv/bin/python" "$here/loadbench.py" --traceproxy "$bin" --bench-dir "$here" "${args[@]}"
+exec "$py" "$here/loadbench.py" --traceproxy "$bin" --bench-dir "$here" "${args[@]}"
