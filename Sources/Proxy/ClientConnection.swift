@@ -58,6 +58,7 @@ final class ClientConnection: EventHandler {
 
     func onReadable() {
         if closed { return }
+        ctx.loop.buffers.provide(&input)
         if lingering {
             // Discard whatever the client still sends until it closes.
             switch input.read(from: fd, chunk: 4096) {
@@ -65,6 +66,7 @@ final class ClientConnection: EventHandler {
             case .wouldBlock: break
             case .eof, .error: close()
             }
+            ctx.loop.buffers.reclaim(&input)
             return
         }
         switch input.read(from: fd) {
@@ -153,8 +155,13 @@ final class ClientConnection: EventHandler {
         updateInterest()
     }
 
+    /// Also the place where a failed write turns into a close (see `write`) and where empty
+    /// buffers go back to the loop's pool: every path through the connection ends here.
     func updateInterest() {
-        if closed { return }
+        if closeIfWriteFailed() { return }
+        let buffers = ctx.loop.buffers
+        buffers.reclaim(&input)
+        if !corked { buffers.reclaim(&output) }
         var wantRead = !readEOF
         if lingering {
             wantRead = !readEOF
@@ -171,26 +178,44 @@ final class ClientConnection: EventHandler {
         ctx.loop.setInterest(fd, readable: wantRead, writable: !corked && !output.isEmpty)
     }
 
+    /// A failed write only marks the connection: writes happen while an upstream buffer is being
+    /// read, and closing there would release that buffer under the reader. `updateInterest` (or
+    /// the response loop) closes it right after.
     func write(_ bytes: UnsafeRawBufferPointer) {
-        guard !closed, !bytes.isEmpty else { return }
+        guard !closed, !writeFailed, !bytes.isEmpty else { return }
         if corked {
+            ctx.loop.buffers.provide(&output)
             output.append(bytes)
             return
         }
         if output.isEmpty {
             switch Socket.write(fd, bytes) {
             case .bytes(let n) where n == bytes.count: return
-            case .bytes(let n): output.append(UnsafeRawBufferPointer(rebasing: bytes[n...]))
-            case .wouldBlock: output.append(bytes)
+            case .bytes(let n):
+                ctx.loop.buffers.provide(&output)
+                output.append(UnsafeRawBufferPointer(rebasing: bytes[n...]))
+            case .wouldBlock:
+                ctx.loop.buffers.provide(&output)
+                output.append(bytes)
             case .eof, .error:
-                abortExchange("client_reset", "client connection reset while writing")
-                close()
+                writeFailed = true
                 return
             }
             ctx.loop.setInterest(fd, readable: !readPaused && !readEOF, writable: true)
             return
         }
         output.append(bytes)
+    }
+
+    private var writeFailed = false
+
+    /// Closes a connection whose client went away while we wrote to it. True when closed.
+    private func closeIfWriteFailed() -> Bool {
+        if closed { return true }
+        guard writeFailed else { return false }
+        abortExchange("client_reset", "client connection reset while writing")
+        close()
+        return true
     }
 
     func write(_ bytes: [UInt8]) { bytes.withUnsafeBytes { write($0) } }
@@ -218,7 +243,11 @@ final class ClientConnection: EventHandler {
 
     private func uncork() {
         corked = false
-        if closed || output.isEmpty { return }
+        if closed { return }
+        if output.isEmpty {
+            updateInterest()
+            return
+        }
         onWritable()
     }
 
@@ -252,8 +281,10 @@ final class ClientConnection: EventHandler {
         ctx.clients[ObjectIdentifier(self)] = nil
         ctx.metrics.openConnections.subtract()
         ctx.loop.closeDescriptor(fd)
-        input.release()
-        output.release()
+        input.removeAll()
+        output.removeAll()
+        ctx.loop.buffers.reclaim(&input)
+        ctx.loop.buffers.reclaim(&output)
         ctx.connectionClosed()
     }
 
@@ -447,6 +478,7 @@ final class ClientConnection: EventHandler {
                 }
                 break
             }
+            if writeFailed { break }
             if output.readableCount > Self.highWater {
                 up.pauseReading(true)
                 break

@@ -33,7 +33,7 @@ final class LoopContext {
     init(loop: EventLoop, shared: SharedState) {
         self.loop = loop
         self.shared = shared
-        pool = UpstreamPool(maxIdle: 64)
+        pool = UpstreamPool(maxIdle: max(1, shared.config.upstreamMaxIdle / max(1, shared.config.threads)))
         scratch.reserveCapacity(8192)
     }
 

@@ -23,6 +23,8 @@ public protocol EventHandler: AnyObject {
 public final class EventLoop: @unchecked Sendable {
     public let queue: DispatchQueue
     public let index: Int
+    /// Read and write buffers for this loop's connections.
+    public let buffers = BufferPool()
     private let epfd: Int32
     private var source: DispatchSourceRead?
     private var tickTimer: DispatchSourceTimer?
