@@ -316,15 +316,7 @@ final class ClientConnection: EventHandler {
             failExchange(status: 502, kind: "upstream_connect_timeout", message: "upstream connect timed out")
         } else if !ex.requestDone && bodyDeadline > 0 && now >= bodyDeadline {
             ctx.metrics.clientErrors.add()
-            abortExchange("client_timeout", "request body not received in time")
-            if ex.responseHeadSent {
-                close()
-            } else {
-                ex.upstream?.close()
-                ex.upstream = nil
-                exchange = nil
-                sendStatusAndClose(408, "request body not received in time")
-            }
+            failClientSide(status: 408, kind: "client_timeout", message: "request body not received in time")
         } else if ex.upstreamDeadline > 0 && now >= ex.upstreamDeadline {
             ctx.metrics.upstreamTimeouts.add()
             failExchange(status: 504, kind: "upstream_timeout", message: "upstream did not respond in time")
@@ -403,17 +395,30 @@ final class ClientConnection: EventHandler {
     /// The client sent something the parser refuses: answer with its status and close.
     private func reject(_ error: HTTPParseError) {
         ctx.metrics.clientErrors.add()
-        if let ex = exchange {
-            abortExchange("client_protocol", "malformed request body: \(error)")
-            if ex.responseHeadSent {
-                close()
-                return
-            }
-            ex.upstream?.close()
-            ex.upstream = nil
-            exchange = nil
+        failClientSide(status: error.status, kind: "client_protocol", message: "malformed request: \(error)")
+    }
+
+    /// The client broke its side (a malformed or stalled request): answer `status` and close, or
+    /// only close when a response has already started. A request whose head went upstream gets
+    /// its span, with the status the client was sent; either way the response is counted once.
+    private func failClientSide(status: Int, kind: String, message: String) {
+        guard let ex = exchange else {
+            sendStatusAndClose(status, message)
+            return
         }
-        sendStatusAndClose(error.status, "\(error)")
+        if ex.responseHeadSent {
+            abortExchange(kind, message)
+            close()
+            return
+        }
+        ex.status = status
+        abortExchange(kind, message)
+        headDeadline = 0
+        write(
+            SimpleResponse.make(
+                status: status, body: StatusText.reason(status) + "\n", close: true,
+                extraHeaders: traceResponseHeader(ex)))
+        closeAfterFlush()
     }
 
     private func sendStatusAndClose(_ status: Int, _ message: String) {
