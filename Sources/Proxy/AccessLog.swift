@@ -51,12 +51,7 @@ final class NSLockLite: @unchecked Sendable {
 enum AccessLog {
     /// `2026-11-25T17:00:00Z 127.0.0.1 "GET /path HTTP/1.1" 200 1234 5.210ms trace=<32 hex> span=<16 hex>`
     static func append(_ ex: Exchange, status: Int, durationMicros: Int64, peer: String, to out: inout [UInt8]) {
-        var t = time(nil)
-        var tmv = tm()
-        gmtime_r(&t, &tmv)
-        var buf = [CChar](repeating: 0, count: 32)
-        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &tmv)
-        out.append(contentsOf: buf[0..<n].map { UInt8(bitPattern: $0) })
+        appendTimestamp(to: &out)
         out.append(contentsOf: " \(peer) \"".utf8)
         out.append(contentsOf: ex.head.bytes[ex.head.methodRange])
         out.append(0x20)
@@ -70,4 +65,24 @@ enum AccessLog {
         if let e = ex.errorKind { out.append(contentsOf: " error=\(e)".utf8) }
         out.append(0x0A)
     }
+
+    /// A request refused before it had a usable head (400, 408, 414, 431): no request line to
+    /// quote, so `"-"`, and the reason instead of a trace id.
+    static func appendRejected(status: Int, reason: String, peer: String, to out: inout [UInt8]) {
+        appendTimestamp(to: &out)
+        out.append(contentsOf: " \(peer) \"-\" \(status) 0 - error=\(reason.replacingSpaces)\n".utf8)
+    }
+
+    private static func appendTimestamp(to out: inout [UInt8]) {
+        var t = time(nil)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        var buf = [CChar](repeating: 0, count: 32)
+        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%SZ", &tmv)
+        out.append(contentsOf: buf[0..<n].map { UInt8(bitPattern: $0) })
+    }
+}
+
+extension String {
+    fileprivate var replacingSpaces: String { String(map { $0 == " " ? "_" : $0 }) }
 }

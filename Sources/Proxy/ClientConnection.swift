@@ -423,6 +423,9 @@ final class ClientConnection: EventHandler {
 
     private func sendStatusAndClose(_ status: Int, _ message: String) {
         ctx.metrics.countResponse(status)
+        if ctx.shared.accessLog != nil {
+            AccessLog.appendRejected(status: status, reason: message, peer: peer.host, to: &ctx.accessLog)
+        }
         headDeadline = 0
         write(SimpleResponse.make(status: status, body: StatusText.reason(status) + "\n", close: true))
         closeAfterFlush()

@@ -82,6 +82,12 @@ if [[ ${#trace} -eq 32 ]] && wait_for "$WORK/access.log" "\"GET /orders/42 HTTP/
 else
     fail "--access-log line carries status, duration and the client's trace id" "traceresponse '$tr'; log: $(cat "$WORK/access.log" 2>/dev/null)"
 fi
+python3 -c "import socket; s=socket.create_connection(('127.0.0.1',$port)); s.sendall(b'NOT HTTP\r\n\r\n'); s.recv(4096)"
+if wait_for "$WORK/access.log" '"-" 400 0 - error=malformed_request' 3; then
+    pass "--access-log records a rejected request (400) too"
+else
+    fail "--access-log records a rejected request (400) too" "log: $(cat "$WORK/access.log" 2>/dev/null)"
+fi
 stop "$pid" >/dev/null
 
 # 3. The default admin address already taken: warn, keep serving.
