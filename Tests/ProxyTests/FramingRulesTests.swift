@@ -86,6 +86,13 @@ final class FramingRulesTests: XCTestCase {
             Case("CL overflow", "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
             Case("TE gzip", "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n"),
             Case("TE chunked then gzip", "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
+            Case(
+                "TE gzip then chunked",
+                "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"),
+            Case(
+                "TE chunked twice",
+                "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            ),
             Case("TE identity", "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n"),
             Case("TE chunkedx", "POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunkedx\r\n\r\n0\r\n\r\n"),
             Case(
@@ -167,6 +174,10 @@ final class FramingRulesTests: XCTestCase {
                 Case(
                     "head over --max-header-bytes",
                     httpRequest("GET", "/x", headers: [("X-Big", String(repeating: "b", count: 40_000))]), 431),
+                Case(
+                    "trailer over --max-header-bytes",
+                    "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-T: "
+                        + String(repeating: "t", count: 40_000) + "\r\n\r\n", 431),
             ],
             configure: {
                 $0.maxHeaders = 10

@@ -165,6 +165,25 @@ final class TimeoutTests: XCTestCase {
         Hardening.assertServesGoodRequest(proxy)
     }
 
+    /// A pause longer than the upstream timeout after the response head was relayed cuts the
+    /// client connection: a partial body must not look complete.
+    func test_upstreamTimeout_pauseAfterHead_clientConnectionCut() throws {
+        let proxy = try Hardening.start(upstreamPort: upstream.port, collector: collector) {
+            $0.upstreamTimeoutMs = 300
+        }
+        let client = try proxy.client()
+        try client.send(httpRequest("GET", "/drip/3/1500"))
+        let head = String(decoding: try client.reader.readHead(deadline: Date().addingTimeInterval(5)), as: UTF8.self)
+        XCTAssertTrue(head.hasPrefix("HTTP/1.1 200"), head)
+        XCTAssertTrue(client.waitForClose(timeout: 5), "connection not cut after the upstream stalled")
+        let body = String(decoding: client.reader.buffer, as: UTF8.self)
+        XCTAssertFalse(body.hasSuffix("0\r\n\r\n"), "the cut body ends like a complete chunked body")
+        let span = Hardening.span(path: "/drip/3/1500", in: collector)
+        XCTAssertEqual(Hardening.tags(span)["error"], "true")
+        XCTAssertEqual(try Hardening.metric(proxy, "traceproxy_upstream_errors_total{kind=\"timeout\"}"), 1)
+        Hardening.assertServesGoodRequest(proxy)
+    }
+
     /// The upstream timeout is between bytes, not on the whole response: a slow drip that keeps
     /// sending is not cut.
     func test_upstreamTimeout_dripFasterThanTimeout_notCut() throws {
