@@ -163,6 +163,26 @@ final class FramingRulesTests: XCTestCase {
         ])
     }
 
+    /// A chunked-body error is found after the head went upstream, so there is a span: it must
+    /// record the 400 the client got and the error.
+    func test_chunkedBodyError_spanRecords400AndError() throws {
+        let collector = try HTTPCollector()
+        defer { collector.stop() }
+        let proxy = try Hardening.start(upstreamPort: upstream.port, collector: collector)
+        let client = try proxy.client()
+        let response = try client.roundTrip(
+            "POST /bad-chunk HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+        XCTAssertEqual(response.status, 400)
+        XCTAssertTrue(client.waitForClose(timeout: 5))
+        let span = Hardening.span(path: "/bad-chunk", in: collector)
+        XCTAssertNotNil(span, "no span for a request whose head was forwarded")
+        XCTAssertTrue(Hardening.annotations(span).contains("error"))
+        XCTAssertEqual(Hardening.tags(span)["http.status_code"], "400", "the span should carry the status sent")
+        XCTAssertEqual(
+            try Hardening.metric(proxy, "traceproxy_requests_total{code=\"4xx\"}"), 1, "one response counted twice")
+        Hardening.assertServesGoodRequest(proxy)
+    }
+
     func test_limits_414And431AndClosed() throws {
         let longTarget = "/" + String(repeating: "a", count: HTTPParserDefaults.maxTargetLength + 1)
         try check(

@@ -105,6 +105,8 @@ final class TimeoutTests: XCTestCase {
         XCTAssertNotNil(span, "no span for the stalled request")
         XCTAssertTrue(Hardening.annotations(span).contains("error"), "no error log on the span")
         XCTAssertEqual(Hardening.tags(span)["http.status_code"], "408", "the span should carry the status sent")
+        XCTAssertEqual(
+            try Hardening.metric(proxy, "traceproxy_requests_total{code=\"4xx\"}"), 1, "one response counted twice")
         XCTAssertEqual(try Hardening.metric(proxy, "traceproxy_client_protocol_errors_total"), 1)
         Hardening.assertServesGoodRequest(proxy)
     }
