@@ -22,6 +22,7 @@ import Synchronization
 /// - `/hang`: records and never answers (until `stop()`)
 /// - `/until-close`: 200 without framing, body delimited by closing
 /// - `/then-drop`: 200 `ok` that looks keep-alive, then the connection is closed (an idle timeout)
+/// - `/set-cookie/VALUE`: 200 `ok` with `Set-Cookie: session=VALUE`
 /// - anything else: 200 `ok`
 ///
 /// A request with `Expect: 100-continue` gets `100 Continue` before its body is read.
@@ -235,6 +236,9 @@ public final class TestUpstream: Sendable {
             return fixed(200, Self.payload(n))
         case "echo":
             return fixed(200, request.body, extra: "Content-Type: application/octet-stream\r\n")
+        case "set-cookie":
+            let value = segments.count > 1 ? segments[1] : "v"
+            return fixed(200, Array("ok".utf8), extra: "Set-Cookie: session=\(value); HttpOnly\r\n")
         case "hop":
             return fixed(
                 200, Array("hop".utf8),
