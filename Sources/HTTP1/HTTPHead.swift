@@ -45,6 +45,9 @@ public struct HTTPHead: Sendable {
     public internal(set) var keepAlive: Bool = true
     /// `Expect: 100-continue` (request).
     public internal(set) var expectsContinue: Bool = false
+    /// How many Host fields a request carried. The codec accepts any number; a server applies
+    /// RFC 9112 section 3.2 (see `HTTPParseError.invalidHost`).
+    public internal(set) var hostFieldCount = 0
     /// Request: `Connection: upgrade` with an `Upgrade` field. Response: status 101.
     public internal(set) var isUpgrade: Bool = false
 

@@ -15,8 +15,16 @@ public enum HTTPParseError: Error, Equatable, Sendable {
     /// A Transfer-Encoding whose final coding is not chunked (request).
     case unsupportedTransferEncoding
     case invalidChunk
+    /// An HTTP/1.1 request without Host, or a request with several (RFC 9112 section 3.2). The
+    /// parser does not raise it (a codec can be used by clients too); the proxy does.
+    case invalidHost
     /// The peer closed mid-message.
     case truncated
+
+    /// RFC 9112 section 3.2's rule for a server: nil when `head` may be served.
+    public static func checkHost(_ head: HTTPHead) -> HTTPParseError? {
+        head.hostFieldCount > 1 || (head.hostFieldCount == 0 && head.versionMinor >= 1) ? .invalidHost : nil
+    }
 
     /// The status code the proxy answers a client with.
     public var status: Int {

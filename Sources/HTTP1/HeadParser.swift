@@ -11,6 +11,7 @@ struct HeadParser {
 
     // Facts collected from the fields.
     private var contentLength: Int?
+    private var hostCount = 0
     private var transferEncodingSeen = false
     private var codingCount = 0
     private var lastCodingIsChunked = false
@@ -189,6 +190,8 @@ struct HeadParser {
             upgradeField = true
         case 6 where ASCII.equalsIgnoringCase(p, name, "expect"):
             if ASCII.equalsIgnoringCase(p, value, "100-continue") { expectContinue = true }
+        case 4 where ASCII.equalsIgnoringCase(p, name, "host"):
+            hostCount += 1
         default:
             break
         }
@@ -220,6 +223,7 @@ struct HeadParser {
 
     private func decideFraming(_ head: inout HTTPHead) throws(HTTPParseError) {
         head.contentLength = contentLength
+        head.hostFieldCount = hostCount
         head.expectsContinue = kind == .request && expectContinue
         if head.versionMinor == 0 {
             head.keepAlive = connectionKeepAlive && !connectionClose

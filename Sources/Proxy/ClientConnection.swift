@@ -142,6 +142,10 @@ final class ClientConnection: EventHandler {
             switch event {
             case .head(let head):
                 input.consume(consumed)
+                if let error = HTTPParseError.checkHost(head) {
+                    reject(error)
+                    return
+                }
                 startExchange(head)
             case .body(let range):
                 input.withReadableBytes { forwardRequestBody(UnsafeRawBufferPointer(rebasing: $0[range])) }

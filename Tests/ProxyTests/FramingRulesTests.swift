@@ -64,6 +64,24 @@ final class FramingRulesTests: XCTestCase {
         }
     }
 
+    /// RFC 9112 section 3.2: which Host the client meant must not be the proxy's guess.
+    func test_hostRules_missingOrRepeatedHost_400AndClosed() throws {
+        try check([
+            Case("HTTP/1.1 without Host", "GET /x HTTP/1.1\r\nAccept: */*\r\n\r\n"),
+            Case("two Host fields", "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            Case("two Host fields, HTTP/1.0", "GET /x HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"),
+        ])
+    }
+
+    /// HTTP/1.0 predates Host: such a request is served, with the upstream's address as Host.
+    func test_http10WithoutHost_forwardedWithUpstreamHost() throws {
+        let proxy = try Hardening.start(upstreamPort: upstream.port, collector: nil)
+        let response = try proxy.client().roundTrip("GET /old HTTP/1.0\r\n\r\n")
+        XCTAssertEqual(response.status, 200)
+        let request = try XCTUnwrap(upstream.waitForRequests(count: 1).first)
+        XCTAssertEqual(request.header("host"), "127.0.0.1:\(upstream.port)")
+    }
+
     func test_ambiguousBodyFraming_400AndClosed() throws {
         try check([
             Case(
