@@ -65,6 +65,8 @@ if [[ -n ${done_ok["build (release)"]:-} ]]; then
     # The load benchmark's quick mode as a smoke test, so the scripts cannot rot: every setup must
     # serve and spans must arrive; timings are not judged here.
     stage "benchmark smoke" bash benchmarks/run.sh --smoke
+    # A short soak: steady load with dead collectors; memory must stay flat and fds must not leak.
+    stage "soak (30 s, dead collectors)" bash benchmarks/soak.sh --duration 30 --interval 2
 else
     skip_failed "CLI tests" "the release build failed"
     skip_failed "run tests (demo, access log, admin)" "the release build failed"
@@ -75,6 +77,7 @@ else
         skip_failed "acceptance checks" "the release build failed"
     fi
     skip_failed "benchmark smoke" "the release build failed"
+    skip_failed "soak (30 s, dead collectors)" "the release build failed"
 fi
 
 echo
