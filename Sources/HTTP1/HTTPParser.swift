@@ -157,7 +157,14 @@ public struct HTTPParser: Sendable {
                     break
                 }
                 st = 1
-                sawFirstLineEnd = true
+                if !sawFirstLineEnd {
+                    sawFirstLineEnd = true
+                    // The same limit as before the line end was seen (below), so the answer does
+                    // not depend on how the bytes arrived (found by the request_parser fuzzer).
+                    if kind == .request && headBuffer.count + (i - start) > limits.maxTargetLength + 32 {
+                        throw .targetTooLong
+                    }
+                }
             } else if b == ASCII.cr {
                 st = st == 1 ? 2 : 0
             } else {
@@ -167,7 +174,8 @@ public struct HTTPParser: Sendable {
         }
         let taken = (end >= 0 ? end : n) - start
         let total = headBuffer.count + taken
-        // A start line longer than any allowed target: answer 414 rather than wait for 431.
+        // A start line longer than any allowed target (plus room for the method and version):
+        // answer 414 rather than wait for 431.
         if kind == .request && !sawFirstLineEnd && total > limits.maxTargetLength + 32 {
             throw .targetTooLong
         }

@@ -217,6 +217,13 @@ final class HTTPParserRequestTests: XCTestCase {
         XCTAssertEqual(out.error, .targetTooLong)
     }
 
+    /// A start line over the limit is refused however its bytes arrive: the fuzzer found a long
+    /// method accepted when the line came in one piece and refused when it came byte by byte.
+    func test_overlongStartLine_longMethod_sameAnswerWholeOrPiecewise() {
+        let method = String(repeating: "A", count: 200)
+        assertError("\(method) / HTTP/1.1\r\nHost: h\r\n\r\n", .targetTooLong, limits: .init(maxTargetLength: 100))
+    }
+
     func test_finish_idleMidHeadMidBody() throws {
         var parser = HTTPParser(kind: .request)
         XCTAssertTrue(parser.isIdle)
