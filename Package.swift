@@ -7,7 +7,8 @@ import PackageDescription
 let package = Package(
     name: "traceproxy",
     products: [
-        .executable(name: "traceproxy", targets: ["traceproxy"])
+        .executable(name: "traceproxy", targets: ["traceproxy"]),
+        .library(name: "TraceproxyCore", targets: ["HTTP1", "Propagation", "Spans", "SpanEncoding"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

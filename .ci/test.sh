@@ -45,6 +45,9 @@ fi
 stage "fuzz (bounded)" bash fuzz/run.sh 15
 stage "sanitizers (address, thread)" bash fuzz/sanitizers.sh
 
+# The micro-benchmarks (a separate package) only have to build here; they are run by hand.
+stage "micro-benchmarks build" swift build --package-path benchmarks
+
 stage "build (release)" swift build -c release --product traceproxy
 if [[ -n ${done_ok["build (release)"]:-} ]]; then
     stage "CLI tests" env TRACEPROXY=.build/release/traceproxy bash Tests/cli/test_cli.sh
@@ -65,6 +68,9 @@ if [[ -n ${done_ok["build (release)"]:-} ]]; then
         echo
         echo "=== acceptance checks: none (../shared/acceptance does not exist)"
     fi
+    # The load benchmark's quick mode as a smoke test, so the scripts cannot rot: every setup must
+    # serve and spans must arrive; timings are not judged here.
+    stage "benchmark smoke" bash benchmarks/run.sh --smoke
 else
     skip_failed "CLI tests" "the release build failed"
     skip_failed "run tests (demo, access log, admin)" "the release build failed"
@@ -74,6 +80,7 @@ else
     if [[ -d ../shared/acceptance ]]; then
         skip_failed "acceptance checks" "the release build failed"
     fi
+    skip_failed "benchmark smoke" "the release build failed"
 fi
 
 echo

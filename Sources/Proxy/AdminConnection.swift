@@ -51,10 +51,11 @@ final class AdminConnection: EventHandler {
     }
 
     private func answer(_ head: HTTPHead) {
-        let path = OperationNamePath.path(head.target)
-        switch (head.method, path) {
-        case (.get, "/healthz"), (.head, "/healthz"):
+        switch (head.method, head.path) {
+        case (.get, "/healthz"):
             respond(200, "text/plain", "ok\n")
+        case (.head, "/healthz"):
+            respond(200, "text/plain", "ok\n", withBody: false)
         case (.get, "/metrics"):
             respond(200, "text/plain; version=0.0.4; charset=utf-8", registry.render())
         default:
@@ -62,11 +63,12 @@ final class AdminConnection: EventHandler {
         }
     }
 
-    private func respond(_ status: Int, _ contentType: String, _ body: String) {
+    /// A HEAD answer keeps the GET's Content-Length and drops the body (RFC 9110 section 9.3.2).
+    private func respond(_ status: Int, _ contentType: String, _ body: String, withBody: Bool = true) {
         answered = true
         let bytes = SimpleResponse.make(
             status: status, body: body, close: true, extraHeaders: [("Content-Type", contentType)])
-        output.append(bytes)
+        output.append(withBody ? bytes : Array(bytes.dropLast(body.utf8.count)))
         onWritable()
     }
 
@@ -90,14 +92,5 @@ final class AdminConnection: EventHandler {
         if closed { return }
         closed = true
         loop.closeDescriptor(fd)
-    }
-}
-
-/// The path of a request target, without query or fragment.
-enum OperationNamePath {
-    static func path(_ target: String) -> Substring {
-        var t = Substring(target)
-        if let i = t.firstIndex(where: { $0 == "?" || $0 == "#" }) { t = t[..<i] }
-        return t
     }
 }

@@ -58,15 +58,15 @@ final class ClientConnection: EventHandler {
 
     func onReadable() {
         if closed { return }
+        ctx.loop.buffers.provide(&input)
         if lingering {
-            var scratch = ByteBuffer(capacity: 0)
+            // Discard whatever the client still sends until it closes.
             switch input.read(from: fd, chunk: 4096) {
             case .bytes: input.removeAll()
             case .wouldBlock: break
             case .eof, .error: close()
             }
-            _ = scratch.readableCount
-            scratch.release()
+            ctx.loop.buffers.reclaim(&input)
             return
         }
         switch input.read(from: fd) {
@@ -91,12 +91,8 @@ final class ClientConnection: EventHandler {
             return
         }
         if exchange == nil {
-            if parser.isIdle && input.isEmpty {
-                close()
-            } else {
-                // A partial request head: nothing to answer.
-                close()
-            }
+            // Between requests, or inside a partial head: nothing to answer.
+            close()
             return
         }
         if exchange!.requestDone {
@@ -159,8 +155,13 @@ final class ClientConnection: EventHandler {
         updateInterest()
     }
 
+    /// Also the place where a failed write turns into a close (see `write`) and where empty
+    /// buffers go back to the loop's pool: every path through the connection ends here.
     func updateInterest() {
-        if closed { return }
+        if closeIfWriteFailed() { return }
+        let buffers = ctx.loop.buffers
+        buffers.reclaim(&input)
+        if !corked { buffers.reclaim(&output) }
         var wantRead = !readEOF
         if lingering {
             wantRead = !readEOF
@@ -172,29 +173,49 @@ final class ClientConnection: EventHandler {
             wantRead = false
         }
         readPaused = !wantRead
-        ctx.loop.setInterest(fd, readable: wantRead, writable: !output.isEmpty)
+        // While corked the pending bytes are written by `uncork`; asking epoll for writability now
+        // would cost two epoll_ctl calls per response for nothing.
+        ctx.loop.setInterest(fd, readable: wantRead, writable: !corked && !output.isEmpty)
     }
 
+    /// A failed write only marks the connection: writes happen while an upstream buffer is being
+    /// read, and closing there would release that buffer under the reader. `updateInterest` (or
+    /// the response loop) closes it right after.
     func write(_ bytes: UnsafeRawBufferPointer) {
-        guard !closed, !bytes.isEmpty else { return }
+        guard !closed, !writeFailed, !bytes.isEmpty else { return }
         if corked {
+            ctx.loop.buffers.provide(&output)
             output.append(bytes)
             return
         }
         if output.isEmpty {
             switch Socket.write(fd, bytes) {
             case .bytes(let n) where n == bytes.count: return
-            case .bytes(let n): output.append(UnsafeRawBufferPointer(rebasing: bytes[n...]))
-            case .wouldBlock: output.append(bytes)
+            case .bytes(let n):
+                ctx.loop.buffers.provide(&output)
+                output.append(UnsafeRawBufferPointer(rebasing: bytes[n...]))
+            case .wouldBlock:
+                ctx.loop.buffers.provide(&output)
+                output.append(bytes)
             case .eof, .error:
-                abortExchange("client_reset", "client connection reset while writing")
-                close()
+                writeFailed = true
                 return
             }
             ctx.loop.setInterest(fd, readable: !readPaused && !readEOF, writable: true)
             return
         }
         output.append(bytes)
+    }
+
+    private var writeFailed = false
+
+    /// Closes a connection whose client went away while we wrote to it. True when closed.
+    private func closeIfWriteFailed() -> Bool {
+        if closed { return true }
+        guard writeFailed else { return false }
+        abortExchange("client_reset", "client connection reset while writing")
+        close()
+        return true
     }
 
     func write(_ bytes: [UInt8]) { bytes.withUnsafeBytes { write($0) } }
@@ -222,7 +243,11 @@ final class ClientConnection: EventHandler {
 
     private func uncork() {
         corked = false
-        if closed || output.isEmpty { return }
+        if closed { return }
+        if output.isEmpty {
+            updateInterest()
+            return
+        }
         onWritable()
     }
 
@@ -256,8 +281,10 @@ final class ClientConnection: EventHandler {
         ctx.clients[ObjectIdentifier(self)] = nil
         ctx.metrics.openConnections.subtract()
         ctx.loop.closeDescriptor(fd)
-        input.release()
-        output.release()
+        input.removeAll()
+        output.removeAll()
+        ctx.loop.buffers.reclaim(&input)
+        ctx.loop.buffers.reclaim(&output)
         ctx.connectionClosed()
     }
 
@@ -312,8 +339,8 @@ final class ClientConnection: EventHandler {
         let now = ctx.loop.nowMs
         bodyDeadline = head.framing == .none ? 0 : now + Int64(ctx.config.bodyTimeoutMs)
         let trace = RequestTracer.decide(head: head, ctx: ctx)
-        var forwarded = ctx.scratch
-        forwarded.removeAll(keepingCapacity: true)
+        var forwarded: [UInt8] = []
+        forwarded.reserveCapacity(head.bytes.count + 384)
         RequestTracer.buildForwardedHead(head, trace: trace, peerHost: peer.host, ctx: ctx, into: &forwarded)
         let ex = Exchange(
             head: head, trace: trace, forwardedHead: forwarded, startWallMicros: requestStartWall,
@@ -354,13 +381,12 @@ final class ClientConnection: EventHandler {
         bodyDeadline = ctx.loop.nowMs + Int64(ctx.config.bodyTimeoutMs)
         guard let up = ex.upstream else { return }
         if ex.head.framing == .chunked {
-            var h = ctx.scratch
-            h.removeAll(keepingCapacity: true)
-            ChunkedFraming.appendChunkHeader(size: bytes.count, to: &h)
-            up.send(h)
+            ctx.withScratch { h in
+                ChunkedFraming.appendChunkHeader(size: bytes.count, to: &h)
+                up.send(h)
+            }
             up.send(bytes)
             up.send(ChunkedFraming.chunkTrailer)
-            ctx.scratch = h
         } else {
             up.send(bytes)
         }
@@ -372,9 +398,6 @@ final class ClientConnection: EventHandler {
         ex.requestDone = true
         bodyDeadline = 0
         if ex.upstream != nil { ex.upstreamDeadline = ctx.loop.nowMs + Int64(ctx.config.upstreamTimeoutMs) }
-        if ex.status != 0 && ex.upstream == nil && !ex.responseHeadSent {
-            // Already answered (an error), nothing else to wait for.
-        }
     }
 
     /// The client sent something the parser refuses: answer with its status and close.
@@ -455,6 +478,7 @@ final class ClientConnection: EventHandler {
                 }
                 break
             }
+            if writeFailed { break }
             if output.readableCount > Self.highWater {
                 up.pauseReading(true)
                 break
@@ -484,11 +508,11 @@ final class ClientConnection: EventHandler {
                 up.input.consume(consumed)
             case .end:
                 up.input.consume(consumed)
-                if ex.status < 200 { continue }  // 100 Continue done; the final response follows
                 if ex.upgraded {
                     enterTunnel(ex)
                     return
                 }
+                if ex.status < 200 { continue }  // 100 Continue done; the final response follows
                 responseEnded(ex)
                 return
             }
@@ -508,11 +532,18 @@ final class ClientConnection: EventHandler {
             }
             return
         }
+        if rh.status == 101 && !ex.head.isUpgrade {
+            // Switching protocols nobody asked for: the rest of the stream is not HTTP we can frame.
+            ctx.metrics.upstreamProtocolErrors.add()
+            failExchange(
+                status: 502, kind: "upstream_protocol", message: "101 Switching Protocols without an upgrade request")
+            return
+        }
         responseKeepAlive = rh.keepAlive
-        let upgrade = rh.status == 101 && ex.head.isUpgrade
+        let upgrade = rh.status == 101
         ex.upgraded = upgrade
-        var out = ctx.scratch
-        out.removeAll(keepingCapacity: true)
+        var out = ctx.takeScratch()
+        defer { ctx.returnScratch(out) }
         out.append(contentsOf: Self.statusPrefix)
         appendDecimal(rh.status, to: &out)
         out.append(0x20)
@@ -568,7 +599,6 @@ final class ClientConnection: EventHandler {
         }
         out.append(contentsOf: Self.crlf)
         write(out)
-        ctx.scratch = out
         ex.responseHeadSent = true
     }
 
@@ -576,11 +606,10 @@ final class ClientConnection: EventHandler {
         ex.responseBodyBytes += bytes.count
         ex.upstreamDeadline = ctx.loop.nowMs + Int64(ctx.config.upstreamTimeoutMs)
         if ex.clientFraming == .chunked {
-            var h = ctx.scratch
-            h.removeAll(keepingCapacity: true)
-            ChunkedFraming.appendChunkHeader(size: bytes.count, to: &h)
-            write(h)
-            ctx.scratch = h
+            ctx.withScratch { h in
+                ChunkedFraming.appendChunkHeader(size: bytes.count, to: &h)
+                write(h)
+            }
             write(bytes)
             write(ChunkedFraming.chunkTrailer)
         } else {

@@ -21,8 +21,9 @@ final class LoopContext {
     /// Sampled spans waiting to leave the loop in one hand-off.
     var spanBatch: [FinishedSpan] = []
     var random = SplitMix64()
-    /// Reused buffer for building heads.
-    var scratch: [UInt8] = []
+    /// Reused buffer for building heads and chunk headers. Taken out while in use (a copy left
+    /// behind would make `removeAll(keepingCapacity:)` allocate a fresh buffer every time).
+    private var scratch: [UInt8] = []
     var accessLog: [UInt8] = []
     var draining = false
     var upstreamErrorLog = LogThrottle(intervalMs: 5_000)
@@ -32,8 +33,23 @@ final class LoopContext {
     init(loop: EventLoop, shared: SharedState) {
         self.loop = loop
         self.shared = shared
-        pool = UpstreamPool(maxIdle: 64)
+        pool = UpstreamPool(maxIdle: max(1, shared.config.upstreamMaxIdle / max(1, shared.config.threads)))
         scratch.reserveCapacity(8192)
+    }
+
+    func takeScratch() -> [UInt8] {
+        var s: [UInt8] = []
+        swap(&s, &scratch)
+        s.removeAll(keepingCapacity: true)
+        return s
+    }
+
+    func returnScratch(_ s: [UInt8]) { scratch = s }
+
+    func withScratch(_ body: (inout [UInt8]) -> Void) {
+        var s = takeScratch()
+        body(&s)
+        returnScratch(s)
     }
 
     /// Hands finished spans to the pipeline in batches rather than one by one.

@@ -49,6 +49,8 @@ public struct ProxyConfig: Sendable {
     public var maxHeaderBytes = 64 * 1024
     public var maxHeaders = 100
     public var maxConnections = 10000
+    /// Idle keep-alive connections kept to the upstream, shared out across the loops.
+    public var upstreamMaxIdle = 1024
     public var headerTimeoutMs = 10_000
     public var idleTimeoutMs = 60_000
     public var bodyTimeoutMs = 60_000

@@ -112,7 +112,7 @@ enum RequestTracer {
         tags.append(Tag("http.method", .string(method)))
         let host = head.firstValue(lowercasedName: "host") ?? shared.upstreamHostHeader
         tags.append(Tag("http.url", .string("http://\(host)\(target)")))
-        tags.append(Tag("http.path", .string(String(OperationNamePath.path(target)))))
+        tags.append(Tag("http.path", .string(head.path)))
         if status > 0 { tags.append(Tag("http.status_code", .long(Int64(status)))) }
         if let ua = head.firstValue(lowercasedName: "user-agent") { tags.append(Tag("http.user_agent", .string(ua))) }
         tags.append(Tag(peer.v6 ? "peer.ipv6" : "peer.ipv4", .string(peer.host)))

@@ -63,6 +63,7 @@ final class UpstreamConnection: EventHandler {
     /// head and the body bytes it already has into one write (one syscall instead of several).
     func send(_ bytes: UnsafeRawBufferPointer) {
         guard state != .closed, !bytes.isEmpty else { return }
+        loop.buffers.provide(&output)
         output.append(bytes)
     }
 
@@ -86,6 +87,7 @@ final class UpstreamConnection: EventHandler {
         reused = true
         readPaused = false
         input.removeAll()
+        loop.buffers.reclaim(&input)
         updateInterest()
     }
 
@@ -94,8 +96,15 @@ final class UpstreamConnection: EventHandler {
         state = .closed
         delegate = nil
         loop.closeDescriptor(fd)
-        output.release()
-        input.release()
+        releaseBuffers()
+    }
+
+    /// Gives both buffers back to the loop's pool (whatever they still held is dropped).
+    private func releaseBuffers() {
+        input.removeAll()
+        output.removeAll()
+        loop.buffers.reclaim(&input)
+        loop.buffers.reclaim(&output)
     }
 
     private func updateInterest() {
@@ -134,6 +143,7 @@ final class UpstreamConnection: EventHandler {
             }
             break
         }
+        loop.buffers.reclaim(&output)
         updateInterest()
         if before >= Self.highWater / 2 && output.readableCount < Self.highWater / 2 {
             delegate?.upstreamDrained(self)
@@ -147,10 +157,13 @@ final class UpstreamConnection: EventHandler {
             close()
             return
         }
+        loop.buffers.provide(&input)
         switch input.read(from: fd) {
         case .bytes:
             d.upstreamReadable(self)
+            if state != .closed { loop.buffers.reclaim(&input) }
         case .wouldBlock:
+            loop.buffers.reclaim(&input)
             return
         case .eof:
             state = .closed
@@ -167,6 +180,6 @@ final class UpstreamConnection: EventHandler {
     private func finishClose() {
         delegate = nil
         loop.closeDescriptor(fd)
-        output.release()
+        releaseBuffers()
     }
 }

@@ -10,6 +10,7 @@ public struct ByteBuffer {
     }
 
     public var readableCount: Int { writerIndex - readerIndex }
+    public var capacity: Int { storage.count }
     public var isEmpty: Bool { readerIndex == writerIndex }
 
     /// Drops `n` readable bytes; resets to the start when everything was read, so the common

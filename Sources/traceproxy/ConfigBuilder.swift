@@ -126,6 +126,7 @@ struct ConfigBuilder {
         try set(&config.maxHeaderBytes, options.maxHeaderBytes, "--max-header-bytes")
         try set(&config.maxHeaders, options.maxHeaders, "--max-headers")
         try set(&config.maxConnections, options.maxConnections, "--max-connections")
+        try set(&config.upstreamMaxIdle, options.upstreamMaxIdle, "--upstream-max-idle")
         try set(&config.headerTimeoutMs, options.headerTimeoutMs, "--header-timeout-ms")
         try set(&config.idleTimeoutMs, options.idleTimeoutMs, "--idle-timeout-ms")
         try set(&config.bodyTimeoutMs, options.bodyTimeoutMs, "--body-timeout-ms")

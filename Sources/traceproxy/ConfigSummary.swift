@@ -27,6 +27,7 @@ enum ConfigSummary {
             "max-header-bytes = \(c.maxHeaderBytes)",
             "max-headers = \(c.maxHeaders)",
             "max-connections = \(c.maxConnections)",
+            "upstream-max-idle = \(c.upstreamMaxIdle)",
             "header-timeout-ms = \(c.headerTimeoutMs)",
             "idle-timeout-ms = \(c.idleTimeoutMs)",
             "body-timeout-ms = \(c.bodyTimeoutMs)",

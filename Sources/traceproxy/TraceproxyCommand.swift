@@ -191,6 +191,14 @@ struct TraceproxyCommand: ParsableCommand {
     var maxConnections: String?
 
     @Option(
+        name: .customLong("upstream-max-idle"),
+        help: .init(
+            "Idle keep-alive connections kept open to the upstream (default: \(defaults.upstreamMaxIdle)).",
+            valueName: "N")
+    )
+    var upstreamMaxIdle: String?
+
+    @Option(
         name: .customLong("header-timeout-ms"),
         help: .init(
             "Time to receive a request head; then 408 (default: \(defaults.headerTimeoutMs)).",

@@ -85,7 +85,7 @@ expect_config() {
 FLAGS=(--listen --upstream --demo --service-name --admin --threads --reporter --sampler
     --propagation --span-kind --no-collapse-ids --no-traceresponse --flush-interval-ms
     --max-batch-spans --max-queue-spans --max-packet-bytes --zipkin-gzip --max-header-bytes
-    --max-headers --max-connections --header-timeout-ms --idle-timeout-ms --body-timeout-ms
+    --max-headers --max-connections --upstream-max-idle --header-timeout-ms --idle-timeout-ms --body-timeout-ms
     --upstream-connect-timeout-ms --upstream-timeout-ms --drain-timeout-ms --access-log
     --print-config)
 ENVS=(OTEL_SERVICE_NAME JAEGER_SERVICE_NAME JAEGER_AGENT_HOST JAEGER_AGENT_PORT
@@ -160,7 +160,7 @@ expect_usage_error "max-packet-bytes too large" --max-packet-bytes -- --demo --m
 expect_usage_error "access-log empty" --access-log -- --demo --access-log ""
 expect_usage_error "service-name empty" --service-name -- --demo --service-name ""
 for f in --flush-interval-ms --max-batch-spans --max-queue-spans --max-header-bytes --max-headers \
-    --max-connections --header-timeout-ms --idle-timeout-ms --body-timeout-ms \
+    --max-connections --upstream-max-idle --header-timeout-ms --idle-timeout-ms --body-timeout-ms \
     --upstream-connect-timeout-ms --upstream-timeout-ms --drain-timeout-ms; do
     expect_usage_error "$f abc" "$f" -- --demo "$f" abc
     expect_usage_error "$f 0" "$f" -- --demo "$f" 0
@@ -196,7 +196,7 @@ expect_config "every flag" -- --listen [::1]:8081 --upstream http://[::1]:3000/ 
     --propagation jaeger,W3C --span-kind client --no-collapse-ids --no-traceresponse \
     --flush-interval-ms 60000 --max-batch-spans 5 --max-queue-spans 50 --max-packet-bytes 1500 \
     --zipkin-gzip --max-header-bytes 8192 --max-headers 20 --max-connections 7 \
-    --header-timeout-ms 2000 --idle-timeout-ms 3000 --body-timeout-ms 4000 \
+    --upstream-max-idle 9 --header-timeout-ms 2000 --idle-timeout-ms 3000 --body-timeout-ms 4000 \
     --upstream-connect-timeout-ms 500 --upstream-timeout-ms 1500 --drain-timeout-ms 2500 \
     --access-log - ::: \
     "listen = [::1]:8081" "upstream = http://[::1]:3000" "service-name = svc" "admin = off" \
@@ -205,7 +205,7 @@ expect_config "every flag" -- --listen [::1]:8081 --upstream http://[::1]:3000/ 
     "collapse-ids = false" "traceresponse = false" "flush-interval-ms = 60000" \
     "max-batch-spans = 5" "max-queue-spans = 50" "max-packet-bytes = 1500" "zipkin-gzip = true" \
     "max-header-bytes = 8192" "max-headers = 20" "max-connections = 7" \
-    "header-timeout-ms = 2000" "idle-timeout-ms = 3000" "body-timeout-ms = 4000" \
+    "upstream-max-idle = 9" "header-timeout-ms = 2000" "idle-timeout-ms = 3000" "body-timeout-ms = 4000" \
     "upstream-connect-timeout-ms = 500" "upstream-timeout-ms = 1500" \
     "drain-timeout-ms = 2500" "access-log = -"
 expect_config "upstream port defaults to 80" -- --upstream http://backend ::: \

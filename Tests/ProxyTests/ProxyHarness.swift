@@ -1,0 +1,69 @@
+import Foundation
+import Logging
+import Reactor
+import Synchronization
+import TestSupport
+import XCTest
+
+@testable import Proxy
+
+/// A proxy started in-process on 127.0.0.1 port 0 with one loop. There is no stop() for an
+/// in-process server, so every started server is kept for the life of the test process (each
+/// test has its own ports; a dangling `unowned` loop reference would crash otherwise).
+struct RunningProxy {
+    let server: ProxyServer
+    let port: UInt16
+    let adminPort: UInt16?
+
+    func client() throws -> RawHTTPClient { try RawHTTPClient(port: port) }
+}
+
+enum ProxyHarness {
+    private static let keepAlive = Mutex<[ProxyServer]>([])
+
+    /// Starts a proxy in front of `upstreamPort` with short timeouts suitable for tests;
+    /// `configure` adjusts anything else.
+    static func start(
+        upstreamPort: UInt16, _ configure: (inout ProxyConfig) -> Void = { _ in }
+    ) throws -> RunningProxy {
+        var config = ProxyConfig()
+        config.listen = HostPort(host: "127.0.0.1", port: 0)
+        config.upstream = HostPort(host: "127.0.0.1", port: upstreamPort)
+        config.admin = nil
+        config.threads = 1
+        config.flushIntervalMs = 50
+        configure(&config)
+        let server = try ProxyServer(config: config, logger: Logger(label: "proxy-tests"))
+        try server.start()
+        keepAlive.withLock { $0.append(server) }
+        let port = Socket.localAddress(server.listeners[0].fd).hostAndPort.port
+        let adminPort = server.adminListener.map { Socket.localAddress($0.fd).hostAndPort.port }
+        return RunningProxy(server: server, port: port, adminPort: adminPort)
+    }
+}
+
+/// The parts of a W3C traceparent (`00-<trace>-<span>-<flags>`), checked strictly.
+struct Traceparent: Equatable {
+    let traceID: String
+    let spanID: String
+    let flags: String
+
+    init?(_ value: String?) {
+        guard let value else { return nil }
+        let parts = value.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        let hex = Set("0123456789abcdef")
+        guard parts.count == 4, parts[0] == "00", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
+            parts.dropFirst().allSatisfy({ $0.allSatisfy(hex.contains) })
+        else { return nil }
+        traceID = parts[1]
+        spanID = parts[2]
+        flags = parts[3]
+    }
+}
+
+/// Random lower-hex ids for incoming contexts.
+func randomHex(_ digits: Int) -> String {
+    var s = ""
+    while s.count < digits { s += String(UInt64.random(in: 1...UInt64.max), radix: 16) }
+    return String(s.prefix(digits))
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class ReactorPlaceholderTests: XCTestCase {
-    func test_placeholder() {}
-}

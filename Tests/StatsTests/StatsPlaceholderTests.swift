@@ -1,5 +1,0 @@
-import XCTest
-
-final class StatsPlaceholderTests: XCTestCase {
-    func test_placeholder() {}
-}
