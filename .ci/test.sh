@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole traceproxy test suite, from the project root:
-#   XCTest (all modules), the release build, the CLI black-box tests, the Python interop tests
-#   (Tests/interop/run.sh, when present) and the acceptance checks (../shared/acceptance, when
-#   present). Every stage runs even when an earlier one failed; the exit status is non-zero if any
-#   stage failed, and a summary lists them.
+#   XCTest (all modules), bounded fuzzing and the sanitizer runs (fuzz/), the release build, the
+#   CLI black-box tests, the Python interop tests (Tests/interop/run.sh, when present) and the
+#   acceptance checks (../shared/acceptance, when present). Every stage runs even when an earlier
+#   one failed; the exit status is non-zero if any stage failed, and a summary lists them.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -40,8 +40,14 @@ else
     skip_failed "unit tests (XCTest)" "the debug build failed"
 fi
 
+# libFuzzer targets (HTTP/1.1 parsers, chunked decoder, propagation codecs), 15 s each, and the
+# XCTest suites under AddressSanitizer and ThreadSanitizer; both build on their own (fuzz/README.md).
+stage "fuzz (bounded)" bash fuzz/run.sh 15
+stage "sanitizers (address, thread)" bash fuzz/sanitizers.sh
+
 # The micro-benchmarks (a separate package) only have to build here; they are run by hand.
 stage "micro-benchmarks build" swift build --package-path benchmarks
+
 stage "build (release)" swift build -c release --product traceproxy
 if [[ -n ${done_ok["build (release)"]:-} ]]; then
     stage "CLI tests" env TRACEPROXY=.build/release/traceproxy bash Tests/cli/test_cli.sh

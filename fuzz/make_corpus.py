@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora in fuzz/corpus/<target>/ (run from anywhere; rewrites the seed files).
+
+Seeds are small valid messages of every shape the parsers must handle, plus a few near misses, so
+that the fuzzer starts from deep inside the grammar. Propagation seeds come from the W3C and B3 spec
+examples (/work/shared/specs) and the acceptance matrix (check_propagation.py).
+The response_parser target reads its first byte as a HEAD mask: bit k set = the k-th final
+response answers a HEAD request. '@' (0x40) = no HEAD, 'A' = the first response answers HEAD.
+"""
+import os
+import shutil
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+REQUESTS = {
+    "get": b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    "get_query_10": b"GET /a/b?x=1&y=%20 HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n",
+    "post_length": b"POST /submit HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
+    "post_chunked": b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"5\r\nhello\r\n6;ext=1;name=\"v\"\r\n world\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n",
+    "pipelined": b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+                 b"PUT /3 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n"
+                 b"DELETE /4 HTTP/1.1\r\nConnection: close\r\n\r\n",
+    "expect_continue": b"PUT /big HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
+    "upgrade": b"GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, keep-alive\r\nUpgrade: websocket\r\n\r\n",
+    "hop_by_hop": b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 5\r\n"
+                  b"TE: trailers\r\nProxy-Connection: keep-alive\r\nTrailer: X\r\ntraceparent: x\r\n\r\n",
+    "lf_only": b"GET / HTTP/1.1\nHost: h\n\n",
+    "leading_crlf": b"\r\n\r\nOPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+    "cl_list": b"POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc",
+    "bad_cl_te": b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "bad_te_gzip": b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    "bad_obs_fold": b"GET / HTTP/1.1\r\nX-A: 1\r\n  folded\r\n\r\n",
+    "bad_space_colon": b"GET / HTTP/1.1\r\nHost : h\r\n\r\n",
+    "bad_chunk_size": b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",
+    "bad_version": b"GET / HTTP/2.0\r\n\r\n",
+    "connect": b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+}
+
+RESPONSES = {
+    "length": b"@HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+    "chunked": b"@HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"4;a=b\r\nwiki\r\n5\r\npedia\r\n0\r\nExpires: never\r\n\r\n",
+    "until_close": b"@HTTP/1.0 200 OK\r\nServer: old\r\n\r\nbody until the connection closes",
+    "no_content": b"@HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n",
+    "not_modified": b"@HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 100\r\n\r\n",
+    "head_length": b"AHTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n",
+    "head_chunked": b"AHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "continue_then_ok": b"@HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                        b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+    "head_after_interim": b"AHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n",
+    "switching": b"@HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello",
+    "pipelined": b"\x02HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
+                 b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n"
+                 b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "no_reason": b"@HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
+    "keepalive_10": b"@HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi",
+    "bad_cl_te": b"@HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "bad_two_cl": b"@HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    "bad_status": b"@HTTP/1.1 2x0 OK\r\n\r\n",
+    "garbage": b"@SSH-2.0-OpenSSH_9.2\r\n",
+}
+
+CHUNKED = {
+    "simple": b"5\r\nhello\r\n0\r\n\r\n",
+    "extensions": b"3;name=value;flag\r\nabc\r\n1 ; x=\"q\"\r\nd\r\n0;last\r\n\r\n",
+    "trailers": b"2\r\nhi\r\n0\r\nX-Trailer: one\r\nX-Another: two\r\n\r\n",
+    "upper_hex": b"A\r\n0123456789\r\n0\r\n\r\n",
+    "lf_only": b"4\nwiki\n0\n\n",
+    "next_message": b"1\r\na\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    "bad_size": b"g\r\n",
+    "bad_overflow": b"1000000000000000\r\n",
+    "bad_missing_crlf": b"3\r\nabcX",
+}
+
+T = "0af7651916cd43dd8448eb211c80319c"
+S = "b7ad6b7169203331"
+P = "05e3ac9a4f6e3b90"
+B3T = "80f198ee56343ba864fe8b2a57d3eff7"
+B3S = "e457b5a2e4d86bd1"
+
+PROP_W3C = {
+    "spec_sampled": f"traceparent: 00-{T}-{S}-01\ntracestate: congo=t61rcWkgMzE\n",
+    "spec_two_vendors": f"traceparent: 00-{T}-00f067aa0ba902b7-01\ntracestate: rojo=00f067aa0ba902b7,congo=t61rcWkgMzE\n",
+    "not_sampled": "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-d75597dee50b0cac-00\n",
+    "split_tracestate": f"traceparent: 00-{T}-{S}-01\ntracestate: a=1, ,b=2\ntracestate: c@t=x y\n",
+    "future_version": f"traceparent: cc-{T}-{S}-09-what-the-future-holds\n",
+    "tracestate_alone": "tracestate: foo=1,bar=2\n",
+    "zero_ids": "traceparent: 00-00000000000000000000000000000000-0000000000000000-01\n",
+    "uppercase": f"traceparent: 00-{T.upper()}-{S}-01\n",
+    "two_traceparents": f"traceparent: 00-{T}-{S}-01\ntraceparent: 00-{T}-{S}-00\n",
+}
+PROP_B3 = {
+    "single_full": f"b3: {B3T}-{B3S}-1-{P}\n",
+    "single_deny": "b3: 0\n",
+    "single_debug": f"b3: {B3T}-{B3S}-d\n",
+    "single_64": f"b3: 64fe8b2a57d3eff7-{B3S}\n",
+    "multi_128": f"X-B3-TraceId: {B3T}\nX-B3-SpanId: {B3S}\nX-B3-ParentSpanId: {P}\nX-B3-Sampled: 1\n",
+    "multi_64_flags": f"X-B3-TraceId: 64fe8b2a57d3eff7\nX-B3-SpanId: {B3S}\nX-B3-Flags: 1\n",
+    "multi_sampled_only": "X-B3-Sampled: 0\n",
+    "multi_true": f"x-b3-traceid: {B3T}\nx-b3-spanid: {B3S}\nx-b3-sampled: true\n",
+    "single_over_multi": f"b3: {B3T}-{B3S}-1\nX-B3-TraceId: {T}\nX-B3-SpanId: {S}\nX-B3-Sampled: 0\n",
+    "bad_single_then_multi": f"b3: {B3T}-zz\nX-B3-TraceId: {T}\nX-B3-SpanId: {S}\n",
+}
+PROP_JAEGER = {
+    "full_128": f"uber-trace-id: {T}:{S}:{P}:1\n",
+    "short_64": "uber-trace-id: 64fe8b2a57d3eff7:e457b5a2e4d86bd1:0:1\n",
+    "unpadded": "uber-trace-id: af765191:b7ad6b71:0:1\n",
+    "url_encoded": f"uber-trace-id: {T}%3A{S}%3A0%3A1\n",
+    "debug": f"uber-trace-id: {T}:{S}:0:3\n",
+    "not_sampled": f"uber-trace-id: {T}:{S}:0:0\n",
+    "debug_id_only": "jaeger-debug-id: some-correlation-id\n",
+    "baggage": f"uber-trace-id: {T}:{S}:0:1\nuberctx-user: alice\n",
+    "bad_three_fields": f"uber-trace-id: {T}:{S}:1\n",
+}
+PROP_ALL = {
+    "all_three": f"traceparent: 00-{T}-{S}-01\ntracestate: congo=t61rcWkgMzE\n"
+                 f"X-B3-TraceId: {B3T}\nX-B3-SpanId: {B3S}\nX-B3-Sampled: 1\nb3: 0\n"
+                 f"uber-trace-id: {T}:{S}:0:1\njaeger-debug-id: x\n",
+    "b3_and_jaeger": f"b3: {B3T}-{B3S}-d\r\nuber-trace-id: {T}:{S}:0:0\r\n",
+    "bad_w3c_good_b3": f"traceparent: 00-{T}-0000000000000000-01\nX-B3-TraceId: {B3T}\nX-B3-SpanId: {B3S}\n",
+}
+
+
+def write(target, seeds):
+    d = os.path.join(ROOT, target)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    for name, data in seeds.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+
+
+write("request_parser", REQUESTS)
+write("response_parser", RESPONSES)
+write("chunked_decoder", CHUNKED)
+write("propagation_w3c", PROP_W3C)
+write("propagation_b3", PROP_B3)
+write("propagation_jaeger", PROP_JAEGER)
+write("propagation_all", {**PROP_W3C, **PROP_B3, **PROP_JAEGER, **PROP_ALL})
