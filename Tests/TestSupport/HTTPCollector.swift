@@ -9,10 +9,6 @@ import Synchronization
 /// and answers as told: a stand-in Zipkin collector over real sockets. One thread accepts, one
 /// thread per connection serves keep-alive requests with Content-Length bodies.
 public final class HTTPCollector: Sendable {
-    public struct SetupError: Error, CustomStringConvertible {
-        public let description: String
-    }
-
     public struct Request: Sendable {
         public let method: String
         public let target: String
@@ -61,28 +57,9 @@ public final class HTTPCollector: Sendable {
 
     /// `gunzip` decodes gzip bodies (TestSupport does not link zlib; tests pass `Gzip.decompress`).
     public init(gunzip: (@Sendable ([UInt8]) -> [UInt8]?)? = nil) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SetupError(description: "socket: errno \(errno)") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard bound == 0, named == 0, listen(fd, 64) == 0 else {
-            close(fd)
-            throw SetupError(description: "bind/listen: errno \(errno)")
-        }
+        let (fd, port) = try LoopbackListener.open(backlog: 64)
         self.listenFD = fd
-        self.port = UInt16(bigEndian: address.sin_port)
+        self.port = port
         self.gunzip = gunzip
         spawn { [self] in acceptLoop() }
     }

@@ -73,28 +73,9 @@ public final class ScriptedUpstream: Sendable {
     private let threadsRunning = Atomic<Int>(0)
 
     public init(_ script: @escaping Script) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw TestUpstream.SetupError(description: "socket: errno \(errno)") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard bound == 0, named == 0, listen(fd, 128) == 0 else {
-            close(fd)
-            throw TestUpstream.SetupError(description: "bind/listen: errno \(errno)")
-        }
+        let (fd, port) = try LoopbackListener.open()
         listenFD = fd
-        port = UInt16(bigEndian: address.sin_port)
+        self.port = port
         self.script = script
         spawn { [self] in acceptLoop() }
     }
