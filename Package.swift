@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "Stats"),
         .target(name: "HTTP1"),
         .target(name: "Propagation"),
-        .target(name: "Spans", dependencies: ["Propagation"]),
+        .target(name: "Spans", dependencies: ["Propagation", "Stats"]),
         .target(name: "SpanEncoding", dependencies: ["Spans", "Propagation"]),
         .target(name: "Reactor", dependencies: ["CEpoll"]),
         .target(name: "Gzip", dependencies: ["CZlib"]),
@@ -52,15 +52,15 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["Reactor", "HTTP1", "Spans", "Propagation"],
+            dependencies: ["Reactor", "HTTP1", "Spans", "Propagation", "Stats"],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "PropagationTests", dependencies: ["Propagation"]),
-        .testTarget(name: "SpansTests", dependencies: ["Spans", "Propagation"]),
+        .testTarget(name: "SpansTests", dependencies: ["Spans", "Propagation", "Stats"]),
         .testTarget(name: "SpanEncodingTests", dependencies: ["SpanEncoding", "Spans", "Propagation"]),
-        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Stats", "TestSupport"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
         .testTarget(
             name: "ReportersTests",

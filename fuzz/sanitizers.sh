@@ -23,7 +23,7 @@ sanitizers=("$@")
 # The Swift runtime's backtracer and the sanitizers both want the crash signals.
 export SWIFT_BACKTRACE=enable=no
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:detect_stack_use_after_return=1}
-# fuzz/tsan.supp: Synchronization.Mutex is invisible to TSan when contended (see the file).
+# fuzz/tsan.supp: empty on purpose (see the file); locks are pthread-based so TSan sees them.
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1:suppressions=$PWD/fuzz/tsan.supp}
 
 passed=0

@@ -1,4 +1,5 @@
 import HTTP1
+import Stats
 
 #if canImport(Glibc)
     import Glibc
@@ -8,7 +9,7 @@ import HTTP1
 /// tick, so the request path never waits on the file.
 final class AccessLogWriter: @unchecked Sendable {
     private let fd: Int32
-    private let lock = NSLockLite()
+    private let lock = Locked(())
 
     init?(path: String) {
         if path == "-" {
@@ -20,7 +21,7 @@ final class AccessLogWriter: @unchecked Sendable {
     }
 
     func write(_ bytes: [UInt8]) {
-        lock.withLock {
+        lock.withLock { _ in
             bytes.withUnsafeBytes { p in
                 var off = 0
                 while off < p.count {
@@ -33,18 +34,6 @@ final class AccessLogWriter: @unchecked Sendable {
                 }
             }
         }
-    }
-}
-
-/// A pthread mutex without Foundation, for the few cold paths that share a file.
-final class NSLockLite: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
-    func withLock<R>(_ body: () -> R) -> R {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
-        return body()
     }
 }
 

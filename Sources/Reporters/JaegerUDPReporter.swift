@@ -2,7 +2,6 @@ import Dispatch
 import SpanEncoding
 import Spans
 import Stats
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -24,7 +23,7 @@ public final class JaegerUDPReporter: SpanReporter {
         var fd: Int32
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     /// The pipeline's queue-full drops, reported to the agent as `fullQueueDroppedSpans`.
     private let queueFullDrops: Counter
 
@@ -52,7 +51,7 @@ public final class JaegerUDPReporter: SpanReporter {
         }
         self.name = name
         self.queueFullDrops = ReporterMetrics.queueFullDrops(metrics, reporter: name)
-        self.state = Mutex(
+        self.state = Locked(
             State(
                 packer: JaegerBatchPacker(
                     process: options.process, maxPacketSize: options.maxPacketSize),

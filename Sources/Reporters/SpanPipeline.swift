@@ -2,7 +2,6 @@ import Dispatch
 import Logging
 import Spans
 import Stats
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -77,7 +76,7 @@ final class ReporterLane: Sendable {
     private let maxBatchSpans: Int
     private let maxQueueSpans: Int
     private let flushIntervalNanos: UInt64
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Wakes the worker early: a batch became full, or shutdown began. Extra signals only cause a
     /// spurious loop turn, which re-reads the state.
     private let wake = DispatchSemaphore(value: 0)

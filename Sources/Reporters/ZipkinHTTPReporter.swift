@@ -2,7 +2,7 @@ import Dispatch
 import Gzip
 import SpanEncoding
 import Spans
-import Synchronization
+import Stats
 
 #if canImport(Glibc)
     import Glibc
@@ -43,7 +43,7 @@ public final class ZipkinHTTPReporter: SpanReporter {
     private let gzip: Bool
     private let timeouts: Timeouts
     /// The kept-alive connection; only the worker thread uses it, the lock satisfies Sendable.
-    private let connection = Mutex<BlockingTCPConnection?>(nil)
+    private let connection = Locked<BlockingTCPConnection?>(nil)
 
     /// Resolves `host` now; `path` is the request target, e.g. `/api/v2/spans`.
     public init(

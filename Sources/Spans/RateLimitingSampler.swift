@@ -1,5 +1,5 @@
 import Propagation
-import Synchronization
+import Stats
 
 /// Samples at most N new traces per second (`--sampler ratelimiting:N`).
 ///
@@ -14,7 +14,7 @@ public final class RateLimitingSampler: Sampler {
     public let tracesPerSecond: Double
     let maxBalance: Double
     private let clock: Clock
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     struct State {
         var balance: Double
@@ -28,7 +28,7 @@ public final class RateLimitingSampler: Sampler {
         self.tracesPerSecond = rate
         self.maxBalance = rate > 0 ? max(rate, 1) : 0
         self.clock = clock
-        self.state = Mutex(State(balance: maxBalance, lastTick: clock()))
+        self.state = Locked(State(balance: maxBalance, lastTick: clock()))
     }
 
     public func shouldSample(traceID: TraceID) -> Bool {

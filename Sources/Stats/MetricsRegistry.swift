@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The process's metrics, rendered as Prometheus text on the admin listener.
 ///
 /// Families are registered at start-up (and when a reporter is created); the request path only
@@ -19,7 +17,7 @@ public final class MetricsRegistry: Sendable {
         var series: [Series]
     }
 
-    private let families = Mutex<[Family]>([])
+    private let families = Locked<[Family]>([])
 
     public init() {}
 

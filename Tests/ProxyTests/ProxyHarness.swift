@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Reactor
-import Synchronization
+import Stats
 import TestSupport
 import XCTest
 
@@ -19,7 +19,7 @@ struct RunningProxy {
 }
 
 enum ProxyHarness {
-    private static let keepAlive = Mutex<[ProxyServer]>([])
+    private static let keepAlive = Locked<[ProxyServer]>([])
 
     /// Starts a proxy in front of `upstreamPort` with short timeouts suitable for tests;
     /// `configure` adjusts anything else.

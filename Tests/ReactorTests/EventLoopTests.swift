@@ -1,6 +1,6 @@
 import Foundation
 import Reactor
-import Synchronization
+import Stats
 import TestSupport
 import XCTest
 
@@ -21,7 +21,7 @@ final class RecordingHandler: EventHandler, @unchecked Sendable {
 
     let fd: Int32
     let loop: EventLoop
-    let counts = Mutex(Counts())
+    let counts = Locked(Counts())
     var dropWritableAfterEvent = true
 
     init(fd: Int32, loop: EventLoop) {
@@ -139,7 +139,7 @@ final class EventLoopTests: XCTestCase {
     }
 
     func test_onTick_calledRepeatedlyWithMonotonicTime() throws {
-        let ticks = Mutex<[Int64]>([])
+        let ticks = Locked<[Int64]>([])
         let loop = self.loop!
         loop.queue.sync { loop.onTick { now in ticks.withLock { $0.append(now) } } }
         XCTAssertTrue(waitUntil(timeout: 5) { ticks.withLock { $0.count } >= 3 })

@@ -1,5 +1,6 @@
 import Foundation
 import Reactor
+import Stats
 import Synchronization
 import TestSupport
 import XCTest
@@ -25,7 +26,7 @@ final class ListenerTests: XCTestCase {
             var fds: [Int32] = []
             var peers: [String] = []
         }
-        let state = Mutex(State())
+        let state = Locked(State())
 
         func withLock<R>(_ body: (inout State) -> R) -> R { state.withLock { body(&$0) } }
     }

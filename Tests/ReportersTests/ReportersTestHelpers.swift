@@ -4,7 +4,6 @@ import Propagation
 import Reporters
 import Spans
 import Stats
-import Synchronization
 
 /// Distinct spans with random ids, so that a test can look for each one in what was delivered.
 func makeSpans(_ count: Int, tagBytes: Int = 20) -> [FinishedSpan] {
@@ -79,7 +78,7 @@ func occurrences(of needle: [UInt8], in datagrams: [[UInt8]]) -> Int {
 /// `blockUntilReleased` makes `send` hang like a dead collector; `result` is what send returns.
 final class RecordingReporter: SpanReporter {
     let name: String
-    private let state = Mutex<(batches: [[FinishedSpan]], closed: Bool)>(([], false))
+    private let state = Locked<(batches: [[FinishedSpan]], closed: Bool)>(([], false))
     private let result: Bool
     private let gate: DispatchSemaphore?
 

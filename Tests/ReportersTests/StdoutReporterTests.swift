@@ -1,11 +1,11 @@
 import Foundation
 import Reporters
-import Synchronization
+import Stats
 import XCTest
 
 final class StdoutReporterTests: XCTestCase {
     func test_send_twoSpans_writesOneJSONObjectPerLine() throws {
-        let written = Mutex<[[UInt8]]>([])
+        let written = Locked<[[UInt8]]>([])
         let reporter = StdoutReporter(name: "stdout", options: ReporterOptions(process: testProcess)) {
             bytes in
             written.withLock { $0.append(bytes) }

@@ -4,7 +4,6 @@ import Gzip
 import Reporters
 import Spans
 import Stats
-import Synchronization
 import TestSupport
 import XCTest
 
@@ -134,7 +133,7 @@ final class ZipkinHTTPReporterTests: XCTestCase {
         collector.setMode(.respond(status: 500, body: "", chunked: false, close: false))
         let reporter = try makeReporter(timeouts: .init(initialBackoffMs: 300))
         defer { reporter.close() }
-        let result = Mutex<Bool?>(nil)
+        let result = Locked<Bool?>(nil)
         let spans = makeSpans(2)
         let thread = Thread { result.withLock { $0 = reporter.send(spans) } }
         thread.start()

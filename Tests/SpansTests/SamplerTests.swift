@@ -1,5 +1,6 @@
 import Propagation
 import Spans
+import Stats
 import Synchronization
 import XCTest
 
@@ -101,7 +102,7 @@ final class SamplerTests: XCTestCase {
 
 /// A clock that moves only when told to.
 final class ManualClock: Sendable {
-    private let now = Mutex<Double>(1000)
+    private let now = Locked<Double>(1000)
 
     var read: @Sendable () -> Double { { [self] in now.withLock { $0 } } }
 

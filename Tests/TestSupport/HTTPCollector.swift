@@ -1,4 +1,5 @@
 import Foundation
+import Stats
 import Synchronization
 
 #if canImport(Glibc)
@@ -44,7 +45,7 @@ public final class HTTPCollector: Sendable {
     public let port: UInt16
     private let listenFD: Int32
     private let gunzip: (@Sendable ([UInt8]) -> [UInt8]?)?
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let stopping = Atomic<Bool>(false)
     private let releaseGeneration = Atomic<Int>(0)
     private let threadsRunning = Atomic<Int>(0)

@@ -1,4 +1,5 @@
 import Foundation
+import Stats
 import Synchronization
 
 #if canImport(Glibc)
@@ -53,7 +54,7 @@ public final class TestUpstream: Sendable {
 
     public let port: UInt16
     private let listenFD: Int32
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let stopping = Atomic<Bool>(false)
     private let threadsRunning = Atomic<Int>(0)
 

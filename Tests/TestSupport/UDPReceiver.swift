@@ -1,4 +1,5 @@
 import Foundation
+import Stats
 import Synchronization
 
 #if canImport(Glibc)
@@ -14,7 +15,7 @@ public final class UDPReceiver: Sendable {
 
     public let port: UInt16
     private let fd: Int32
-    private let datagrams = Mutex<[[UInt8]]>([])
+    private let datagrams = Locked<[[UInt8]]>([])
     private let stopping = Atomic<Bool>(false)
     private let stopped = DispatchSemaphore(value: 0)
 
