@@ -46,9 +46,8 @@ public final class HTTPCollector: Sendable {
     private let listenFD: Int32
     private let gunzip: (@Sendable ([UInt8]) -> [UInt8]?)?
     private let state = Locked(State())
-    private let stopping = Atomic<Bool>(false)
+    private let threads = ServerThreads()
     private let releaseGeneration = Atomic<Int>(0)
-    private let threadsRunning = Atomic<Int>(0)
 
     private struct State {
         var mode = HTTPCollector.accepted
@@ -62,7 +61,7 @@ public final class HTTPCollector: Sendable {
         self.listenFD = fd
         self.port = port
         self.gunzip = gunzip
-        spawn { [self] in acceptLoop() }
+        threads.spawn { [self] in acceptLoop() }
     }
 
     /// `zipkin+http://127.0.0.1:PORT` followed by `path`.
@@ -89,25 +88,14 @@ public final class HTTPCollector: Sendable {
 
     /// Stops all threads (hung ones included) and closes every socket.
     public func stop() {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        while threadsRunning.load(ordering: .acquiring) > 0 { usleep(1000) }
-        close(listenFD)
+        threads.stop(closing: listenFD)
     }
 
     deinit { stop() }
 
-    private func spawn(_ body: @escaping @Sendable () -> Void) {
-        threadsRunning.add(1, ordering: .acquiringAndReleasing)
-        let thread = Thread { [self] in
-            body()
-            threadsRunning.subtract(1, ordering: .acquiringAndReleasing)
-        }
-        thread.start()
-    }
-
     /// Waits for `fd` to become readable, waking every 20 ms to notice `stop()`.
     private func waitReadable(_ fd: Int32) -> Bool {
-        while !stopping.load(ordering: .acquiring) {
+        while !threads.isStopping {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             if poll(&pfd, 1, 20) > 0 { return true }
         }
@@ -122,7 +110,7 @@ public final class HTTPCollector: Sendable {
                 defer { s.connections += 1 }
                 return s.connections
             }
-            spawn { [self] in serve(fd, index: index) }
+            threads.spawn { [self] in serve(fd, index: index) }
         }
     }
 
@@ -161,7 +149,7 @@ public final class HTTPCollector: Sendable {
             switch mode {
             case .hang:
                 let generation = releaseGeneration.load(ordering: .relaxed)
-                while !stopping.load(ordering: .acquiring)
+                while !threads.isStopping
                     && releaseGeneration.load(ordering: .relaxed) == generation
                 {
                     usleep(5000)

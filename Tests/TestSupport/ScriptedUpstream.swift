@@ -69,38 +69,26 @@ public final class ScriptedUpstream: Sendable {
     private let listenFD: Int32
     private let script: Script
     private let connections = Atomic<Int>(0)
-    private let stopping = Atomic<Bool>(false)
-    private let threadsRunning = Atomic<Int>(0)
+    private let threads = ServerThreads()
 
     public init(_ script: @escaping Script) throws {
         let (fd, port) = try LoopbackListener.open()
         listenFD = fd
         self.port = port
         self.script = script
-        spawn { [self] in acceptLoop() }
+        threads.spawn { [self] in acceptLoop() }
     }
 
     /// Connections accepted so far.
     public var connectionCount: Int { connections.load(ordering: .acquiring) }
 
-    public var isStopping: Bool { stopping.load(ordering: .acquiring) }
+    public var isStopping: Bool { threads.isStopping }
 
     public func stop() {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        while threadsRunning.load(ordering: .acquiring) > 0 { usleep(1000) }
-        close(listenFD)
+        threads.stop(closing: listenFD)
     }
 
     deinit { stop() }
-
-    private func spawn(_ body: @escaping @Sendable () -> Void) {
-        threadsRunning.add(1, ordering: .acquiringAndReleasing)
-        let thread = Thread { [self] in
-            body()
-            threadsRunning.subtract(1, ordering: .acquiringAndReleasing)
-        }
-        thread.start()
-    }
 
     private func acceptLoop() {
         while !isStopping {
@@ -109,7 +97,7 @@ public final class ScriptedUpstream: Sendable {
             let fd = accept(listenFD, nil, nil)
             guard fd >= 0 else { continue }
             let index = connections.add(1, ordering: .acquiringAndReleasing).newValue - 1
-            spawn { [self] in
+            threads.spawn { [self] in
                 let connection = Connection(fd: fd, index: index) { [self] in isStopping }
                 script(connection)
                 if !connection.resetDone { close(fd) }

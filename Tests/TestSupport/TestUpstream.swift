@@ -55,8 +55,7 @@ public final class TestUpstream: Sendable {
     public let port: UInt16
     private let listenFD: Int32
     private let state = Locked(State())
-    private let stopping = Atomic<Bool>(false)
-    private let threadsRunning = Atomic<Int>(0)
+    private let threads = ServerThreads()
 
     private struct State {
         var requests: [Request] = []
@@ -68,7 +67,7 @@ public final class TestUpstream: Sendable {
         let (fd, port) = try LoopbackListener.open()
         listenFD = fd
         self.port = port
-        spawn { [self] in acceptLoop() }
+        threads.spawn { [self] in acceptLoop() }
     }
 
     /// Deterministic, non-periodic-looking bytes so a shifted or truncated body cannot match.
@@ -95,23 +94,12 @@ public final class TestUpstream: Sendable {
 
     /// Stops every thread (hung ones included) and closes every socket.
     public func stop() {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        while threadsRunning.load(ordering: .acquiring) > 0 { usleep(1000) }
-        close(listenFD)
+        threads.stop(closing: listenFD)
     }
 
     deinit { stop() }
 
-    private var isStopping: Bool { stopping.load(ordering: .acquiring) }
-
-    private func spawn(_ body: @escaping @Sendable () -> Void) {
-        threadsRunning.add(1, ordering: .acquiringAndReleasing)
-        let thread = Thread { [self] in
-            body()
-            threadsRunning.subtract(1, ordering: .acquiringAndReleasing)
-        }
-        thread.start()
-    }
+    private var isStopping: Bool { threads.isStopping }
 
     private func acceptLoop() {
         while !isStopping {
@@ -123,7 +111,7 @@ public final class TestUpstream: Sendable {
                 defer { s.connections += 1 }
                 return s.connections
             }
-            spawn { [self] in serve(fd, index: index) }
+            threads.spawn { [self] in serve(fd, index: index) }
         }
     }
 
