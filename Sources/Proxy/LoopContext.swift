@@ -7,49 +7,54 @@ import Spans
 import Stats
 
 /// Everything one event loop owns: its connections, its upstream pool, its span batch and scratch
-/// buffers. Touched only on the loop's queue, so none of it is locked.
+/// buffers. Touched only on the loop's queue, so none of it is locked. The loop itself is reached
+/// only through the seams (`buffers`, `time`, `connector`, transports), so the same context runs
+/// in-memory in tests.
 final class LoopContext {
-    let loop: EventLoop
     let shared: SharedState
     var config: ProxyConfig { shared.config }
     var metrics: ProxyMetrics { shared.metrics }
+    let buffers: BufferPool
+    let time: TimeSource
+    let connector: UpstreamConnector
+    let timeouts: ConnectionStateMachine.Timeouts
 
     /// Open client connections (for timeouts and drain).
-    var clients: [ObjectIdentifier: ClientConnection] = [:]
-    /// Connections that are mid-request to the upstream, for the upstream timeouts.
+    private(set) var clients: [ObjectIdentifier: ClientConnection] = [:]
     let pool: UpstreamPool
     /// Sampled spans waiting to leave the loop in one hand-off.
-    var spanBatch: [FinishedSpan] = []
+    private(set) var spanBatch: [FinishedSpan] = []
     var random = SplitMix64()
     /// Reused buffer for building heads and chunk headers. Taken out while in use (a copy left
     /// behind would make `removeAll(keepingCapacity:)` allocate a fresh buffer every time).
     private var scratch: [UInt8] = []
     var accessLog: [UInt8] = []
-    var draining = false
-    var upstreamErrorLog = LogThrottle(intervalMs: 5_000)
-    let logger = Logger(label: "traceproxy")
-    var listener: Listener?
+    private(set) var draining = false
+    private var upstreamErrorLog = LogThrottle(intervalMs: 5_000)
+    private let logger = Logger(label: "traceproxy")
+    /// Called when a connection closes (the listener may accept again).
+    var onConnectionClosed: () -> Void = {}
 
-    init(loop: EventLoop, shared: SharedState) {
-        self.loop = loop
+    init(shared: SharedState, buffers: BufferPool, time: TimeSource, connector: UpstreamConnector) {
         self.shared = shared
-        pool = UpstreamPool(maxIdle: max(1, shared.config.upstreamMaxIdle / max(1, shared.config.threads)))
+        self.buffers = buffers
+        self.time = time
+        self.connector = connector
+        let c = shared.config
+        timeouts = .init(
+            headerMs: Int64(c.headerTimeoutMs), idleMs: Int64(c.idleTimeoutMs), bodyMs: Int64(c.bodyTimeoutMs),
+            upstreamConnectMs: Int64(c.upstreamConnectTimeoutMs), upstreamMs: Int64(c.upstreamTimeoutMs))
+        pool = UpstreamPool(maxIdle: max(1, c.upstreamMaxIdle / max(1, c.threads)))
         scratch.reserveCapacity(8192)
     }
 
-    func takeScratch() -> [UInt8] {
+    /// Lends the scratch buffer, emptied, to `body`.
+    func withScratch(_ body: (inout [UInt8]) -> Void) {
         var s: [UInt8] = []
         swap(&s, &scratch)
         s.removeAll(keepingCapacity: true)
-        return s
-    }
-
-    func returnScratch(_ s: [UInt8]) { scratch = s }
-
-    func withScratch(_ body: (inout [UInt8]) -> Void) {
-        var s = takeScratch()
         body(&s)
-        returnScratch(s)
+        scratch = s
     }
 
     /// Hands finished spans to the pipeline in batches rather than one by one.
@@ -65,18 +70,27 @@ final class LoopContext {
     }
 
     func tick(_ now: Int64) {
-        for c in clients.values { c.checkTimeouts(now) }
+        for c in clients.values { c.tick(now) }
         flushSpans()
         flushAccessLog()
         pool.pruneClosed()
     }
 
-    /// Upstream failures go to stderr, throttled: the spans and /metrics carry every one of them.
-    func logUpstreamError(_ kind: String, _ message: String) {
-        if let more = upstreamErrorLog.admit(nowMs: loop.nowMs) {
+    /// Counts a failure in /metrics and logs the upstream's, throttled (the spans and /metrics
+    /// carry every one of them).
+    func count(_ failure: ExchangeFailure) {
+        metrics.count(failure)
+        guard !failure.isClientSide, failure != .drainTimeout else { return }
+        if let more = upstreamErrorLog.admit(nowMs: time.monotonicMs()) {
             let tail = more > 0 ? " (\(more) more upstream errors since the last report)" : ""
-            logger.warning("upstream \(shared.upstreamDescription): \(kind): \(message)\(tail)")
+            logger.warning("upstream \(shared.upstreamDescription): \(failure.kind): \(failure.message)\(tail)")
         }
+    }
+
+    /// The access-log line of a request refused before it had a usable head.
+    func logRejected(status: Int, reason: String, peer: Peer) {
+        guard shared.accessLog != nil else { return }
+        AccessLog.appendRejected(status: status, reason: reason, peer: peer.host, to: &accessLog)
     }
 
     func flushAccessLog() {
@@ -84,46 +98,46 @@ final class LoopContext {
         shared.accessLog?.write(accessLog)
         accessLog.removeAll(keepingCapacity: true)
     }
-}
 
-extension LoopContext {
-    func accept(_ fd: Int32, _ peer: SocketAddress) {
+    // MARK: connections
+
+    /// Takes a new client connection over `transport`. False (and the transport closed) when the
+    /// proxy is draining or the transport cannot start.
+    @discardableResult
+    func adopt(_ transport: ByteTransport, peer: Peer) -> Bool {
         if draining {
-            loop.closeDescriptor(fd)
-            return
+            transport.close()
+            return false
         }
-        let c = ClientConnection(ctx: self, fd: fd, peer: peer)
+        let c = ClientConnection(ctx: self, transport: transport, peer: peer)
         do {
-            try loop.register(fd, handler: c, readable: true, writable: false)
+            try transport.start(handler: c, readable: true, writable: false)
         } catch {
-            loop.closeDescriptor(fd)
-            return
+            transport.close()
+            return false
         }
-        Socket.setNoDelay(fd)
         clients[ObjectIdentifier(c)] = c
         metrics.acceptedConnections.add()
         metrics.openConnections.add()
+        return true
     }
 
-    func connectionClosed() { listener?.resumeIfPaused() }
+    func connectionClosed(_ c: ClientConnection) {
+        guard clients.removeValue(forKey: ObjectIdentifier(c)) != nil else { return }
+        metrics.openConnections.subtract()
+        onConnectionClosed()
+    }
 
-    /// Stop accepting; close idle connections now, the rest after their current response.
+    /// Stop taking connections; close idle ones now, the rest after their current response.
     func beginDrain() {
-        // Connections the kernel already accepted, and requests already sent on idle connections,
-        // were made before the signal: serve them rather than reset them.
-        listener?.acceptBacklog()
         draining = true
-        listener?.close()
-        for c in Array(clients.values) {
-            if c.isIdle { c.onReadable() }
-            if c.closed { continue }
-            if c.isIdle { c.close() } else { c.closeAfterResponse = true }
-        }
+        for c in Array(clients.values) { c.beginDrain() }
     }
 
-    /// The drain is over (or out of time): close what is left and hand off the last spans.
+    /// The drain is over (or out of time): what is left is answered or cut and recorded, then the
+    /// last spans and log lines are handed off.
     func finalClose() {
-        for c in Array(clients.values) { c.close() }
+        for c in Array(clients.values) { c.drainTimedOut() }
         pool.closeAll()
         flushSpans()
         flushAccessLog()

@@ -46,4 +46,17 @@ final class ProxyMetrics: Sendable {
         let i = status / 100
         requestsByClass[(1...5).contains(i) ? i : 0].add()
     }
+
+    /// The counter that tracks each kind of failure (a client that left is not counted here: its
+    /// 499 is in `requestsByClass`).
+    func count(_ failure: ExchangeFailure) {
+        switch failure {
+        case .malformedRequest, .headTimeout, .bodyTimeout: clientErrors.add()
+        case .upstreamConnect: upstreamConnectErrors.add()
+        case .upstreamConnectTimeout, .upstreamTimeout: upstreamTimeouts.add()
+        case .upstreamProtocol, .upstreamUnrequestedUpgrade: upstreamProtocolErrors.add()
+        case .upstreamReset, .upstreamTruncated: upstreamResets.add()
+        case .clientClosed, .clientReset, .drainTimeout: break
+        }
+    }
 }

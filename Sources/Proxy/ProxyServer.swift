@@ -10,52 +10,36 @@ import Stats
     import Glibc
 #endif
 
-/// Entry point the command line calls with a validated configuration.
-public enum ProxyMain {
-    /// Starts the loops, listeners and reporters, then parks the main thread in `dispatchMain`.
-    /// Exits the process itself: 0 after a graceful drain, 1 when start-up fails (the reason on stderr).
-    public static func run(_ config: ProxyConfig) -> Never {
-        let logger = Logger(label: "traceproxy")
-        do {
-            let server = try ProxyServer(config: config, logger: logger)
-            try server.start()
-            ProxyServer.current = server
-        } catch {
-            printError("traceproxy: \(error)\n")
-            exit(1)
-        }
-        dispatchMain()
-    }
-}
-
 struct StartupError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }
 
-/// Owns the loops, listeners, the span pipeline and the process lifecycle (signals and drain).
-final class ProxyServer: @unchecked Sendable {
-    nonisolated(unsafe) static var current: ProxyServer?
-
+/// Owns the loops, listeners, the span pipeline and the drain. It never ends the process: `main`
+/// decides that, after `shutdown()` returns, so tests can start and stop a server in-process.
+///
+/// `@unchecked Sendable`: the stored properties are set before `start()` returns and then only
+/// read, except through the loops' queues (`queue.sync`), which serialise access to each loop's part.
+public final class ProxyServer: @unchecked Sendable {
     let config: ProxyConfig
     let logger: Logger
     let registry = MetricsRegistry()
-    var loops: [EventLoop] = []
-    var contexts: [LoopContext] = []
-    var listeners: [Listener] = []
-    var adminListener: Listener?
-    var demoListener: Listener?
-    var demoTimer: DispatchSourceTimer?
-    var signalSources: [DispatchSourceSignal] = []
-    var shuttingDown = false
     let shared: SharedState
+    private let loops: [EventLoop]
+    private let contexts: [LoopContext]
+    private(set) var listeners: [Listener] = []
+    private(set) var adminListener: Listener?
+    private var demoListener: Listener?
+    private var demoTimer: DispatchSourceTimer?
+    private let shutdownState = Locked(false)
 
-    init(config: ProxyConfig, logger: Logger) throws {
+    public init(config: ProxyConfig, logger: Logger) throws {
         var config = config
         self.logger = logger
         // Resolve and build everything that can fail before any socket is bound.
         let loopCount = config.threads > 0 ? config.threads : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         config.threads = loopCount
+        var loops: [EventLoop] = []
         for i in 0..<loopCount { loops.append(try EventLoop(index: i)) }
         var upstream = config.upstream ?? HostPort(host: "127.0.0.1", port: 0)
         var demoFD: Int32 = -1
@@ -92,15 +76,22 @@ final class ProxyServer: @unchecked Sendable {
             accessLog = w
         }
         self.config = config
-        shared = SharedState(
+        self.loops = loops
+        let shared = SharedState(
             config: config, registry: registry, pipeline: pipeline, upstream: upstream,
             upstreamAddress: upstreamAddress, accessLog: accessLog)
-        contexts = loops.map { LoopContext(loop: $0, shared: shared) }
+        self.shared = shared
+        let time = SystemTime()
+        contexts = loops.map {
+            LoopContext(
+                shared: shared, buffers: $0.buffers, time: time,
+                connector: SocketConnector(address: upstreamAddress, loop: $0))
+        }
         if demoFD >= 0 {
             let loop = loops[0]
             let fd = demoFD
-            try loop.queue.sync {
-                demoListener = try Listener(fd: fd, loop: loop) { c, _ in
+            demoListener = try loop.queue.sync {
+                try Listener(fd: fd, loop: loop) { c, _ in
                     let conn = DemoUpstreamConnection(fd: c, loop: loop)
                     do { try loop.register(c, handler: conn, readable: true, writable: false) } catch {
                         loop.closeDescriptor(c)
@@ -110,38 +101,37 @@ final class ProxyServer: @unchecked Sendable {
         }
     }
 
-    func start() throws {
-        // Signals: SIG_IGN first so the default action cannot kill us before the source exists.
+    /// Binds the listeners and starts the reporters. Returns once the proxy serves.
+    public func start() throws {
+        // Writes use MSG_NOSIGNAL; this covers any other write to a closed peer.
         signal(SIGPIPE, SIG_IGN)
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-            src.setEventHandler { [unowned self] in self.signalled(sig) }
-            src.resume()
-            signalSources.append(src)
-        }
         shared.pipeline.start()
         let listenAddr = try SocketAddress.resolve(host: config.listen.host, port: config.listen.port)
         var boundAddr = listenAddr
-        for (i, ctx) in contexts.enumerated() {
+        let perLoop = max(1, config.maxConnections / contexts.count)
+        for (i, (loop, ctx)) in zip(loops, contexts).enumerated() {
             let fd = try Socket.listen(boundAddr, reusePort: true)
             if i == 0 { boundAddr = Socket.localAddress(fd) }
-            let listener = try ctx.loop.queue.sync { () throws -> Listener in
-                let l = try Listener(fd: fd, loop: ctx.loop) { [unowned ctx] c, peer in ctx.accept(c, peer) }
-                let perLoop = max(1, config.maxConnections / contexts.count)
+            let listener = try loop.queue.sync { () throws -> Listener in
+                let l = try Listener(fd: fd, loop: loop) { [unowned ctx] c, peer in
+                    Socket.setNoDelay(c)
+                    ctx.adopt(SocketTransport(fd: c, loop: loop), peer: Peer(peer))
+                }
                 l.atCapacity = { [unowned ctx] in ctx.clients.count >= perLoop }
                 l.onError = { [logger] e in logger.error("accept failed, backing off: \(e)") }
-                ctx.listener = l
-                ctx.loop.onTick { [unowned ctx] now in ctx.tick(now) }
+                ctx.onConnectionClosed = { [unowned l] in l.resumeIfPaused() }
+                loop.onTick { [unowned ctx] now in ctx.tick(now) }
                 return l
             }
             listeners.append(listener)
         }
+        var adminDescription = "off"
         if let admin = config.admin {
             let addr = try SocketAddress.resolve(host: admin.host, port: admin.port)
             var fd: Int32 = -1
             do {
                 fd = try Socket.listen(addr, reusePort: false)
+                adminDescription = admin.description
             } catch {
                 if config.adminExplicit { throw error }
                 printError(
@@ -166,48 +156,45 @@ final class ProxyServer: @unchecked Sendable {
         let reporters = config.reporters.isEmpty ? "none" : config.reporters.joined(separator: ", ")
         printError(
             "traceproxy \(traceproxyVersion): listening on \(boundAddr) -> upstream \(shared.upstreamDescription)"
-                + " (\(loops.count) loops), admin \(config.admin?.description ?? "off"), reporters: \(reporters)")
+                + " (\(loops.count) loops), admin \(adminDescription), reporters: \(reporters)")
     }
 
-    private func signalled(_ sig: Int32) {
-        if shuttingDown {
-            // Orchestrators (and the acceptance harness) repeat SIGTERM while waiting: keep draining.
-            // A second Ctrl-C is a person who does not want to wait.
-            if sig == SIGINT {
-                printError("traceproxy: second interrupt, exiting without draining")
-                exit(1)
-            }
-            return
+    /// The port the first listener is bound to (the one to use after `--listen HOST:0`).
+    public var listenPort: UInt16 { Socket.localAddress(listeners[0].fd).hostAndPort.port }
+
+    /// Drains and stops: stops accepting (what is already in the kernel's queue is served), closes
+    /// idle connections, lets requests in flight finish within `--drain-timeout-ms`, answers or cuts
+    /// and records what is left, delivers the queued spans, and stops the loops. Blocks until done;
+    /// a second call returns at once. Not from a loop's queue (it waits on them).
+    public func shutdown() {
+        let first = shutdownState.withLock { done -> Bool in
+            defer { done = true }
+            return !done
         }
-        shuttingDown = true
-        printError("traceproxy: \(sig == SIGTERM ? "SIGTERM" : "SIGINT"), draining\n")
+        guard first else { return }
         demoTimer?.cancel()
         let deadline = Clock.monotonicMs() + Int64(config.drainTimeoutMs)
-        for ctx in contexts {
-            ctx.loop.queue.sync { ctx.beginDrain() }
+        for (loop, (ctx, listener)) in zip(loops, zip(contexts, listeners)) {
+            dispatchPrecondition(condition: .notOnQueue(loop.queue))
+            loop.queue.sync {
+                // Connections the kernel already accepted were made before the signal: serve them.
+                listener.acceptBacklog()
+                ctx.beginDrain()
+                listener.close()
+            }
         }
         if let admin = adminListener { loops[0].queue.sync { admin.close() } }
-        waitForDrain(deadline: deadline)
-    }
-
-    /// Polls the loops until every client connection is gone or the drain deadline passes, then
-    /// flushes spans and exits.
-    private func waitForDrain(deadline: Int64) {
-        var open = 0
-        for ctx in contexts { open += ctx.loop.queue.sync { ctx.clients.count } }
-        if open > 0 && Clock.monotonicMs() < deadline {
-            DispatchQueue.main.asyncAfter(deadline: .now() + .milliseconds(20)) { [unowned self] in
-                self.waitForDrain(deadline: deadline)
-            }
-            return
+        while Clock.monotonicMs() < deadline {
+            var open = 0
+            for (loop, ctx) in zip(loops, contexts) { open += loop.queue.sync { ctx.clients.count } }
+            if open == 0 { break }
+            usleep(20_000)
         }
-        for ctx in contexts {
-            ctx.loop.queue.sync { ctx.finalClose() }
-        }
+        for (loop, ctx) in zip(loops, contexts) { loop.queue.sync { ctx.finalClose() } }
         let remaining = max(2000, Int(deadline - Clock.monotonicMs()))
         shared.pipeline.shutdown(timeoutMs: min(remaining, 8000))
-        printError("traceproxy: stopped\n")
-        exit(0)
+        if let demo = demoListener { loops[0].queue.sync { demo.close() } }
+        for loop in loops { loop.queue.sync { loop.stop() } }
     }
 }
 

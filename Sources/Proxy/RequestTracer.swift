@@ -35,41 +35,21 @@ enum RequestTracer {
                 traceState: traceState))
     }
 
-    /// Request line, end-to-end fields, X-Forwarded-*, framing, injected context.
+    /// Request line, end-to-end fields, Host when the client sent none, X-Forwarded-*, the
+    /// proxy's framing and the injected context.
     static func buildForwardedHead(
         _ head: HTTPHead, trace: TraceDecision, peerHost: String, ctx: LoopContext, into out: inout [UInt8]
     ) {
         let shared = ctx.shared
-        out.append(contentsOf: head.bytes[head.methodRange])
-        out.append(0x20)
-        out.append(contentsOf: head.bytes[head.targetRange])
-        out.append(contentsOf: httpVersionLine)
-        head.appendForwardableFields(to: &out, excluding: shared.requestExcluded, keepUpgrade: head.isUpgrade)
-        var hasHost = false
-        head.forEachValue(lowercasedName: "host") { _ in hasHost = true }
-        if !hasHost {
-            out.append(contentsOf: "Host: ".utf8)
-            out.append(contentsOf: shared.upstreamHostHeader.utf8)
-            out.append(contentsOf: crlf)
+        HeadWriter.appendRequestHead(head, excluding: shared.requestExcluded, to: &out) { out in
+            if head.hostFieldCount == 0 { HeadWriter.appendField("Host", shared.upstreamHostHeader, to: &out) }
+            appendList(head, "x-forwarded-for", "X-Forwarded-For", appending: peerHost, to: &out)
+            appendList(head, "x-forwarded-proto", "X-Forwarded-Proto", appending: "http", to: &out)
+            if let host = head.firstValue(lowercasedName: "host") {
+                appendList(head, "x-forwarded-host", "X-Forwarded-Host", appending: host, to: &out)
+            }
+            shared.propagator.inject(trace.outgoing, into: &out)
         }
-        appendList(head, "x-forwarded-for", "X-Forwarded-For", appending: peerHost, to: &out)
-        appendList(head, "x-forwarded-proto", "X-Forwarded-Proto", appending: "http", to: &out)
-        if let host = head.firstValue(lowercasedName: "host") {
-            appendList(head, "x-forwarded-host", "X-Forwarded-Host", appending: host, to: &out)
-        }
-        switch head.framing {
-        case .length(let n):
-            out.append(contentsOf: "Content-Length: ".utf8)
-            appendDecimal(n, to: &out)
-            out.append(contentsOf: crlf)
-        case .chunked:
-            out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
-        case .none, .untilClose:
-            break
-        }
-        if head.isUpgrade { out.append(contentsOf: "Connection: upgrade\r\n".utf8) }
-        shared.propagator.inject(trace.outgoing, into: &out)
-        out.append(contentsOf: crlf)
     }
 
     /// Writes `Name: <existing values>, <value>`: the X-Forwarded-* fields are lists each hop extends.
@@ -83,7 +63,7 @@ enum RequestTracer {
             out.append(contentsOf: ", ".utf8)
         }
         out.append(contentsOf: value.utf8)
-        out.append(contentsOf: crlf)
+        out.append(contentsOf: HeadWriter.crlf)
     }
 
     /// W3C `traceresponse` (Trace Context Level 2): lets a caller quote the trace id.
@@ -91,8 +71,8 @@ enum RequestTracer {
         "00-\(c.traceID.hex32)-\(c.spanID.hex16)-\(c.sampled ? "01" : "00")"
     }
 
-    static func finish(_ ex: Exchange, ctx: LoopContext, peer: (host: String, port: UInt16, v6: Bool)) {
-        let endNs = Clock.monotonicNs()
+    static func finish(_ ex: Exchange, ctx: LoopContext, peer: Peer) {
+        let endNs = ctx.time.monotonicNs()
         let status = ex.status
         ctx.metrics.countResponse(status)
         let durationMicros = max(1, (endNs - ex.startNs) / 1000)
@@ -156,7 +136,4 @@ enum RequestTracer {
             debug: o.debug, tags: tags, logs: logs)
         ctx.record(span)
     }
-
-    static let httpVersionLine = Array(" HTTP/1.1\r\n".utf8)
-    static let crlf: [UInt8] = [13, 10]
 }

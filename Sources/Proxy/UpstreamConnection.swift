@@ -1,56 +1,74 @@
 import Reactor
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// What the client side is told about its upstream connection.
 protocol UpstreamDelegate: AnyObject {
     func upstreamConnected(_ up: UpstreamConnection)
-    /// New bytes are in `up.input`.
+    /// New bytes are in the connection's input.
     func upstreamReadable(_ up: UpstreamConnection)
     /// The upstream closed its side (or reset: `errno` nonzero).
     func upstreamClosed(_ up: UpstreamConnection, errno: Int32)
-    /// Connect failed.
     func upstreamConnectFailed(_ up: UpstreamConnection, errno: Int32)
     /// The pending output fell below the low-water mark (resume reading the client).
     func upstreamDrained(_ up: UpstreamConnection)
 }
 
-/// One TCP connection to the upstream: a byte transport with eager writes and an output queue,
-/// owned by one client exchange at a time or parked idle in the loop's pool.
+/// Opens connections to the upstream: real sockets in the proxy, in-memory pipes in tests.
+protocol UpstreamConnector: AnyObject {
+    /// Starts a connection; `connected` is true when it is already up (loopback often is).
+    func connect() throws(SystemError) -> (transport: ByteTransport, connected: Bool)
+}
+
+/// Non-blocking TCP connects to one resolved address, registered with one loop.
+final class SocketConnector: UpstreamConnector {
+    private let address: SocketAddress
+    private let loop: EventLoop
+
+    init(address: SocketAddress, loop: EventLoop) {
+        self.address = address
+        self.loop = loop
+    }
+
+    func connect() throws(SystemError) -> (transport: ByteTransport, connected: Bool) {
+        let (fd, connected) = try Socket.connect(address)
+        return (SocketTransport(fd: fd, loop: loop), connected)
+    }
+}
+
+/// One connection to the upstream: a byte transport with an output queue, owned by one client
+/// exchange at a time or parked idle in the loop's pool.
 final class UpstreamConnection: EventHandler {
     enum State { case connecting, open, closed }
 
-    let fd: Int32
-    let loop: EventLoop
+    private let transport: ByteTransport
+    private let buffers: BufferPool
     private(set) var state: State
-    var input = ByteBuffer()
+    private var input = ByteBuffer()
     private var output = ByteBuffer()
     weak var delegate: UpstreamDelegate?
     /// Served at least one exchange before (a stale pooled connection may have been closed by the
     /// upstream already: such a failure before any response byte is retried for idempotent requests).
-    var reused = false
+    private(set) var reused = false
     private var readPaused = false
-    var connectStartedNs: Int64 = 0
 
     static let highWater = 256 * 1024
 
-    init(fd: Int32, loop: EventLoop, connected: Bool) {
-        self.fd = fd
-        self.loop = loop
+    private init(transport: ByteTransport, buffers: BufferPool, connected: Bool) {
+        self.transport = transport
+        self.buffers = buffers
         state = connected ? .open : .connecting
     }
 
-    /// Opens a connection to `address` and registers it with the loop.
-    static func connect(to address: SocketAddress, loop: EventLoop) throws(SystemError) -> UpstreamConnection {
-        let (fd, connected) = try Socket.connect(address)
-        let c = UpstreamConnection(fd: fd, loop: loop, connected: connected)
-        c.connectStartedNs = Clock.monotonicNs()
+    /// Opens a connection through `connector` and starts watching it.
+    static func connect(
+        with connector: UpstreamConnector, buffers: BufferPool, delegate: UpstreamDelegate
+    ) throws(SystemError) -> UpstreamConnection {
+        let (transport, connected) = try connector.connect()
+        let c = UpstreamConnection(transport: transport, buffers: buffers, connected: connected)
+        c.delegate = delegate
         do {
-            try loop.register(fd, handler: c, readable: connected, writable: !connected)
+            try transport.start(handler: c, readable: connected, writable: !connected)
         } catch {
-            loop.closeDescriptor(fd)
+            transport.close()
             throw error
         }
         return c
@@ -58,22 +76,29 @@ final class UpstreamConnection: EventHandler {
 
     var isOpen: Bool { state != .closed }
     var pendingOutput: Int { output.readableCount }
+    var hasInput: Bool { !input.isEmpty }
 
-    /// Queues bytes; nothing is written until `flushOutput()`. The client side gathers a request's
-    /// head and the body bytes it already has into one write (one syscall instead of several).
+    /// Queues bytes; nothing is written until `flushOutput()`, so a request's head and the body
+    /// bytes already read leave in one write.
     func send(_ bytes: UnsafeRawBufferPointer) {
         guard state != .closed, !bytes.isEmpty else { return }
-        loop.buffers.provide(&output)
+        buffers.provide(&output)
         output.append(bytes)
     }
 
-    /// Writes what is queued now if the socket takes it; waits for writability otherwise.
+    func send(_ bytes: [UInt8]) { bytes.withUnsafeBytes { send($0) } }
+
+    /// Writes what is queued now if the transport takes it; waits for writability otherwise.
     func flushOutput() {
         guard state == .open, !output.isEmpty else { return }
         flush()
     }
 
-    func send(_ bytes: [UInt8]) { bytes.withUnsafeBytes { send($0) } }
+    /// Lends the unread response bytes to `body`, which returns how many it used.
+    func consumeInput<E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> Int) throws(E) {
+        let n = try input.withReadableBytes(body)
+        input.consume(n)
+    }
 
     /// Stops reading (the client is not taking the response fast enough).
     func pauseReading(_ paused: Bool) {
@@ -82,42 +107,43 @@ final class UpstreamConnection: EventHandler {
         updateInterest()
     }
 
+    func shutdownWrite() { transport.shutdownWrite() }
+
     func parkIdle() {
         delegate = nil
         reused = true
         readPaused = false
         input.removeAll()
-        loop.buffers.reclaim(&input)
+        buffers.reclaim(&input)
         updateInterest()
     }
 
     func close() {
         if state == .closed { return }
         state = .closed
-        delegate = nil
-        loop.closeDescriptor(fd)
-        releaseBuffers()
+        finishClose()
     }
 
-    /// Gives both buffers back to the loop's pool (whatever they still held is dropped).
-    private func releaseBuffers() {
+    private func finishClose() {
+        delegate = nil
+        transport.close()
         input.removeAll()
         output.removeAll()
-        loop.buffers.reclaim(&input)
-        loop.buffers.reclaim(&output)
+        buffers.reclaim(&input)
+        buffers.reclaim(&output)
     }
 
     private func updateInterest() {
         guard state != .closed else { return }
-        loop.setInterest(
-            fd, readable: state == .open && !readPaused, writable: state == .connecting || !output.isEmpty)
+        transport.setInterest(
+            readable: state == .open && !readPaused, writable: state == .connecting || !output.isEmpty)
     }
 
     func onWritable() {
         switch state {
         case .closed: return
         case .connecting:
-            let err = Socket.pendingError(fd)
+            let err = transport.connectError()
             if err != 0 {
                 let d = delegate
                 close()
@@ -126,7 +152,6 @@ final class UpstreamConnection: EventHandler {
             }
             state = .open
             flush()
-            updateInterest()
             delegate?.upstreamConnected(self)
         case .open:
             flush()
@@ -135,15 +160,9 @@ final class UpstreamConnection: EventHandler {
 
     private func flush() {
         let before = output.readableCount
-        while !output.isEmpty {
-            switch output.write(to: fd) {
-            case .bytes: continue
-            case .wouldBlock: break
-            case .eof, .error: break
-            }
-            break
-        }
-        loop.buffers.reclaim(&output)
+        // A failed write shows up as EOF or an error on the next read; nothing to do here.
+        while !output.isEmpty, case .bytes(let n) = output.write(to: transport), n > 0 {}
+        buffers.reclaim(&output)
         updateInterest()
         if before >= Self.highWater / 2 && output.readableCount < Self.highWater / 2 {
             delegate?.upstreamDrained(self)
@@ -157,17 +176,16 @@ final class UpstreamConnection: EventHandler {
             close()
             return
         }
-        loop.buffers.provide(&input)
-        switch input.read(from: fd) {
+        buffers.provide(&input)
+        switch input.read(from: transport) {
         case .bytes:
             d.upstreamReadable(self)
-            if state != .closed { loop.buffers.reclaim(&input) }
+            if state != .closed { buffers.reclaim(&input) }
         case .wouldBlock:
-            loop.buffers.reclaim(&input)
-            return
+            buffers.reclaim(&input)
         case .eof:
             state = .closed
-            loop.setInterest(fd, readable: false, writable: false)
+            transport.setInterest(readable: false, writable: false)
             d.upstreamClosed(self, errno: 0)
             finishClose()
         case .error(let e):
@@ -175,11 +193,5 @@ final class UpstreamConnection: EventHandler {
             d.upstreamClosed(self, errno: e)
             finishClose()
         }
-    }
-
-    private func finishClose() {
-        delegate = nil
-        loop.closeDescriptor(fd)
-        releaseBuffers()
     }
 }

@@ -72,20 +72,32 @@ public struct ByteBuffer {
 
     /// Reads once from `fd` into the free space (at least `chunk` bytes of it).
     public mutating func read(from fd: Int32, chunk: Int = 16 * 1024) -> Socket.IOResult {
-        reserve(chunk)
-        let w = writerIndex
-        let r = storage.withUnsafeMutableBytes { p in
-            Socket.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: p[w...]))
-        }
-        if case .bytes(let n) = r { writerIndex += n }
-        return r
+        readInto(chunk: chunk) { Socket.read(fd, into: $0) }
     }
 
     /// Writes as much of the readable bytes as the socket takes.
     public mutating func write(to fd: Int32) -> Socket.IOResult {
+        writeFrom { Socket.write(fd, $0) }
+    }
+
+    /// One read into the free space by `body`, which returns what the read returned.
+    @inline(__always)
+    public mutating func readInto(
+        chunk: Int, _ body: (UnsafeMutableRawBufferPointer) -> Socket.IOResult
+    ) -> Socket.IOResult {
+        reserve(chunk)
+        let w = writerIndex
+        let r = storage.withUnsafeMutableBytes { p in body(UnsafeMutableRawBufferPointer(rebasing: p[w...])) }
+        if case .bytes(let n) = r { writerIndex += n }
+        return r
+    }
+
+    /// One write of the readable bytes by `body`; what it took is consumed.
+    @inline(__always)
+    public mutating func writeFrom(_ body: (UnsafeRawBufferPointer) -> Socket.IOResult) -> Socket.IOResult {
         if isEmpty { return .bytes(0) }
         let (r0, w0) = (readerIndex, writerIndex)
-        let r = storage.withUnsafeBytes { p in Socket.write(fd, UnsafeRawBufferPointer(rebasing: p[r0..<w0])) }
+        let r = storage.withUnsafeBytes { p in body(UnsafeRawBufferPointer(rebasing: p[r0..<w0])) }
         if case .bytes(let n) = r { consume(n) }
         return r
     }

@@ -9,7 +9,7 @@ import Proxy
     import Darwin
 #endif
 
-/// Parses the command line, reports mistakes and hands a valid configuration to `ProxyMain`.
+/// Parses the command line, reports mistakes and hands a valid configuration to `ServerRunner`.
 ///
 /// ArgumentParser's own `main()` is not used: it exits 64 on a usage error and may print the usage
 /// block after the message. Here every mistake is one line on stderr, `traceproxy: ...`, and exit
@@ -39,7 +39,7 @@ enum Launcher {
             for line in ConfigSummary.lines(config) { print(line) }
             exit(0)
         }
-        ProxyMain.run(config)
+        ServerRunner.run(config)
     }
 
     private static func fail(_ message: String) -> Never {
@@ -57,7 +57,7 @@ enum Launcher {
         return line.hasPrefix("Error: ") ? String(line.dropFirst(7)) : line
     }
 
-    private static func writeError(_ text: String) {
+    static func writeError(_ text: String) {
         let bytes = Array(text.utf8)
         _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }

@@ -109,7 +109,7 @@ final class ForwardingTests: XCTestCase {
             decoding: SimpleResponse.make(
                 status: 200, body: "{}", close: false, extraHeaders: [("content-type", "application/json")]),
             as: UTF8.self)
-        XCTAssertEqual(text, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-type: application/json\r\n\r\n{}")
+        XCTAssertEqual(text, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
     }
 
     func test_statusText_proxyStatuses_named() {

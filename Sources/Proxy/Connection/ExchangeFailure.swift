@@ -1,0 +1,90 @@
+import HTTP1
+import Reactor
+
+/// Why an exchange (or a request before it became one) ended badly. The one owner of the status
+/// the client is sent, the span's `error.kind`, and which counter in /metrics counts it.
+enum ExchangeFailure: Equatable {
+    /// The request broke RFC 9112 or a limit: the parser's status (400, 414, 431, 505).
+    case malformedRequest(HTTPParseError)
+    /// `--header-timeout-ms` ran out before the head was complete.
+    case headTimeout
+    /// `--body-timeout-ms` passed between request body bytes.
+    case bodyTimeout
+    /// The client closed its side before the request was complete.
+    case clientClosed
+    /// The client reset the connection, or writing to it failed.
+    case clientReset
+    case upstreamConnect(errno: Int32)
+    case upstreamConnectTimeout
+    case upstreamTimeout
+    case upstreamProtocol(HTTPParseError)
+    /// `101 Switching Protocols` to a request that asked for no upgrade.
+    case upstreamUnrequestedUpgrade
+    /// The upstream closed (errno 0) or reset before a complete response head.
+    case upstreamReset(errno: Int32)
+    /// The upstream closed in the middle of a response body.
+    case upstreamTruncated
+    /// SIGTERM's `--drain-timeout-ms` ran out with the exchange still in flight.
+    case drainTimeout
+
+    /// What the client is told when no response has started yet. The client-side cases that have
+    /// no answer (the client is gone) carry nginx's 499 for the span and the access log.
+    var status: Int {
+        switch self {
+        case .malformedRequest(let e): return e.status
+        case .headTimeout, .bodyTimeout: return 408
+        case .clientClosed, .clientReset: return 499
+        // Unreachable is a 502 (Envoy answers 503, nginx 504): 504 is kept for an upstream that
+        // accepted the request and did not answer.
+        case .upstreamConnect, .upstreamConnectTimeout, .upstreamProtocol, .upstreamUnrequestedUpgrade,
+            .upstreamReset, .upstreamTruncated:
+            return 502
+        case .upstreamTimeout: return 504
+        case .drainTimeout: return 503
+        }
+    }
+
+    /// The span's `error.kind` and the access log's `error=`.
+    var kind: String {
+        switch self {
+        case .malformedRequest: return "client_protocol"
+        case .headTimeout, .bodyTimeout: return "client_timeout"
+        case .clientClosed: return "client_closed"
+        case .clientReset: return "client_reset"
+        case .upstreamConnect: return "upstream_connect"
+        case .upstreamConnectTimeout: return "upstream_connect_timeout"
+        case .upstreamTimeout: return "upstream_timeout"
+        case .upstreamProtocol, .upstreamUnrequestedUpgrade: return "upstream_protocol"
+        case .upstreamReset, .upstreamTruncated: return "upstream_reset"
+        case .drainTimeout: return "drain_timeout"
+        }
+    }
+
+    var message: String {
+        switch self {
+        case .malformedRequest(let e): return "malformed request: \(e)"
+        case .headTimeout: return "request head not received in time"
+        case .bodyTimeout: return "request body not received in time"
+        case .clientClosed: return "client closed the connection mid-request"
+        case .clientReset: return "client connection reset"
+        case .upstreamConnect(let e): return "\(SystemError("connect", e))"
+        case .upstreamConnectTimeout: return "upstream connect timed out"
+        case .upstreamTimeout: return "upstream did not respond in time"
+        case .upstreamProtocol(let e): return "invalid upstream response: \(e)"
+        case .upstreamUnrequestedUpgrade: return "101 Switching Protocols without an upgrade request"
+        case .upstreamReset(let e):
+            return e == 0
+                ? "upstream closed the connection before responding" : "upstream reset: \(SystemError("read", e))"
+        case .upstreamTruncated: return "upstream closed mid-response"
+        case .drainTimeout: return "drain timeout: the proxy is shutting down"
+        }
+    }
+
+    /// The client broke or left its side; the rest are the upstream's or the proxy's.
+    var isClientSide: Bool {
+        switch self {
+        case .malformedRequest, .headTimeout, .bodyTimeout, .clientClosed, .clientReset: return true
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Dispatch
+import Logging
+import Proxy
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Runs a server until a signal ends it, and is the only place that ends the process: 0 after a
+/// graceful drain, 1 when start-up fails (the reason on stderr) or on a second Ctrl-C.
+enum ServerRunner {
+    static func run(_ config: ProxyConfig) -> Never {
+        let server: ProxyServer
+        do {
+            server = try ProxyServer(config: config, logger: Logger(label: "traceproxy"))
+            try server.start()
+        } catch {
+            Launcher.writeError("traceproxy: \(error)\n")
+            exit(1)
+        }
+        // SIG_IGN first so the default action cannot kill us before the source exists.
+        let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .main)
+            src.setEventHandler { signalled(sig, server) }
+            src.resume()
+            return src
+        }
+        withExtendedLifetime(sources) { dispatchMain() }
+    }
+
+    /// Main queue only.
+    nonisolated(unsafe) private static var draining = false
+
+    private static func signalled(_ sig: Int32, _ server: ProxyServer) {
+        if draining {
+            // Orchestrators (and the acceptance harness) repeat SIGTERM while waiting: keep
+            // draining. A second Ctrl-C is a person who does not want to wait.
+            if sig == SIGINT {
+                Launcher.writeError("traceproxy: second interrupt, exiting without draining\n")
+                exit(1)
+            }
+            return
+        }
+        draining = true
+        Launcher.writeError("traceproxy: \(sig == SIGTERM ? "SIGTERM" : "SIGINT"), draining\n")
+        // Off the main queue, so a second signal is still heard while the drain runs.
+        DispatchQueue.global().async {
+            server.shutdown()
+            Launcher.writeError("traceproxy: stopped\n")
+            exit(0)
+        }
+    }
+}
