@@ -330,7 +330,9 @@ final class ClientConnection: EventHandler {
             ctx.count(failure)
             ctx.metrics.countResponse(failure.status)
             ctx.logRejected(status: failure.status, reason: failure.message, peer: peer)
-            write(SimpleResponse.make(status: failure.status, body: StatusText.reason(failure.status) + "\n", close: true))
+            write(
+                SimpleResponse.make(status: failure.status, body: StatusText.reason(failure.status) + "\n", close: true)
+            )
         case .abort(let failure):
             ctx.count(failure)
             exchange?.fail(failure)

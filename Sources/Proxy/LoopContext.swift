@@ -16,7 +16,9 @@ final class LoopContext {
     var metrics: ProxyMetrics { shared.metrics }
     let buffers: BufferPool
     let time: TimeSource
-    let connector: UpstreamConnector
+    let connector: TransportConnector
+    /// Where finished spans go: the reporters' pipeline, or a test's list.
+    let spanSink: SpanSink
     let timeouts: ConnectionStateMachine.Timeouts
 
     /// Open client connections (for timeouts and drain).
@@ -35,8 +37,12 @@ final class LoopContext {
     /// Called when a connection closes (the listener may accept again).
     var onConnectionClosed: () -> Void = {}
 
-    init(shared: SharedState, buffers: BufferPool, time: TimeSource, connector: UpstreamConnector) {
+    init(
+        shared: SharedState, buffers: BufferPool, time: TimeSource, connector: TransportConnector,
+        spanSink: SpanSink
+    ) {
         self.shared = shared
+        self.spanSink = spanSink
         self.buffers = buffers
         self.time = time
         self.connector = connector
@@ -65,7 +71,7 @@ final class LoopContext {
 
     func flushSpans() {
         if spanBatch.isEmpty { return }
-        shared.pipeline.submit(spanBatch)
+        spanSink.submit(spanBatch)
         spanBatch.removeAll(keepingCapacity: true)
     }
 
@@ -143,3 +149,10 @@ final class LoopContext {
         flushAccessLog()
     }
 }
+
+/// Takes the spans a loop finished, in batches, without blocking the loop.
+protocol SpanSink: AnyObject {
+    func submit(_ spans: [FinishedSpan])
+}
+
+extension SpanPipeline: SpanSink {}

@@ -85,7 +85,7 @@ public final class ProxyServer: @unchecked Sendable {
         contexts = loops.map {
             LoopContext(
                 shared: shared, buffers: $0.buffers, time: time,
-                connector: SocketConnector(address: upstreamAddress, loop: $0))
+                connector: SocketConnector(address: upstreamAddress, loop: $0), spanSink: pipeline)
         }
         if demoFD >= 0 {
             let loop = loops[0]

@@ -12,28 +12,6 @@ protocol UpstreamDelegate: AnyObject {
     func upstreamDrained(_ up: UpstreamConnection)
 }
 
-/// Opens connections to the upstream: real sockets in the proxy, in-memory pipes in tests.
-protocol UpstreamConnector: AnyObject {
-    /// Starts a connection; `connected` is true when it is already up (loopback often is).
-    func connect() throws(SystemError) -> (transport: ByteTransport, connected: Bool)
-}
-
-/// Non-blocking TCP connects to one resolved address, registered with one loop.
-final class SocketConnector: UpstreamConnector {
-    private let address: SocketAddress
-    private let loop: EventLoop
-
-    init(address: SocketAddress, loop: EventLoop) {
-        self.address = address
-        self.loop = loop
-    }
-
-    func connect() throws(SystemError) -> (transport: ByteTransport, connected: Bool) {
-        let (fd, connected) = try Socket.connect(address)
-        return (SocketTransport(fd: fd, loop: loop), connected)
-    }
-}
-
 /// One connection to the upstream: a byte transport with an output queue, owned by one client
 /// exchange at a time or parked idle in the loop's pool.
 final class UpstreamConnection: EventHandler {
@@ -60,7 +38,7 @@ final class UpstreamConnection: EventHandler {
 
     /// Opens a connection through `connector` and starts watching it.
     static func connect(
-        with connector: UpstreamConnector, buffers: BufferPool, delegate: UpstreamDelegate
+        with connector: TransportConnector, buffers: BufferPool, delegate: UpstreamDelegate
     ) throws(SystemError) -> UpstreamConnection {
         let (transport, connected) = try connector.connect()
         let c = UpstreamConnection(transport: transport, buffers: buffers, connected: connected)

@@ -132,14 +132,35 @@ final class DrainTests: XCTestCase {
         XCTAssertEqual(proxy.waitExit(timeout: 15), 0, "log:\n\(proxy.log)")
     }
 
-    func test_sigterm_drainTimeoutExpires_exit0AndInFlightCut() throws {
-        let proxy = try ProxyProcess(upstreamPort: upstream.port, extra: ["--drain-timeout-ms", "300"])
+    /// A request still in flight when `--drain-timeout-ms` runs out is answered 503 and recorded
+    /// like any other failed exchange: a span with the error and an access-log line.
+    func test_sigterm_drainTimeoutExpires_inFlightAnswered503_spanAndAccessLogLine_exit0() throws {
+        let agent = try UDPReceiver()
+        defer { agent.stop() }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("drain-\(UUID()).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let proxy = try ProxyProcess(
+            upstreamPort: upstream.port,
+            extra: [
+                "--drain-timeout-ms", "300", "--reporter", agent.url, "--flush-interval-ms", "60000",
+                "--access-log", log.path,
+            ])
         XCTAssertTrue(proxy.waitReady(), "proxy did not start")
         let client = try RawHTTPClient(port: proxy.port)
         try client.send(httpRequest("GET", "/hang"))
         XCTAssertEqual(upstream.waitForRequests(count: 1).count, 1)
+        let injected = try XCTUnwrap(Traceparent(upstream.requests.first?.header("traceparent")))
         kill(proxy.process.processIdentifier, SIGTERM)
         XCTAssertEqual(proxy.waitExit(timeout: 15), 0, "log:\n\(proxy.log)")
+        XCTAssertEqual(try client.readFinalResponse(timeout: 5).status, 503)
         XCTAssertTrue(client.waitForClose(timeout: 5))
+        let lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "\(lines)")
+        XCTAssertTrue(lines.first?.contains("\"GET /hang HTTP/1.1\" 503 0 ") == true, "\(lines)")
+        XCTAssertTrue(lines.first?.contains("error=drain_timeout") == true, "\(lines)")
+        let spanID = compactVarint(Int64(bitPattern: UInt64(injected.spanID, radix: 16)!))
+        XCTAssertTrue(
+            waitUntil(timeout: 5) { agent.received.contains { ByteStreamReader.find(spanID, in: $0) != nil } },
+            "the cut request left no span")
     }
 }

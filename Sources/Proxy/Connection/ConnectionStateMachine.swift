@@ -380,9 +380,15 @@ struct ConnectionStateMachine {
                 return .close
             }
         case .exchanging(let ex):
-            if case .connecting(let t) = ex.upstream, now >= t { return upstreamFailed(.upstreamConnectTimeout, now: now) }
+            if case .connecting(let t) = ex.upstream, now >= t {
+                return upstreamFailed(.upstreamConnectTimeout, now: now)
+            }
             if let t = ex.bodyTimeoutAt, !ex.requestDone, now >= t { return clientFailed(.bodyTimeout) }
-            if case .open(let t) = ex.upstream, now >= t { return upstreamFailed(.upstreamTimeout, now: now) }
+            // The response timeout runs once the whole request went out (or the upstream has started
+            // answering): a slow upload is the body timeout's business, not a 504.
+            if case .open(let t) = ex.upstream, ex.requestDone || ex.response != .awaiting, now >= t {
+                return upstreamFailed(.upstreamTimeout, now: now)
+            }
         case .tunnelling, .closingAfterFlush, .closed:
             break
         }
