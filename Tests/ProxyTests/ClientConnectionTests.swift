@@ -13,12 +13,28 @@ final class ClientConnectionTests: XCTestCase {
     private let get = "GET /users/42?x=1 HTTP/1.1\r\nHost: svc\r\nUser-Agent: t\r\n\r\n"
     private let ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
+    /// A proxy with one client connection that has sent `request`.
+    private func sent(_ request: String, _ configure: (inout ProxyConfig) -> Void = { _ in }) throws -> (
+        InMemoryProxy, MemoryTransport
+    ) {
+        let p = try InMemoryProxy(configure)
+        let c = p.connect()
+        p.send(c, request)
+        return (p, c)
+    }
+
+    /// One GET served, so its upstream connection waits in the pool.
+    private func servedOnce() throws -> (InMemoryProxy, MemoryTransport) {
+        let (p, c) = try sent(get)
+        p.answer(ok)
+        _ = c.takeWritten()
+        return (p, c)
+    }
+
     // MARK: forwarding
 
     func test_request_forwardedWithProxyFields_responseRelayedWithTraceresponse() throws {
-        let p = try InMemoryProxy()
-        let c = p.connect()
-        p.send(c, get)
+        let (p, c) = try sent(get)
         let forwarded = p.connector.last!.takeWritten()
         XCTAssertTrue(forwarded.hasPrefix("GET /users/42?x=1 HTTP/1.1\r\nHost: svc\r\nUser-Agent: t\r\n"), forwarded)
         XCTAssertTrue(forwarded.contains("X-Forwarded-For: 192.0.2.7\r\n"))
@@ -36,9 +52,7 @@ final class ClientConnectionTests: XCTestCase {
     }
 
     func test_keepAlive_secondRequestReusesPooledUpstream_spanTimesFromTheClock() throws {
-        let p = try InMemoryProxy()
-        let c = p.connect()
-        p.send(c, get)
+        let (p, c) = try sent(get)
         p.time.advance(ms: 7)
         p.answer(ok)
         XCTAssertEqual(statusCode(c.takeWritten()), 200)
@@ -101,9 +115,7 @@ final class ClientConnectionTests: XCTestCase {
     }
 
     func test_expectContinue_100Relayed_thenBody() throws {
-        let p = try InMemoryProxy()
-        let c = p.connect()
-        p.send(c, "PUT /f HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        let (p, c) = try sent("PUT /f HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
         p.answer("HTTP/1.1 100 Continue\r\n\r\n")
         XCTAssertEqual(c.takeWritten(), "HTTP/1.1 100 Continue\r\n\r\n")
         p.send(c, "abc")
@@ -114,9 +126,7 @@ final class ClientConnectionTests: XCTestCase {
     }
 
     func test_upgrade_101Relayed_thenBytesTunnelBothWays_halfClosePassedOn() throws {
-        let p = try InMemoryProxy()
-        let c = p.connect()
-        p.send(c, "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        let (p, c) = try sent("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
         let up = p.connector.last!
         let forwarded = up.takeWritten()
         XCTAssertTrue(forwarded.contains("\r\nUpgrade: websocket\r\n"), forwarded)
@@ -204,9 +214,7 @@ final class ClientConnectionTests: XCTestCase {
     }
 
     func test_bodyTimeout_408_spanRecordsIt_upstreamClosed() throws {
-        let p = try InMemoryProxy()
-        let c = p.connect()
-        p.send(c, "POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
+        let (p, c) = try sent("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
         p.advance(ms: 19_000)
         p.send(c, "de")
         p.advance(ms: 19_999)
@@ -254,9 +262,7 @@ final class ClientConnectionTests: XCTestCase {
     }
 
     func test_upstreamTimeout_504_beforeHead_cutAfter() throws {
-        let p = try InMemoryProxy()
-        let c = p.connect()
-        p.send(c, get)
+        let (p, c) = try sent(get)
         p.advance(ms: 30_000)
         XCTAssertEqual(statusCode(c.takeWritten()), 504)
         p.send(c, get)
@@ -270,9 +276,7 @@ final class ClientConnectionTests: XCTestCase {
     }
 
     func test_invalidResponse_502_unrequested101_502_resetBeforeHead_502() throws {
-        let p = try InMemoryProxy()
-        let c = p.connect()
-        p.send(c, get)
+        let (p, c) = try sent(get)
         p.answer("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
         XCTAssertEqual(statusCode(c.takeWritten()), 502)
         p.send(c, get)
@@ -294,9 +298,7 @@ final class ClientConnectionTests: XCTestCase {
     }
 
     func test_upstreamClosesMidBody_clientCut_closeDelimitedBodyCompletes() throws {
-        let p = try InMemoryProxy()
-        let c = p.connect()
-        p.send(c, get)
+        let (p, c) = try sent(get)
         p.answer("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
         p.connector.last!.receiveEOF()
         p.run()
@@ -316,11 +318,7 @@ final class ClientConnectionTests: XCTestCase {
     // MARK: retry
 
     func test_stalePooledConnection_getRetriedOnFreshConnection() throws {
-        let p = try InMemoryProxy()
-        let c = p.connect()
-        p.send(c, get)
-        p.answer(ok)
-        _ = c.takeWritten()
+        let (p, c) = try servedOnce()
         p.send(c, get)
         let stale = p.connector.opened[0]
         stale.receiveEOF()
@@ -333,11 +331,7 @@ final class ClientConnectionTests: XCTestCase {
     }
 
     func test_stalePooledConnection_postNotReplayed_502() throws {
-        let p = try InMemoryProxy()
-        let c = p.connect()
-        p.send(c, get)
-        p.answer(ok)
-        _ = c.takeWritten()
+        let (p, c) = try servedOnce()
         p.send(c, "POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx")
         p.connector.opened[0].receiveEOF()
         p.run()
@@ -348,9 +342,7 @@ final class ClientConnectionTests: XCTestCase {
     // MARK: the client going away
 
     func test_clientClosesMidRequest_spanWith499_upstreamClosed() throws {
-        let p = try InMemoryProxy()
-        let c = p.connect()
-        p.send(c, "POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
+        let (p, c) = try sent("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
         c.receiveEOF()
         p.run()
         XCTAssertTrue(c.isClosed)
@@ -362,9 +354,7 @@ final class ClientConnectionTests: XCTestCase {
     }
 
     func test_clientHalfClose_afterWholeRequest_stillAnswered() throws {
-        let p = try InMemoryProxy()
-        let c = p.connect()
-        p.send(c, get)
+        let (p, c) = try sent(get)
         c.receiveEOF()
         p.run()
         p.answer(ok)

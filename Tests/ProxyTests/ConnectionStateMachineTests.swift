@@ -25,6 +25,19 @@ final class ConnectionStateMachineTests: XCTestCase {
         return m
     }
 
+    private func facts(
+        _ base: Machine.RequestFacts, _ change: (inout Machine.RequestFacts) -> Void
+    ) -> Machine.RequestFacts {
+        var f = base
+        change(&f)
+        return f
+    }
+
+    /// The action for a response head with `status` (keep-alive upstream, no forced close).
+    private func head(_ m: inout Machine, _ status: Int, now: Int64 = 1) -> Machine.Action {
+        m.responseHead(status: status, keepAlive: true, framingNeedsClose: false, now: now)
+    }
+
     private func streaming(_ request: Machine.RequestFacts? = nil) -> Machine {
         var m = exchanging(request)
         XCTAssertEqual(
@@ -93,12 +106,8 @@ final class ConnectionStateMachineTests: XCTestCase {
     }
 
     func test_connectionClose_orHTTP10WithoutKeepAlive_closesAfterResponse() {
-        var facts = get
-        facts.keepAlive = false
-        var m = exchanging(facts)
-        XCTAssertEqual(
-            m.responseHead(status: 200, keepAlive: true, framingNeedsClose: false, now: 1),
-            .forwardResponseHead(close: true))
+        var m = exchanging(facts(get) { $0.keepAlive = false })
+        XCTAssertEqual(head(&m, 200), .forwardResponseHead(close: true))
         XCTAssertEqual(m.responseEnd(upstreamIdle: true, now: 2), .finish(reuseUpstream: true, then: .closeWhenFlushed))
         XCTAssertEqual(m.state, .closingAfterFlush)
     }
@@ -162,11 +171,17 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(m.state, .closed)
     }
 
-    func test_connectTimeout_502_keepAliveKeptForBodilessRequest() {
+    /// A GET whose upstream connection is still being set up (at t=0).
+    private func connecting() -> Machine {
         var m = Machine(timeouts: timeouts, now: 0)
         m.bytesReceived(now: 0)
         _ = m.requestHead(get, now: 0)
         m.upstreamAttached(connecting: true, reused: false, now: 0)
+        return m
+    }
+
+    func test_connectTimeout_502_keepAliveKeptForBodilessRequest() {
+        var m = connecting()
         m.requestEnd(now: 0)
         XCTAssertEqual(m.exchange?.upstream, .connecting(timeoutAt: 5))
         XCTAssertEqual(m.tick(now: 5), .respond(.upstreamConnectTimeout, then: .serveNext))
@@ -175,10 +190,7 @@ final class ConnectionStateMachineTests: XCTestCase {
     }
 
     func test_connected_switchesToResponseTimeout() {
-        var m = Machine(timeouts: timeouts, now: 0)
-        m.bytesReceived(now: 0)
-        _ = m.requestHead(get, now: 0)
-        m.upstreamAttached(connecting: true, reused: false, now: 0)
+        var m = connecting()
         m.upstreamConnected(now: 3)
         XCTAssertEqual(m.exchange?.upstream, .open(timeoutAt: 33))
     }
@@ -319,12 +331,8 @@ final class ConnectionStateMachineTests: XCTestCase {
     }
 
     func test_upgrade_tunnelsAfter101_halfClosePassedOn_upstreamCloseFlushesAndCloses() {
-        var facts = get
-        facts.upgrade = true
-        var m = exchanging(facts)
-        XCTAssertEqual(
-            m.responseHead(status: 101, keepAlive: true, framingNeedsClose: false, now: 1),
-            .forwardResponseHead(close: false))
+        var m = exchanging(facts(get) { $0.upgrade = true })
+        XCTAssertEqual(head(&m, 101), .forwardResponseHead(close: false))
         XCTAssertEqual(m.responseEnd(upstreamIdle: true, now: 1), .enterTunnel)
         XCTAssertEqual(m.state, .tunnelling)
         XCTAssertEqual(m.tick(now: 10_000), .none, "a tunnel has no deadline")

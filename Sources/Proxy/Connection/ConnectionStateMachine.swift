@@ -11,11 +11,9 @@ import HTTP1
 /// until the state is back to `idle`, which keeps answers in order.
 struct ConnectionStateMachine {
     struct Timeouts: Equatable {
-        var headerMs: Int64
-        var idleMs: Int64
-        var bodyMs: Int64
-        var upstreamConnectMs: Int64
-        var upstreamMs: Int64
+        /// `--header-timeout-ms`, `--idle-timeout-ms`, `--body-timeout-ms`,
+        /// `--upstream-connect-timeout-ms`, `--upstream-timeout-ms`.
+        let headerMs, idleMs, bodyMs, upstreamConnectMs, upstreamMs: Int64
         /// How long a connection closed after a response keeps reading (and discarding) so an
         /// unread pipelined request does not turn the close into a reset that loses the response.
         var lingerMs: Int64 = 2000
