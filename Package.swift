@@ -31,7 +31,7 @@ let package = Package(
         .target(
             name: "Reporters",
             dependencies: [
-                "SpanEncoding", "Spans", "Propagation", "Reactor", "Gzip", "Stats",
+                "SpanEncoding", "Spans", "Propagation", "HTTP1", "Reactor", "Gzip", "Stats",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -45,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "traceproxy",
             dependencies: [
-                "Proxy", "Reporters", "Spans", "Propagation",
+                "Proxy", "Reporters", "Spans", "Propagation", "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -64,7 +64,7 @@ final class ProxyServer: @unchecked Sendable {
             demoFD = try Socket.listen(addr, reusePort: false)
             upstream = HostPort(host: "127.0.0.1", port: Socket.localAddress(demoFD).hostAndPort.port)
             config.upstream = upstream
-            if config.reporters.isEmpty { config.reporters = ["stdout"] }
+            if config.reporters.isEmpty { config.reporters = [.stdout] }
         }
         let upstreamAddress = try SocketAddress.resolve(host: upstream.host, port: upstream.port)
         var hostname = [CChar](repeating: 0, count: 256)
@@ -78,8 +78,8 @@ final class ProxyServer: @unchecked Sendable {
         let options = ReporterOptions(
             process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip)
         var reporters: [any SpanReporter] = []
-        for url in config.reporters {
-            if let r = try ReporterURL.make(url, options: options, metrics: registry) { reporters.append(r) }
+        for target in config.reporters {
+            reporters.append(try ReporterURL.make(target, options: options, metrics: registry))
         }
         let pipeline = SpanPipeline(
             reporters: reporters, maxBatchSpans: config.maxBatchSpans, maxQueueSpans: config.maxQueueSpans,
@@ -163,10 +163,11 @@ final class ProxyServer: @unchecked Sendable {
         if config.demo {
             demoTimer = DemoTraffic.start(proxy: boundAddr)
         }
-        let reporters = config.reporters.isEmpty ? "none" : config.reporters.joined(separator: ", ")
+        let adminText = adminListener.flatMap { _ in config.admin?.description } ?? "off"
+        let reporters = config.reporters.isEmpty ? "none" : config.reporters.map(\.description).joined(separator: ", ")
         printError(
             "traceproxy \(traceproxyVersion): listening on \(boundAddr) -> upstream \(shared.upstreamDescription)"
-                + " (\(loops.count) loops), admin \(config.admin?.description ?? "off"), reporters: \(reporters)")
+                + " (\(loops.count) loops), admin \(adminText), reporters: \(reporters)")
     }
 
     private func signalled(_ sig: Int32) {
