@@ -1,9 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Module graph (dependencies point one way):
-/// traceproxy -> Proxy -> {Reporters, Spans, Propagation, HTTP1, Reactor, Stats}
-/// Reporters -> {SpanEncoding, Spans, Reactor, Gzip, Stats}; SpanEncoding -> Spans -> Propagation.
+/// Module graph (dependencies point one way; README "How the code is laid out" says the same):
+/// traceproxy -> {Proxy, Reporters, Spans, Propagation, Reactor}
+/// Proxy -> {Reporters, Spans, Propagation, HTTP1, Reactor, Stats}
+/// Reporters -> {SpanEncoding, Spans, Propagation, HTTP1, Reactor, Gzip, Stats}
+/// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, Stats}; Reactor -> CEpoll; Gzip -> CZlib.
 let package = Package(
     name: "traceproxy",
     products: [
@@ -31,7 +33,7 @@ let package = Package(
         .target(
             name: "Reporters",
             dependencies: [
-                "SpanEncoding", "Spans", "Propagation", "Reactor", "Gzip", "Stats",
+                "SpanEncoding", "Spans", "Propagation", "HTTP1", "Reactor", "Gzip", "Stats",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -45,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "traceproxy",
             dependencies: [
-                "Proxy", "Reporters", "Spans", "Propagation",
+                "Proxy", "Reporters", "Spans", "Propagation", "Reactor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole traceproxy test suite, from the project root:
-#   XCTest (all modules), bounded fuzzing and the sanitizer runs (fuzz/), the release build, the
+#   swift format lint, a check that nothing reads ../shared, XCTest (all modules), bounded fuzzing and the sanitizer runs (fuzz/), the release build, the
 #   CLI black-box tests, the Python interop tests (Tests/interop/run.sh, when present) and the
 #   acceptance checks (../shared/acceptance, when present). Every stage runs even when an earlier
 #   one failed; the exit status is non-zero if any stage failed, and a summary lists them.
@@ -32,6 +32,11 @@ skip_failed() {
     echo "=== $1: not run ($2)"
     failed+=("$1")
 }
+
+# Cheap checks first. Lint: any finding fails (--strict turns warnings into errors).
+stage "swift format lint" swift format lint --strict -r Sources Tests benchmarks fuzz
+# The suite must run from a clone with nothing beside it: no file may read ../shared.
+stage "self-contained (no ../shared)" bash Tests/cli/test_self_contained.sh
 
 stage "build (debug, with tests)" swift build --build-tests
 if [[ -n ${done_ok["build (debug, with tests)"]:-} ]]; then

@@ -3,7 +3,7 @@
 
 Seeds are small valid messages of every shape the parsers must handle, plus a few near misses, so
 that the fuzzer starts from deep inside the grammar. Propagation seeds come from the W3C and B3 spec
-examples (/work/shared/specs) and the acceptance matrix (check_propagation.py).
+examples (W3C Trace Context, openzipkin/b3-propagation) and the acceptance matrix.
 The response_parser target reads its first byte as a HEAD mask: bit k set = the k-th final
 response answers a HEAD request. '@' (0x40) = no HEAD, 'A' = the first response answers HEAD.
 """

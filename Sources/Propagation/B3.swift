@@ -164,16 +164,3 @@ public enum B3 {
         }
     }
 }
-
-/// ASCII case-insensitive comparison of raw bytes against a lowercase literal.
-func asciiEqualsIgnoringCase(_ v: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
-    lower.withUTF8Buffer { l in
-        guard l.count == v.count else { return false }
-        for i in 0..<l.count {
-            var c = v[i]
-            if c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") { c |= 0x20 }
-            if c != l[i] { return false }
-        }
-        return true
-    }
-}

@@ -1,46 +1,52 @@
-/// Why a `--propagation` value was refused; the description names the bad value.
+/// Why a propagation list was refused; `description` says what was expected.
 public struct PropagationFormatError: Error, Equatable, CustomStringConvertible {
-    public var value: String
+    public var description: String
 
-    public init(value: String) { self.value = value }
-
-    public var description: String {
-        "invalid propagation format '\(value)' (expected a comma-separated list of w3c, b3, jaeger)"
-    }
+    public init(_ description: String) { self.description = description }
 }
 
+/// The one propagation-list grammar, for `--propagation` and for OpenTelemetry's
+/// `OTEL_PROPAGATORS`. Names are case-insensitive, spaces around them are ignored, duplicates are
+/// dropped (the first keeps its place: order is the extraction precedence), and an empty item or
+/// an empty list is refused.
 extension Propagator {
-    /// Parses `--propagation w3c,b3,jaeger`: names in extraction order, case-insensitive,
-    /// whitespace around names ignored, duplicates dropped; an empty list or unknown name throws.
-    public static func parseFormats(_ s: String) throws -> [PropagationFormat] {
-        var out: [PropagationFormat] = []
-        for part in s.split(separator: ",", omittingEmptySubsequences: false) {
-            let name = trimmed(part).lowercased()
-            guard let f = PropagationFormat(rawValue: name) else {
-                throw PropagationFormatError(value: name.isEmpty ? s : String(trimmed(part)))
-            }
-            if !out.contains(f) { out.append(f) }
+    public static let formatsExpectation = "expected a comma-separated list of w3c, b3, jaeger"
+    public static let otelPropagatorsExpectation =
+        "expected a comma-separated list of tracecontext, b3, b3multi, jaeger (baggage is ignored)"
+
+    /// `--propagation w3c,b3,jaeger`.
+    public static func parseFormats(_ text: String) throws(PropagationFormatError) -> [PropagationFormat] {
+        guard let formats = parseList(text, { PropagationFormat(rawValue: $0).map { .some($0) } }) else {
+            throw PropagationFormatError(formatsExpectation)
         }
-        return out
+        return formats
     }
 
-    /// Maps OpenTelemetry's `OTEL_PROPAGATORS` (`tracecontext,baggage,b3,b3multi,jaeger`) to our
-    /// formats, in order. `baggage` needs nothing (baggage headers pass through), and `none` and
-    /// propagators we do not speak (`xray`, `ottrace`) are ignored. nil when nothing we speak is
-    /// named, so the caller keeps its default.
-    public static func parseOTelPropagators(_ s: String) -> [PropagationFormat]? {
-        var out: [PropagationFormat] = []
-        for part in s.split(separator: ",") {
-            let f: PropagationFormat?
-            switch trimmed(part).lowercased() {
-            case "tracecontext": f = .w3c
-            case "b3", "b3multi": f = .b3
-            case "jaeger": f = .jaeger
-            default: f = nil
+    /// `OTEL_PROPAGATORS` (OpenTelemetry "General SDK Configuration"): `tracecontext` is W3C, `b3`
+    /// and `b3multi` both map to B3 (the proxy reads both forms), and `baggage` is ignored because
+    /// baggage headers are forwarded untouched anyway.
+    public static func parseOTelPropagators(_ text: String) throws(PropagationFormatError) -> [PropagationFormat] {
+        let parsed = parseList(text) { name -> PropagationFormat?? in
+            switch name {
+            case "tracecontext": .some(.w3c)
+            case "b3", "b3multi": .some(.b3)
+            case "jaeger": .some(.jaeger)
+            case "baggage": .some(nil)
+            default: nil
             }
-            if let f, !out.contains(f) { out.append(f) }
         }
-        return out.isEmpty ? nil : out
+        guard let parsed else { throw PropagationFormatError(otelPropagatorsExpectation) }
+        return parsed
+    }
+
+    /// `lookup` answers nil for an unknown name, `.some(nil)` for a known name to skip.
+    private static func parseList(_ text: String, _ lookup: (String) -> PropagationFormat??) -> [PropagationFormat]? {
+        var formats: [PropagationFormat] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let known = lookup(trimmed(item).lowercased()) else { return nil }
+            if let format = known, !formats.contains(format) { formats.append(format) }
+        }
+        return formats.isEmpty ? nil : formats
     }
 
     private static func trimmed(_ s: Substring) -> Substring {

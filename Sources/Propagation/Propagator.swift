@@ -77,7 +77,9 @@ extension PropagationFormat {
     }
 }
 
-/// ASCII case-insensitive comparison of raw bytes against a lowercase String.
+/// ASCII case-insensitive comparison of raw bytes against a lowercase String: the one copy in
+/// Propagation (header names, B3's `true`/`false`). HTTP1 has its own (`ASCII.equalsIgnoringCase`)
+/// because neither module depends on the other and the codecs must stay usable without a parser.
 func asciiEqualsIgnoringCase(_ v: UnsafeRawBufferPointer, _ lower: String) -> Bool {
     var s = lower
     return s.withUTF8 { l in

@@ -1,4 +1,6 @@
 import Propagation
+import Reactor
+import Reporters
 import Spans
 
 /// A host and port to bind or connect to. Host is a literal IPv4/IPv6 address or a name resolved
@@ -12,7 +14,7 @@ public struct HostPort: Equatable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String { HostPortSyntax.format(host: host, port: port) }
 }
 
 /// The validated configuration the command line produces; everything the proxy needs to run.
@@ -31,7 +33,7 @@ public struct ProxyConfig: Sendable {
     public var threads = 0
 
     // Tracing.
-    public var reporters: [String] = []
+    public var reporters: [ReporterTarget] = []
     public var sampler: SamplerConfig = .const(true)
     public var propagation: [PropagationFormat] = [.w3c, .b3, .jaeger]
     public var spanKind: SpanKind = .server

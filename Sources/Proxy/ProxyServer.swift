@@ -48,7 +48,6 @@ public final class ProxyServer: @unchecked Sendable {
             demoFD = try Socket.listen(addr, reusePort: false)
             upstream = HostPort(host: "127.0.0.1", port: Socket.localAddress(demoFD).hostAndPort.port)
             config.upstream = upstream
-            if config.reporters.isEmpty { config.reporters = ["stdout"] }
         }
         let upstreamAddress = try SocketAddress.resolve(host: upstream.host, port: upstream.port)
         var hostname = [CChar](repeating: 0, count: 256)
@@ -62,8 +61,8 @@ public final class ProxyServer: @unchecked Sendable {
         let options = ReporterOptions(
             process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip)
         var reporters: [any SpanReporter] = []
-        for url in config.reporters {
-            if let r = try ReporterURL.make(url, options: options, metrics: registry) { reporters.append(r) }
+        for target in config.reporters {
+            reporters.append(try ReporterURL.make(target, options: options, metrics: registry))
         }
         let pipeline = SpanPipeline(
             reporters: reporters, maxBatchSpans: config.maxBatchSpans, maxQueueSpans: config.maxQueueSpans,
@@ -125,13 +124,11 @@ public final class ProxyServer: @unchecked Sendable {
             }
             listeners.append(listener)
         }
-        var adminDescription = "off"
         if let admin = config.admin {
             let addr = try SocketAddress.resolve(host: admin.host, port: admin.port)
             var fd: Int32 = -1
             do {
                 fd = try Socket.listen(addr, reusePort: false)
-                adminDescription = admin.description
             } catch {
                 if config.adminExplicit { throw error }
                 printError(
@@ -153,10 +150,11 @@ public final class ProxyServer: @unchecked Sendable {
         if config.demo {
             demoTimer = DemoTraffic.start(proxy: boundAddr)
         }
-        let reporters = config.reporters.isEmpty ? "none" : config.reporters.joined(separator: ", ")
+        let adminText = adminListener.flatMap { _ in config.admin?.description } ?? "off"
+        let reporters = config.reporters.isEmpty ? "none" : config.reporters.map(\.description).joined(separator: ", ")
         printError(
             "traceproxy \(traceproxyVersion): listening on \(boundAddr) -> upstream \(shared.upstreamDescription)"
-                + " (\(loops.count) loops), admin \(adminDescription), reporters: \(reporters)")
+                + " (\(loops.count) loops), admin \(adminText), reporters: \(reporters)")
     }
 
     /// The port the first listener is bound to (the one to use after `--listen HOST:0`).

@@ -68,7 +68,7 @@ enum RequestTracer {
 
     /// W3C `traceresponse` (Trace Context Level 2): lets a caller quote the trace id.
     static func traceResponseValue(_ c: OutgoingContext) -> String {
-        "00-\(c.traceID.hex32)-\(c.spanID.hex16)-\(c.sampled ? "01" : "00")"
+        TraceResponse.value(c)
     }
 
     static func finish(_ ex: Exchange, ctx: LoopContext, peer: Peer) {

@@ -29,10 +29,7 @@ public enum Socket {
         if reusePort {
             _ = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
         }
-        var addr = address
-        let rc = withUnsafePointer(to: &addr.storage) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, addr.length) }
-        }
+        let rc = address.withSockAddr { bind(fd, $0, $1) }
         if rc != 0 {
             let e = errno
             close(fd)
@@ -82,10 +79,7 @@ public enum Socket {
             0)
         if fd < 0 { throw SystemError("socket", errno) }
         setNoDelay(fd)
-        var addr = address
-        let rc = withUnsafePointer(to: &addr.storage) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, addr.length) }
-        }
+        let rc = address.withSockAddr { Glibc.connect(fd, $0, $1) }
         if rc == 0 { return (fd, true) }
         let e = errno
         if e == EINPROGRESS || e == EINTR { return (fd, false) }

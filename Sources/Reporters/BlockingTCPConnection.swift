@@ -1,4 +1,5 @@
 import Dispatch
+import Reactor
 
 #if canImport(Glibc)
     import Glibc

@@ -1,4 +1,5 @@
 import Dispatch
+import Reactor
 import SpanEncoding
 import Spans
 import Stats
@@ -34,9 +35,7 @@ public final class JaegerUDPReporter: SpanReporter {
     public init(
         name: String, host: String, port: UInt16, options: ReporterOptions, metrics: MetricsRegistry
     ) throws(ReporterURLError) {
-        guard let address = SocketAddress.resolve(host: host, port: port, udp: true) else {
-            throw ReporterURLError("reporter \"\(name)\": cannot resolve host \"\(host)\"")
-        }
+        let address = try ReporterURLError.resolving(name, host: host, port: port)
         let fd = socket(
             address.family, Int32(SOCK_DGRAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0
         )

@@ -1,5 +1,6 @@
 import Dispatch
 import Gzip
+import Reactor
 import SpanEncoding
 import Spans
 import Stats
@@ -50,15 +51,13 @@ public final class ZipkinHTTPReporter: SpanReporter {
         name: String, host: String, port: UInt16, path: String, options: ReporterOptions,
         timeouts: Timeouts = Timeouts()
     ) throws(ReporterURLError) {
-        guard let address = SocketAddress.resolve(host: host, port: port, udp: false) else {
-            throw ReporterURLError("reporter \"\(name)\": cannot resolve host \"\(host)\"")
-        }
+        let address = try ReporterURLError.resolving(name, host: host, port: port)
         self.name = name
         self.address = address
         self.process = options.process
         self.gzip = options.zipkinGzip
         self.timeouts = timeouts
-        let hostHeader = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let hostHeader = HostPortSyntax.format(host: host, port: port)
         var head = "POST \(path) HTTP/1.1\r\nHost: \(hostHeader)\r\n"
         head += "User-Agent: traceproxy\r\nContent-Type: application/json\r\n"
         head += "b3: 0\r\nConnection: keep-alive\r\n"
@@ -145,11 +144,12 @@ public final class ZipkinHTTPReporter: SpanReporter {
         -> Outcome
     {
         var response: [UInt8] = []
+        var reader = CollectorResponseReader()
         do {
             try conn.sendAll(request, deadline: deadline)
             while true {
                 let open = try conn.receive(into: &response, deadline: deadline)
-                switch try HTTPResponseScanner.scan(response, atEOF: !open) {
+                switch try reader.feed(response, atEOF: !open) {
                 case .incomplete:
                     continue
                 case .complete(let status, let keepAlive, let end):

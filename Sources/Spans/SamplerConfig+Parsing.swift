@@ -1,71 +1,62 @@
-/// Why a sampler setting was refused; the description names the bad value.
+/// Why a sampler setting was refused: `reason` says what was expected, and `part` which value was
+/// wrong, so that the command line can name the flag or environment variable to fix.
 public struct SamplerConfigError: Error, Equatable, CustomStringConvertible {
-    public var message: String
-
-    public init(_ message: String) { self.message = message }
-
-    public var description: String { message }
-}
-
-extension SamplerConfig {
-    /// Parses `--sampler const:1|const:0|probabilistic:P|ratelimiting:N`, with P in 0...1 and
-    /// N >= 0 traces per second.
-    public static func parse(_ s: String) throws -> SamplerConfig {
-        guard let colon = s.firstIndex(of: ":") else {
-            throw SamplerConfigError(
-                "invalid sampler '\(s)' (expected const:1, const:0, probabilistic:P or ratelimiting:N)"
-            )
-        }
-        let kind = String(s[..<colon]).lowercased()
-        let param = String(s[s.index(after: colon)...])
-        switch kind {
-        case "const":
-            switch param {
-            case "1", "true": return .const(true)
-            case "0", "false": return .const(false)
-            default:
-                throw SamplerConfigError("invalid const sampler value '\(param)' (expected 1 or 0)")
-            }
-        case "probabilistic":
-            return .probabilistic(try probability(param))
-        case "ratelimiting":
-            return .rateLimiting(try rate(param))
-        default:
-            throw SamplerConfigError(
-                "unknown sampler type '\(kind)' in '\(s)' (expected const, probabilistic or ratelimiting)"
-            )
-        }
+    public enum Part: Equatable, Sendable {
+        case spec
+        case jaegerType
+        case jaegerParam
     }
 
-    /// The Jaeger client environment form: `JAEGER_SAMPLER_TYPE` and `JAEGER_SAMPLER_PARAM`.
-    ///
-    /// Jaeger clients read a const param as a number (non-zero samples). `remote` polls an agent
-    /// for a strategy, which we do not do: its param is the initial probabilistic rate that
-    /// clients use until the first poll answers (default 0.001), and that is what we keep.
-    public static func fromJaegerEnv(type: String, param: String?) throws -> SamplerConfig {
-        let kind = type.lowercased()
-        if kind == "remote" {
-            guard let param else { return .probabilistic(0.001) }
-            return .probabilistic(try probability(param))
-        }
-        guard let param else {
-            throw SamplerConfigError("JAEGER_SAMPLER_TYPE '\(type)' needs JAEGER_SAMPLER_PARAM")
-        }
+    public var part: Part
+    public var reason: String
+
+    public init(_ part: Part, _ reason: String) {
+        self.part = part
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}
+
+/// The one sampler grammar, for `--sampler` and for the Jaeger client environment variables.
+/// Spellings follow the Jaeger clients (`const`, `probabilistic`, `ratelimiting`).
+extension SamplerConfig: CustomStringConvertible {
+    public static let expectedForms =
+        "expected const:1, const:0, probabilistic:P (P from 0 to 1) or ratelimiting:N (traces per second)"
+
+    /// `--sampler const:1|const:0|probabilistic:P|ratelimiting:N`, P in 0...1, N >= 0 per second.
+    public static func parse(_ text: String) throws(SamplerConfigError) -> SamplerConfig {
+        guard let colon = text.firstIndex(of: ":") else { throw SamplerConfigError(.spec, expectedForms) }
+        let kind = text[..<colon].lowercased()
+        let param = text[text.index(after: colon)...]
+        let parsed: SamplerConfig?
         switch kind {
-        case "const":
-            guard let v = Double(param), v.isFinite else {
-                throw SamplerConfigError("invalid JAEGER_SAMPLER_PARAM '\(param)' for const")
-            }
-            return .const(v != 0)
-        case "probabilistic":
-            return .probabilistic(try probability(param))
-        case "ratelimiting":
-            return .rateLimiting(try rate(param))
-        default:
-            throw SamplerConfigError(
-                "unknown JAEGER_SAMPLER_TYPE '\(type)' (expected const, probabilistic, ratelimiting or remote)"
-            )
+        case "const": parsed = param == "1" ? .const(true) : param == "0" ? .const(false) : nil
+        default: parsed = number(param).flatMap { make(kind, $0) }
         }
+        guard let parsed else { throw SamplerConfigError(.spec, expectedForms) }
+        return parsed
+    }
+
+    /// `JAEGER_SAMPLER_TYPE` and `JAEGER_SAMPLER_PARAM`: a number param; const samples when it is
+    /// non-zero, as jaeger-client-go's `ConstSampler` does. `remote` is refused rather than
+    /// silently replaced: the proxy has no client for Jaeger's sampling-strategy service.
+    public static func fromJaegerEnv(type: String, param: String) throws(SamplerConfigError) -> SamplerConfig {
+        let kind = type.lowercased()
+        guard ["const", "probabilistic", "ratelimiting"].contains(kind) else {
+            throw SamplerConfigError(
+                .jaegerType, "expected const, probabilistic or ratelimiting (remote sampling is not supported)")
+        }
+        guard let value = number(Substring(param)), let sampler = make(kind, value) else {
+            let expected =
+                switch kind {
+                case "const": "expected 1 or 0"
+                case "probabilistic": "expected a probability from 0 to 1"
+                default: "expected a non-negative number of traces per second"
+                }
+            throw SamplerConfigError(.jaegerParam, expected)
+        }
+        return sampler
     }
 
     /// The sampler this configuration describes.
@@ -77,18 +68,31 @@ extension SamplerConfig {
         }
     }
 
-    private static func probability(_ s: String) throws -> Double {
-        guard let p = Double(s), p.isFinite, p >= 0, p <= 1 else {
-            throw SamplerConfigError(
-                "invalid sampling probability '\(s)' (expected a number in 0...1)")
+    /// The `--sampler` spelling, so that `--print-config` shows what `parse` reads back.
+    public var description: String {
+        switch self {
+        case .const(let on): "const:\(on ? 1 : 0)"
+        case .probabilistic(let p): "probabilistic:\(p)"
+        case .rateLimiting(let n): "ratelimiting:\(n)"
         }
-        return p
     }
 
-    private static func rate(_ s: String) throws -> Double {
-        guard let n = Double(s), n.isFinite, n >= 0 else {
-            throw SamplerConfigError("invalid rate limit '\(s)' (expected traces per second >= 0)")
+    private static func make(_ kind: String, _ param: Double) -> SamplerConfig? {
+        switch kind {
+        case "const": .const(param != 0)
+        case "probabilistic": (0...1).contains(param) ? .probabilistic(param) : nil
+        case "ratelimiting": param >= 0 ? .rateLimiting(param) : nil
+        default: nil
         }
-        return n
+    }
+
+    /// A finite decimal number; refuses `nan`, `inf` and hexadecimal floats, which `Double(_:)`
+    /// would take.
+    private static func number(_ text: Substring) -> Double? {
+        guard !text.isEmpty,
+            text.allSatisfy({ $0.isASCII && ($0.isNumber || ".eE-+".contains($0)) }),
+            let value = Double(text), value.isFinite
+        else { return nil }
+        return value
     }
 }

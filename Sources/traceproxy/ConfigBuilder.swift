@@ -1,4 +1,7 @@
+import Propagation
 import Proxy
+import Reactor
+import Reporters
 import Spans
 
 /// Turns the raw flag values and the environment into a validated `ProxyConfig`.
@@ -68,19 +71,20 @@ struct ConfigBuilder {
     private func applyTracing(to config: inout ProxyConfig) throws(ConfigError) {
         config.reporters = try reporters()
         if let text = options.sampler {
-            guard let sampler = ConfigParsing.sampler(text) else {
-                throw ConfigError(invalid: text, for: "--sampler", ConfigParsing.samplerExpectation)
+            do {
+                config.sampler = try SamplerConfig.parse(text)
+            } catch {
+                throw ConfigError(invalid: text, for: "--sampler", error.reason)
             }
-            config.sampler = sampler
         } else if let sampler = try environment.sampler() {
             config.sampler = sampler
         }
         if let text = options.propagation {
-            guard let formats = ConfigParsing.propagation(text) else {
-                throw ConfigError(
-                    invalid: text, for: "--propagation", ConfigParsing.propagationExpectation)
+            do {
+                config.propagation = try Propagator.parseFormats(text)
+            } catch {
+                throw ConfigError(invalid: text, for: "--propagation", error.description)
             }
-            config.propagation = formats
         } else if let formats = try environment.propagation() {
             config.propagation = formats
         }
@@ -104,19 +108,23 @@ struct ConfigBuilder {
 
     /// `--reporter` flags replace the environment's Jaeger agent; `none` alone means no reporter.
     /// With `--demo` and nothing else configured, spans go to stdout so they show at once.
-    private func reporters() throws(ConfigError) -> [String] {
-        var reporters: [String] = []
+    private func reporters() throws(ConfigError) -> [ReporterTarget] {
+        var reporters: [ReporterTarget] = []
         if options.reporter.isEmpty {
             if let agent = try environment.jaegerAgentReporter() {
                 reporters.append(agent)
             } else if options.demo {
-                reporters.append("stdout")
+                reporters.append(.stdout)
             }
             return reporters
         }
         for text in options.reporter {
-            if let reporter = try ConfigParsing.reporter(text), !reporters.contains(reporter) {
-                reporters.append(reporter)
+            do {
+                if let reporter = try ReporterTarget.parse(text), !reporters.contains(reporter) {
+                    reporters.append(reporter)
+                }
+            } catch {
+                throw ConfigError(invalid: text, for: "--reporter", error.description)
             }
         }
         return reporters
@@ -146,7 +154,7 @@ struct ConfigBuilder {
     private func integer(_ text: String, for flag: String, in range: ClosedRange<Int>)
         throws(ConfigError) -> Int
     {
-        guard let value = ConfigParsing.decimal(Substring(text)), range.contains(value) else {
+        guard let value = HostPortSyntax.decimal(Substring(text)), range.contains(value) else {
             let expected =
                 range == 1...Self.maxQuantity
                 ? "expected a positive integer"

@@ -13,8 +13,8 @@ enum ConfigSummary {
             "service-name = \(c.serviceName)",
             "admin = \(c.admin.map { "\($0)" } ?? "off")",
             "threads = \(c.threads)",
-            "reporter = \(c.reporters.isEmpty ? "none" : c.reporters.joined(separator: " "))",
-            "sampler = \(sampler(c.sampler))",
+            "reporter = \(c.reporters.isEmpty ? "none" : c.reporters.map(\.description).joined(separator: " "))",
+            "sampler = \(c.sampler)",
             "propagation = \(c.propagation.map(\.rawValue).joined(separator: ","))",
             "span-kind = \(c.spanKind.rawValue)",
             "collapse-ids = \(c.collapsePathIDs)",
@@ -36,13 +36,5 @@ enum ConfigSummary {
             "drain-timeout-ms = \(c.drainTimeoutMs)",
             "access-log = \(c.accessLog ?? "none")",
         ]
-    }
-
-    static func sampler(_ s: SamplerConfig) -> String {
-        switch s {
-        case .const(let on): "const:\(on ? 1 : 0)"
-        case .probabilistic(let p): "probabilistic:\(p)"
-        case .rateLimiting(let n): "ratelimiting:\(n)"
-        }
     }
 }

@@ -1,4 +1,6 @@
 import Propagation
+import Reactor
+import Reporters
 import Spans
 
 #if canImport(Glibc)
@@ -44,26 +46,25 @@ struct Environment {
 
     /// `JAEGER_AGENT_HOST` / `JAEGER_AGENT_PORT` as a `jaeger-udp://` reporter; nil when neither is
     /// set. The host defaults to 127.0.0.1 and the port to 6831 (the agent's compact-Thrift port).
-    func jaegerAgentReporter() throws(ConfigError) -> String? {
+    func jaegerAgentReporter() throws(ConfigError) -> ReporterTarget? {
         let host = self["JAEGER_AGENT_HOST"]
         let port = self["JAEGER_AGENT_PORT"]
         guard host != nil || port != nil else { return nil }
-        if let port, ConfigParsing.port(Substring(port)) == nil {
+        if let port, HostPortSyntax.port(Substring(port)) == nil {
             throw ConfigError(invalid: port, for: "JAEGER_AGENT_PORT", "expected a port from 1 to 65535")
         }
         var hostText = host ?? "127.0.0.1"
         if hostText.contains(":") && !hostText.hasPrefix("[") { hostText = "[\(hostText)]" }
         let url = "jaeger-udp://\(hostText):\(port ?? "6831")"
         do {
-            return try ConfigParsing.reporter(url)
+            return try ReporterTarget.parse(url)
         } catch {
             throw ConfigError(
                 invalid: host ?? "", for: "JAEGER_AGENT_HOST", "expected a host name or IP address")
         }
     }
 
-    /// `JAEGER_SAMPLER_TYPE` (const, probabilistic, ratelimiting) with `JAEGER_SAMPLER_PARAM`.
-    /// `remote` is refused rather than silently replaced: the proxy has no sampling-strategy client.
+    /// `JAEGER_SAMPLER_TYPE` with `JAEGER_SAMPLER_PARAM`, in `SamplerConfig.fromJaegerEnv`'s grammar.
     func sampler() throws(ConfigError) -> SamplerConfig? {
         let type = self["JAEGER_SAMPLER_TYPE"]
         let param = self["JAEGER_SAMPLER_PARAM"]
@@ -74,36 +75,25 @@ struct Environment {
             }
             return nil
         }
-        guard ["const", "probabilistic", "ratelimiting"].contains(type.lowercased()) else {
-            throw ConfigError(
-                invalid: type, for: "JAEGER_SAMPLER_TYPE",
-                "expected const, probabilistic or ratelimiting (remote sampling is not supported)")
+        do {
+            return try SamplerConfig.fromJaegerEnv(type: type, param: param ?? "")
+        } catch {
+            switch error.part {
+            case .jaegerParam where param == nil:
+                throw ConfigError(message: "JAEGER_SAMPLER_TYPE=\(type) needs JAEGER_SAMPLER_PARAM")
+            case .jaegerParam: throw ConfigError(invalid: param ?? "", for: "JAEGER_SAMPLER_PARAM", error.reason)
+            case .jaegerType, .spec: throw ConfigError(invalid: type, for: "JAEGER_SAMPLER_TYPE", error.reason)
+            }
         }
-        guard let param else {
-            throw ConfigError(
-                message: "JAEGER_SAMPLER_TYPE=\(type) needs JAEGER_SAMPLER_PARAM")
-        }
-        guard let value = ConfigParsing.number(Substring(param)),
-            let sampler = ConfigParsing.sampler(type: type, param: value)
-        else {
-            let expected =
-                switch type.lowercased() {
-                case "const": "expected 1 or 0"
-                case "probabilistic": "expected a probability from 0 to 1"
-                default: "expected a non-negative number of traces per second"
-                }
-            throw ConfigError(invalid: param, for: "JAEGER_SAMPLER_PARAM", expected)
-        }
-        return sampler
     }
 
     /// `OTEL_PROPAGATORS`.
     func propagation() throws(ConfigError) -> [PropagationFormat]? {
         guard let text = self["OTEL_PROPAGATORS"] else { return nil }
-        guard let formats = ConfigParsing.otelPropagators(text) else {
-            throw ConfigError(
-                invalid: text, for: "OTEL_PROPAGATORS", ConfigParsing.otelPropagatorsExpectation)
+        do {
+            return try Propagator.parseOTelPropagators(text)
+        } catch {
+            throw ConfigError(invalid: text, for: "OTEL_PROPAGATORS", error.description)
         }
-        return formats
     }
 }

@@ -1,7 +1,7 @@
 import Propagation
 import XCTest
 
-/// Examples from shared/specs/b3-propagation.md.
+/// Examples from the B3 propagation spec (https://github.com/openzipkin/b3-propagation).
 final class B3Tests: XCTestCase {
     let trace128 = "80f198ee56343ba864fe8b2a57d3eff7"
     let span = "e457b5a2e4d86bd1"

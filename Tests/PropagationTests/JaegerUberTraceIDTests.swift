@@ -1,7 +1,7 @@
 import Propagation
 import XCTest
 
-/// uber-trace-id per the Jaeger client propagation format (shared/specs/README.md "uber-trace-id").
+/// uber-trace-id per the Jaeger client propagation format (jaegertracing.io, "Propagation Format").
 final class JaegerUberTraceIDTests: XCTestCase {
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     let span = "00f067aa0ba902b7"

@@ -154,20 +154,26 @@ final class PropagatorTests: XCTestCase {
         XCTAssertEqual(try Propagator.parseFormats("jaeger"), [.jaeger])
     }
 
-    func test_parseFormats_invalid_throwsNamingValue() {
-        for bad in ["", "w3c,", "zipkin", "w3c,,b3"] {
-            XCTAssertThrowsError(try Propagator.parseFormats(bad), bad)
-        }
-        XCTAssertThrowsError(try Propagator.parseFormats("w3c,zipkin")) { error in
-            XCTAssertTrue("\(error)".contains("'zipkin'"), "\(error)")
+    func test_parseFormats_invalid_throwsWithExpectedNames() {
+        for bad in ["", "w3c,", "zipkin", "w3c,,b3", "w3c,zipkin"] {
+            XCTAssertThrowsError(try Propagator.parseFormats(bad), bad) { error in
+                XCTAssertTrue("\(error)".contains("w3c, b3, jaeger"), "\(error)")
+            }
         }
     }
 
-    func test_parseOTelPropagators_mapsKnownIgnoresRest() {
-        XCTAssertEqual(Propagator.parseOTelPropagators("tracecontext,baggage"), [.w3c])
-        XCTAssertEqual(Propagator.parseOTelPropagators("b3multi, jaeger,b3,xray"), [.b3, .jaeger])
-        XCTAssertNil(Propagator.parseOTelPropagators("baggage"))
-        XCTAssertNil(Propagator.parseOTelPropagators("none"))
-        XCTAssertNil(Propagator.parseOTelPropagators(""))
+    func test_parseOTelPropagators_mapsKnownSkipsBaggage() throws {
+        XCTAssertEqual(try Propagator.parseOTelPropagators("tracecontext,baggage"), [.w3c])
+        XCTAssertEqual(try Propagator.parseOTelPropagators("b3multi, jaeger,b3,TraceContext"), [.b3, .jaeger, .w3c])
+    }
+
+    /// An unknown name, an empty item or a list of nothing we speak is a mistake to report, not a
+    /// silent fall-back to the default.
+    func test_parseOTelPropagators_unknownOrNothing_throws() {
+        for bad in ["xray", "b3,xray", "baggage", "none", "", "b3,,jaeger"] {
+            XCTAssertThrowsError(try Propagator.parseOTelPropagators(bad), bad) { error in
+                XCTAssertTrue("\(error)".contains("tracecontext, b3, b3multi, jaeger"), "\(error)")
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ struct StrictContext: Equatable {
 }
 
 /// Strict readers for what the proxy injects, written independently of our extractors and
-/// following the acceptance harness rules (shared/acceptance/lib.py): traceparent exactly
+/// following the acceptance harness rules: traceparent exactly
 /// `00-<32 lower hex>-<16 lower hex>-<2 lower hex>`, B3 ids lower hex (trace 16 or 32, span 16),
 /// uber-trace-id four fields of hex.
 enum Strict {

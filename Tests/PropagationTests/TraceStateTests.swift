@@ -1,7 +1,7 @@
 import Propagation
 import XCTest
 
-/// tracestate list grammar, from shared/specs/w3c-trace-context-headers.md §3.3.
+/// tracestate list grammar, from the W3C Trace Context recommendation, section 3.3.
 final class TraceStateTests: XCTestCase {
     func test_normalize_specExamples_keptInOrder() {
         XCTAssertEqual(TraceState.normalize("rojo=00f067aa0ba902b7"), "rojo=00f067aa0ba902b7")

@@ -1,7 +1,8 @@
 import Propagation
 import XCTest
 
-/// Examples from shared/specs/w3c-trace-context-headers.md and the processing model.
+/// Examples from the W3C Trace Context recommendation (https://www.w3.org/TR/trace-context/) and
+/// its processing model.
 final class W3CTraceContextTests: XCTestCase {
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     let parent = "00f067aa0ba902b7"

@@ -21,7 +21,7 @@ final class CollectorFaultTests: XCTestCase {
 
     private func proxy(reporter: String, _ configure: (inout ProxyConfig) -> Void = { _ in }) throws -> RunningProxy {
         try Hardening.start(upstreamPort: upstream.port, collector: nil) {
-            $0.reporters = [reporter]
+            $0.reporters = [reporterTarget(reporter)]
             $0.maxBatchSpans = 10
             configure(&$0)
         }

@@ -13,7 +13,7 @@ enum Hardening {
     ) throws -> RunningProxy {
         try ProxyHarness.start(upstreamPort: upstreamPort) {
             $0.admin = HostPort(host: "127.0.0.1", port: 0)
-            if let collector { $0.reporters = [collector.url()] }
+            if let collector { $0.reporters = [reporterTarget(collector.url())] }
             configure(&$0)
         }
     }

@@ -15,7 +15,7 @@ final class PropagationInjectionTests: XCTestCase {
         upstream = try TestUpstream()
         collector = try HTTPCollector()
         let url = collector.url()
-        proxy = try ProxyHarness.start(upstreamPort: upstream.port) { $0.reporters = [url] }
+        proxy = try ProxyHarness.start(upstreamPort: upstream.port) { $0.reporters = [reporterTarget(url)] }
     }
 
     override func tearDown() {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Reactor
+import Reporters
 import Stats
 import TestSupport
 import XCTest
@@ -66,4 +67,10 @@ func randomHex(_ digits: Int) -> String {
     var s = ""
     while s.count < digits { s += String(UInt64.random(in: 1...UInt64.max), radix: 16) }
     return String(s.prefix(digits))
+}
+
+/// The tests' collectors hand out URLs; the proxy takes the parsed form.
+func reporterTarget(_ url: String) -> ReporterTarget {
+    guard let target = try? ReporterTarget.parse(url) else { fatalError("not a reporter URL: \(url)") }
+    return target
 }

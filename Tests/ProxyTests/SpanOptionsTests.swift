@@ -25,7 +25,7 @@ final class SpanOptionsTests: XCTestCase {
     ) throws -> (span: [String: Any], response: RawHTTPClient.Response) {
         let url = collector.url()
         let proxy = try ProxyHarness.start(upstreamPort: upstream.port) {
-            $0.reporters = [url]
+            $0.reporters = [reporterTarget(url)]
             configure(&$0)
         }
         let response = try proxy.client().roundTrip(httpRequest("GET", target))

@@ -29,7 +29,7 @@ final class SpanReportingTests: XCTestCase {
         let agent = try UDPReceiver()
         defer { agent.stop() }
         let url = agent.url
-        let proxy = try ProxyHarness.start(upstreamPort: upstream.port) { $0.reporters = [url] }
+        let proxy = try ProxyHarness.start(upstreamPort: upstream.port) { $0.reporters = [reporterTarget(url)] }
         let contexts = try send((0..<5).map { "/items/\($0)" }, through: proxy)
         // Thrift compact writes spanId (an i64) as a zigzag varint: look for each one's encoding.
         let needles = contexts.map { compactVarint(Int64(bitPattern: UInt64($0.spanID, radix: 16)!)) }
@@ -48,7 +48,7 @@ final class SpanReportingTests: XCTestCase {
         defer { collector.stop() }
         let url = collector.url()
         let proxy = try ProxyHarness.start(upstreamPort: upstream.port) {
-            $0.reporters = [url]
+            $0.reporters = [reporterTarget(url)]
             $0.serviceName = "span-test"
         }
         let contexts = try send(["/a", "/status/404", "/status/503"], through: proxy)
@@ -82,7 +82,7 @@ final class SpanReportingTests: XCTestCase {
         let collector = try HTTPCollector()
         defer { collector.stop() }
         let url = collector.url()
-        let proxy = try ProxyHarness.start(upstreamPort: upstream.port) { $0.reporters = [url] }
+        let proxy = try ProxyHarness.start(upstreamPort: upstream.port) { $0.reporters = [reporterTarget(url)] }
         let trace = randomHex(32)
         let parent = randomHex(16)
         let client = try proxy.client()
@@ -103,7 +103,7 @@ final class SpanReportingTests: XCTestCase {
         let collector = try HTTPCollector()
         defer { collector.stop() }
         let url = collector.url()
-        let proxy = try ProxyHarness.start(upstreamPort: freeTCPPort()) { $0.reporters = [url] }
+        let proxy = try ProxyHarness.start(upstreamPort: freeTCPPort()) { $0.reporters = [reporterTarget(url)] }
         let client = try proxy.client()
         XCTAssertEqual(try client.roundTrip(httpRequest("GET", "/x")).status, 502)
         var span: [String: Any]?

@@ -156,7 +156,8 @@ final class SpanPipelineTests: XCTestCase {
         defer { agent.stop() }
         let metrics = MetricsRegistry()
         let options = ReporterOptions(process: testProcess)
-        let reporter = try XCTUnwrap(ReporterURL.make(agent.url, options: options, metrics: metrics))
+        let reporter = try XCTUnwrap(
+            ReporterURL.make(ReporterTarget.parse(agent.url)!, options: options, metrics: metrics))
         let pipeline = makePipeline([reporter], maxBatch: 1000, intervalMs: 60_000, metrics: metrics)
         pipeline.start()
         let spans = makeSpans(5)

@@ -101,7 +101,8 @@ final class ZipkinHTTPReporterTests: XCTestCase {
     func test_send_viaLocalhostURL_reachesIPv4OnlyCollector() throws {
         let reporter = try XCTUnwrap(
             ReporterURL.make(
-                "zipkin+http://localhost:\(collector.port)", options: ReporterOptions(process: testProcess),
+                .zipkinHTTP(host: "localhost", port: collector.port, path: ReporterTarget.defaultZipkinPath),
+                options: ReporterOptions(process: testProcess),
                 metrics: MetricsRegistry()))
         defer { reporter.close() }
         XCTAssertTrue(reporter.send(makeSpans(1)))

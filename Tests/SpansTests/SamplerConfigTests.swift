@@ -12,37 +12,41 @@ final class SamplerConfigTests: XCTestCase {
         XCTAssertEqual(try SamplerConfig.parse("ratelimiting:0.5"), .rateLimiting(0.5))
     }
 
-    func test_parse_invalid_throwsNamingValue() {
-        let cases = [
-            ("const:2", "'2'"), ("const", "'const'"), ("probabilistic:1.5", "'1.5'"),
-            ("probabilistic:-0.1", "'-0.1'"), ("probabilistic:abc", "'abc'"),
-            ("probabilistic:nan", "'nan'"),
-            ("ratelimiting:-1", "'-1'"), ("ratelimiting:inf", "'inf'"), ("remote:1", "'remote'"),
-            ("", "''"),
-        ]
-        for (input, named) in cases {
+    func test_parse_invalid_throwsWithExpectedForms() {
+        for input in [
+            "const:2", "const", "const:true", "probabilistic:1.5", "probabilistic:-0.1", "probabilistic:abc",
+            "probabilistic:nan", "probabilistic:0x1p-2", "ratelimiting:-1", "ratelimiting:inf", "remote:1", "",
+        ] {
             XCTAssertThrowsError(try SamplerConfig.parse(input), input) { error in
-                XCTAssertTrue("\(error)".contains(named), "\(input): \(error)")
-                XCTAssertFalse("\(error)".contains("\n"))
+                XCTAssertEqual(error as? SamplerConfigError, SamplerConfigError(.spec, SamplerConfig.expectedForms))
             }
+        }
+    }
+
+    func test_description_isTheParsedSpelling() throws {
+        for text in ["const:1", "const:0", "probabilistic:0.25", "ratelimiting:5.0"] {
+            XCTAssertEqual(try SamplerConfig.parse(text).description, text)
         }
     }
 
     func test_fromJaegerEnv_typesAndParams() throws {
         XCTAssertEqual(try SamplerConfig.fromJaegerEnv(type: "const", param: "1"), .const(true))
         XCTAssertEqual(try SamplerConfig.fromJaegerEnv(type: "const", param: "0"), .const(false))
-        XCTAssertEqual(
-            try SamplerConfig.fromJaegerEnv(type: "probabilistic", param: "0.1"),
-            .probabilistic(0.1))
-        XCTAssertEqual(
-            try SamplerConfig.fromJaegerEnv(type: "ratelimiting", param: "2"), .rateLimiting(2))
-        XCTAssertEqual(
-            try SamplerConfig.fromJaegerEnv(type: "remote", param: nil), .probabilistic(0.001))
-        XCTAssertEqual(
-            try SamplerConfig.fromJaegerEnv(type: "remote", param: "0.5"), .probabilistic(0.5))
-        XCTAssertThrowsError(try SamplerConfig.fromJaegerEnv(type: "const", param: nil))
-        XCTAssertThrowsError(try SamplerConfig.fromJaegerEnv(type: "bogus", param: "1")) { error in
-            XCTAssertTrue("\(error)".contains("'bogus'"))
+        XCTAssertEqual(try SamplerConfig.fromJaegerEnv(type: "CONST", param: "2"), .const(true))
+        XCTAssertEqual(try SamplerConfig.fromJaegerEnv(type: "probabilistic", param: "0.1"), .probabilistic(0.1))
+        XCTAssertEqual(try SamplerConfig.fromJaegerEnv(type: "ratelimiting", param: "2"), .rateLimiting(2))
+    }
+
+    /// The error says which of the two variables to fix.
+    func test_fromJaegerEnv_invalid_namesThePart() {
+        let cases: [(String, String, SamplerConfigError.Part)] = [
+            ("remote", "0.5", .jaegerType), ("bogus", "1", .jaegerType), ("const", "", .jaegerParam),
+            ("const", "yes", .jaegerParam), ("probabilistic", "2", .jaegerParam), ("ratelimiting", "-1", .jaegerParam),
+        ]
+        for (type, param, part) in cases {
+            XCTAssertThrowsError(try SamplerConfig.fromJaegerEnv(type: type, param: param)) { error in
+                XCTAssertEqual((error as? SamplerConfigError)?.part, part, "\(type) \(param)")
+            }
         }
     }
 

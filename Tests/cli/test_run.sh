@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Black-box tests of the running binary that belong to the command line's promises: README's first
 # command (--demo) shows spans at once, --access-log writes one line per request, and the admin
-# address rules (a taken default warns, a taken explicit address is a start-up error).
+# address rules (a taken default warns, a taken explicit address is a start-up error), and a host
+# that does not resolve.
 # Binary: $TRACEPROXY, else .build/debug/traceproxy. Needs curl and python3 (for free ports).
 set -uo pipefail
 
@@ -71,7 +72,7 @@ if [[ $rc -eq 0 ]]; then pass "--demo exits 0 on SIGTERM"; else fail "--demo exi
 # 2. --access-log: one line per request with status, duration and the trace id the client saw.
 port=$(free_port)
 "$BIN" --demo --listen "127.0.0.1:$port" --admin off --reporter none --access-log "$WORK/access.log" \
-    >/dev/null 2>"$WORK/al.err" &
+    >"$WORK/al.out" 2>"$WORK/al.err" &
 pid=$!
 pids+=("$pid")
 sleep 0.3
@@ -89,6 +90,14 @@ else
     fail "--access-log records a rejected request (400) too" "log: $(cat "$WORK/access.log" 2>/dev/null)"
 fi
 stop "$pid" >/dev/null
+
+# 2b. --demo with --reporter none: no reporter, as the start-up line says (--demo's stdout default
+# applies only when no reporter is configured at all).
+if grep -q 'reporters: none' "$WORK/al.err" && [[ ! -s $WORK/al.out ]]; then
+    pass "--demo --reporter none reports nowhere"
+else
+    fail "--demo --reporter none reports nowhere" "stderr: $(cat "$WORK/al.err") stdout: $(head -c 200 "$WORK/al.out")"
+fi
 
 # 3. The default admin address already taken: warn, keep serving.
 admin=$(free_port)
@@ -136,6 +145,30 @@ else
 fi
 stop "$pid" >/dev/null
 kill "$holder" 2>/dev/null
+# The start-up line must not then claim the admin address it just gave up.
+if grep -q "listening on .*, admin off," "$WORK/default.err" && ! grep -q "admin 127.0.0.1:9901" "$WORK/default.err"; then
+    pass "with the default admin address taken, the start-up line says admin off"
+else
+    fail "with the default admin address taken, the start-up line says admin off" "stderr: $(cat "$WORK/default.err")"
+fi
+
+# 5. A host that does not resolve is a start-up error (exit 1) that says why, in the resolver's
+#    words (gai_strerror), not errno's: getaddrinfo leaves errno at 0, which reads "Success".
+for args in "--upstream http://no-such-host.invalid:80" \
+    "--upstream http://127.0.0.1:9 --reporter zipkin+http://no-such-host.invalid:9411" \
+    "--upstream http://127.0.0.1:9 --reporter jaeger-udp://no-such-host.invalid:6831"; do
+    port=$(free_port)
+    # shellcheck disable=SC2086 # the arguments are split on purpose
+    timeout 10 "$BIN" $args --listen "127.0.0.1:$port" --admin off >/dev/null 2>"$WORK/resolve.err"
+    rc=$?
+    if [[ $rc -eq 1 ]] && grep -q "no-such-host.invalid.*: [A-Za-z]" "$WORK/resolve.err" &&
+        ! grep -q "Success" "$WORK/resolve.err"; then
+        pass "an unresolvable host ($args) is a start-up error with the resolver's reason"
+    else
+        fail "an unresolvable host ($args) is a start-up error with the resolver's reason" \
+            "exit $rc: $(cat "$WORK/resolve.err")"
+    fi
+done
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -10,6 +10,7 @@ import pytest
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 import support  # noqa: E402
+import zipkin_schema  # noqa: E402
 
 
 def _raise_nofile():
@@ -24,7 +25,7 @@ _raise_nofile()
 
 
 def pytest_report_header(config):
-    return [f"traceproxy: {support.traceproxy_path()}", f"zipkin spec: {support.zipkin_spec_path()}"]
+    return [f"traceproxy: {support.traceproxy_path()}", f"zipkin spec: {zipkin_schema.schema_path()}"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The interop suite: traceproxy (the release binary) against independent implementations from PyPI
-# (jaeger-client's Thrift code, Flask-OpenTracing + jaeger-client, jsonschema over zipkin2-api.yaml),
+# (jaeger-client's Thrift code, Flask-OpenTracing + jaeger-client, jsonschema over our Zipkin v2 span
+# schema, zipkin2-span.schema.json),
 # over real loopback sockets. Run from anywhere; it works from the repository root.
 #   TRACEPROXY                  binary under test (default .build/release/traceproxy, repo-relative)
 #   INTEROP_VENV                venv location (see setup_venv.sh)
-#   ZIPKIN_SPEC                 zipkin2-api.yaml (default ../shared/specs/zipkin2-api.yaml)
+#   ZIPKIN_SPEC                 another ListOfSpans JSON Schema (default Tests/interop/zipkin2-span.schema.json)
 #   INTEROP_ENCODER_FIXTURES=0  skip stage 2 (it runs `swift test --filter EncoderFixtureExportTests`,
 #                               which builds the debug test bundle if it is not built yet)
 # Extra arguments go to pytest (e.g. -k flask). Exit status: non-zero if any stage failed.
@@ -24,7 +25,7 @@ rc=$?
 [ "$rc" -ne 0 ] && failed=1
 
 if [ "${INTEROP_ENCODER_FIXTURES:-1}" != 0 ]; then
-    echo "=== interop stage 2: SpanEncoding fixtures vs jaeger-client Thrift and zipkin2-api.yaml"
+    echo "=== interop stage 2: SpanEncoding fixtures vs jaeger-client Thrift and the Zipkin span schema"
     ENCODER_VENV="$(dirname "$(dirname "$PY")")" timeout -k 10 "${INTEROP_ENCODER_TIMEOUT_S:-240}" \
         bash Tests/interop/run_encoder_interop.sh || failed=1
 fi

@@ -23,13 +23,12 @@ REQS=(
     "flask>=2.2,<4"
     "Flask-OpenTracing==2.0.0"
     "jsonschema>=4.17,<5"
-    "pyyaml>=6,<7"
     "requests>=2.28,<3"
     "pytest>=7,<9"
 )
 STAMP="$(printf '%s\n' "${REQS[@]}")"
 IMPORTS='import six, jaeger_client, jaeger_client.thrift_gen.agent.Agent, thrift.protocol.TCompactProtocol
-import tornado, threadloop, opentracing, flask, flask_opentracing, jsonschema, yaml, requests, pytest'
+import tornado, threadloop, opentracing, flask, flask_opentracing, jsonschema, requests, pytest'
 
 if [ ! -x "$VENV/bin/python" ]; then
     if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then

@@ -1,10 +1,10 @@
 """Shared pieces of the interop suite: a real HTTP/1.1 upstream, a Jaeger UDP agent that decodes with
-jaeger-client's generated Thrift code, a Zipkin v2 collector that validates against zipkin2-api.yaml,
+jaeger-client's generated Thrift code, a Zipkin v2 collector that validates against zipkin2-span.schema.json,
 and a handle on a traceproxy subprocess. Everything listens on 127.0.0.1 only.
 
 The decoders here are deliberately not ours: Thrift compact decoding is jaeger-client 4.8.0's
 vendored `jaeger_client.thrift_gen` over the `thrift` package's TCompactProtocol, and Zipkin JSON is
-checked with `jsonschema` against the published Swagger 2.0 definitions.
+checked with `jsonschema` against a schema written from the Zipkin v2 API's span definition.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import time
 from typing import Callable, Optional
 
 import jsonschema
-import yaml
+import zipkin_schema
 from jaeger_client.thrift_gen.agent import Agent
 from thrift.protocol import TCompactProtocol
 from thrift.transport import TTransport
@@ -41,10 +41,6 @@ def traceproxy_path() -> str:
     """$TRACEPROXY (relative paths are taken from the repo root), else .build/release/traceproxy."""
     p = os.environ.get("TRACEPROXY") or os.path.join(".build", "release", "traceproxy")
     return p if os.path.isabs(p) else os.path.join(REPO_ROOT, p)
-
-
-def zipkin_spec_path() -> str:
-    return os.environ.get("ZIPKIN_SPEC") or os.path.join(REPO_ROOT, "..", "shared", "specs", "zipkin2-api.yaml")
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -318,82 +314,16 @@ class JaegerAgent:
 
 
 # ------------------------------------------------------------------------------------------------
-# Zipkin v2: Swagger 2.0 definitions -> JSON Schema draft 4, and a collector
+# Zipkin v2: the span schema (zipkin_schema.py) and a collector
 # ------------------------------------------------------------------------------------------------
-# Swagger 2.0's schema object is JSON Schema draft 4 plus a few annotations of its own (OpenAPI 2.0,
-# "Schema Object"): those are dropped; `$ref: '#/definitions/X'` resolves unchanged once the
-# definitions sit under the same key of the root schema.
-_SWAGGER_ANNOTATIONS = frozenset({"discriminator", "readOnly", "xml", "externalDocs", "example"})
-_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "definitions"})
-_SCHEMA_VALUES = frozenset({"items", "additionalProperties", "not", "allOf", "anyOf", "oneOf"})
-
-
-def _to_draft4(node):
-    if isinstance(node, list):
-        return [_to_draft4(n) for n in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        return {"$ref": node["$ref"]}  # draft 4 ignores siblings of $ref
-    out = {}
-    for key, value in node.items():
-        if key in _SWAGGER_ANNOTATIONS or key.startswith("x-"):
-            continue
-        if key in _SCHEMA_MAPS:
-            out[key] = {name: _to_draft4(sub) for name, sub in value.items()}
-        elif key in _SCHEMA_VALUES:
-            out[key] = _to_draft4(value)
-        else:
-            out[key] = value
-    return out
-
-
 _VALIDATORS: dict = {}
 
 
-def zipkin_validator(definition: str = "ListOfSpans") -> jsonschema.Draft4Validator:
-    path = zipkin_spec_path()
-    key = (path, definition)
-    if key not in _VALIDATORS:
-        with open(path) as f:
-            doc = yaml.safe_load(f)
-        if doc.get("swagger") != "2.0":
-            raise ValueError(f"{path} is not a Swagger 2.0 document")
-        schema = {
-            "$schema": "http://json-schema.org/draft-04/schema#",
-            "definitions": {name: _to_draft4(d) for name, d in doc["definitions"].items()},
-            "$ref": f"#/definitions/{definition}",
-        }
-        jsonschema.Draft4Validator.check_schema(schema)
-        _VALIDATORS[key] = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
-    return _VALIDATORS[key]
-
-
-_HEX16 = re.compile(r"\A[0-9a-f]{16}\Z")
-_TRACE_ID = re.compile(r"\A(?:[0-9a-f]{16}|[0-9a-f]{32})\Z")
-
-
-def zipkin_span_problems(span) -> list[str]:
-    """What the schema's unanchored patterns let through (zipkin2-api.yaml Span descriptions): exact
-    id widths, integer microsecond times, duration >= 1, string tag values."""
-    if not isinstance(span, dict):
-        return [f"span {span!r} is not an object"]
-    p = []
-    if not (isinstance(span.get("traceId"), str) and _TRACE_ID.match(span["traceId"])):
-        p.append(f"traceId {span.get('traceId')!r}")
-    if not (isinstance(span.get("id"), str) and _HEX16.match(span["id"])):
-        p.append(f"id {span.get('id')!r}")
-    if "parentId" in span and not (isinstance(span["parentId"], str) and _HEX16.match(span["parentId"])):
-        p.append(f"parentId {span['parentId']!r}")
-    for k in ("timestamp", "duration"):
-        if type(span.get(k)) is not int:
-            p.append(f"{k} {span.get(k)!r} is not an integer")
-    if type(span.get("duration")) is int and span["duration"] < 1:
-        p.append("duration < 1")
-    for k, v in (span.get("tags") or {}).items():
-        if not isinstance(v, str):
-            p.append(f"tag {k}={v!r} is not a string")
-    return p
+def zipkin_validator() -> jsonschema.Draft4Validator:
+    path = zipkin_schema.schema_path()
+    if path not in _VALIDATORS:
+        _VALIDATORS[path] = zipkin_schema.list_of_spans_validator(path)
+    return _VALIDATORS[path]
 
 
 @dataclasses.dataclass
@@ -427,7 +357,6 @@ class _ZipkinHandler(http.server.BaseHTTPRequestHandler):
                           for e in zipkin_validator().iter_errors(doc)]
                 if isinstance(doc, list):
                     spans = doc
-                    errors += [f"[{i}] {m}" for i, s in enumerate(doc) for m in zipkin_span_problems(s)]
             except Exception as e:  # noqa: BLE001
                 status, errors = 400, [f"undecodable body: {type(e).__name__}: {e}"]
         col.record(ZipkinPost(self.path, self.headers.get("Content-Type") or "", gz, len(raw), len(spans)),

@@ -83,7 +83,7 @@ def _zipkin_volume(upstream, collector, proxy_factory, n: int, gzip: bool):
 
 
 def test_zipkin_schema_rejects_a_bad_span():
-    """The translated schema is live: it must reject what zipkin2-api.yaml forbids."""
+    """The schema is live: it must reject what the Zipkin v2 API forbids, exact id widths included."""
     v = support.zipkin_validator()
     good = [{"traceId": "463ac35c9f6413ad", "id": "a2fb4a1d1a96d312", "kind": "SERVER",
              "timestamp": 1, "duration": 1, "localEndpoint": {"serviceName": "x"}, "tags": {"a": "b"}}]
@@ -91,6 +91,11 @@ def test_zipkin_schema_rejects_a_bad_span():
     assert list(v.iter_errors([dict(good[0], kind="BOGUS")]))
     assert list(v.iter_errors([dict(good[0], tags={"a": 1})]))
     assert list(v.iter_errors([dict(good[0], traceId="XYZ")]))
+    assert list(v.iter_errors([dict(good[0], traceId="463ac35c9f6413ad0")]))
+    assert list(v.iter_errors([dict(good[0], id="a2fb4a1d1a96d312\n")]))
+    assert list(v.iter_errors([dict(good[0], timestamp=1.5)]))
+    assert list(v.iter_errors([dict(good[0], duration=0)]))
+    assert list(v.iter_errors([{"id": "a2fb4a1d1a96d312"}]))
     assert list(v.iter_errors({"not": "a list"}))
 
 

@@ -1,0 +1,50 @@
+import HTTP1
+
+/// Finds the end of the collector's answer in the bytes read so far, with HTTP1's response parser
+/// (the proxy's own), so that the Zipkin reporter's keep-alive connection follows the same
+/// framing rules (RFC 9112 section 6.3) as everything else. Only the status and the framing
+/// matter here: the collector's body is discarded.
+struct CollectorResponseReader {
+    enum Progress: Equatable {
+        /// More bytes are needed.
+        case incomplete
+        /// The response ends at `end`; `keepAlive` says whether the connection may carry another.
+        case complete(status: Int, keepAlive: Bool, end: Int)
+    }
+
+    private var parser = HTTPParser(kind: .response)
+    /// How much of the buffer the parser has taken.
+    private var consumed = 0
+    private var head: HTTPHead?
+
+    /// Feeds what `buffer` holds beyond the bytes already taken (the buffer only grows).
+    /// `atEOF`: the peer closed, so what is there is all there is.
+    mutating func feed(_ buffer: [UInt8], atEOF: Bool) throws(HTTPParseError) -> Progress {
+        while true {
+            let start = consumed
+            let step = buffer.withUnsafeBytes { raw in
+                Result { () throws(HTTPParseError) in
+                    try parser.next(UnsafeRawBufferPointer(rebasing: raw[start...]))
+                }
+            }
+            let (taken, event) = try step.get()
+            consumed += taken
+            switch event {
+            case .head(let h):
+                head = h
+            case .body:
+                break
+            case .end:
+                // Interim 1xx responses precede the real one (RFC 9112 section 6.3 rule 1).
+                guard let head, !(100...199).contains(head.status) else { continue }
+                return .complete(status: head.status, keepAlive: head.keepAlive, end: consumed)
+            case nil:
+                guard taken == 0 || consumed == buffer.count else { continue }
+                guard atEOF else { return .incomplete }
+                // A body delimited by the close ends here, and the connection is spent.
+                guard case .end = try parser.finish(), let head else { throw .truncated }
+                return .complete(status: head.status, keepAlive: false, end: buffer.count)
+            }
+        }
+    }
+}

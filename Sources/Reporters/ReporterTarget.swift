@@ -1,0 +1,78 @@
+import Reactor
+
+/// Why a reporter URL was refused, or a reporter could not be built; one line.
+public struct ReporterURLError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+
+    /// Resolves a reporter's host once, when the reporter is created: reporters run on a worker
+    /// thread, and a resolver stall there would hold every batch.
+    static func resolving(_ name: String, host: String, port: UInt16) throws(ReporterURLError) -> SocketAddress {
+        do {
+            return try SocketAddress.resolve(host: host, port: port, preferringIPv4: true)
+        } catch {
+            throw ReporterURLError("reporter \"\(name)\": \(error)")
+        }
+    }
+}
+
+/// Where spans go: the parsed form of `--reporter`, so the command line checks a URL once and the
+/// reporters are built from the value, never from the string again.
+public enum ReporterTarget: Equatable, Sendable, CustomStringConvertible {
+    case stdout
+    case jaegerUDP(host: String, port: UInt16)
+    case zipkinHTTP(host: String, port: UInt16, path: String)
+
+    public static let expectedForms =
+        "expected jaeger-udp://HOST:PORT, zipkin+http://HOST:PORT[/PATH], stdout or none"
+    /// zipkin2-api.yaml: `basePath: /api/v2`, `POST /spans`.
+    public static let defaultZipkinPath = "/api/v2/spans"
+
+    /// `jaeger-udp://HOST:PORT`, `zipkin+http://HOST:PORT[/PATH]`, `stdout`, or `none` (nil). The
+    /// scheme is case-insensitive; HOST is a name, an IPv4 address or a bracketed IPv6 address.
+    /// The error says what was expected; the caller names the flag or variable.
+    public static func parse(_ text: String) throws(ReporterURLError) -> ReporterTarget? {
+        let lower = text.lowercased()
+        switch lower {
+        case "none": return nil
+        case "stdout": return .stdout
+        default: break
+        }
+        if lower.hasPrefix("zipkin+https://") {
+            throw ReporterURLError(
+                "https collectors are not supported yet; use zipkin+http://HOST:PORT[/PATH]")
+        }
+        for scheme in ["jaeger-udp://", "zipkin+http://"] where lower.hasPrefix(scheme) {
+            let rest = text.dropFirst(scheme.count)
+            let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+            let path = String(rest[slash...])
+            guard let (host, portText) = HostPortSyntax.split(rest[..<slash]), let portText,
+                let port = HostPortSyntax.port(portText)
+            else {
+                throw ReporterURLError(
+                    "expected \(scheme)HOST:PORT (or [IPv6]:PORT) with a port from 1 to 65535")
+            }
+            if scheme == "jaeger-udp://" {
+                guard path.isEmpty else { throw ReporterURLError("a UDP agent takes no path") }
+                return .jaegerUDP(host: host, port: port)
+            }
+            // The path becomes a request target: no spaces, controls or fragment.
+            guard path.allSatisfy({ $0.isASCII && $0 > " " && $0 != "#" && $0 != "\u{7F}" }) else {
+                throw ReporterURLError("the collector path is not a valid URL path")
+            }
+            return .zipkinHTTP(host: host, port: port, path: path.isEmpty ? defaultZipkinPath : path)
+        }
+        throw ReporterURLError(expectedForms)
+    }
+
+    /// The canonical URL (lower-case scheme, bracketed IPv6); also the reporter's name in metrics.
+    public var description: String {
+        switch self {
+        case .stdout: "stdout"
+        case .jaegerUDP(let host, let port): "jaeger-udp://\(HostPortSyntax.format(host: host, port: port))"
+        case .zipkinHTTP(let host, let port, let path):
+            "zipkin+http://\(HostPortSyntax.format(host: host, port: port))"
+                + (path == Self.defaultZipkinPath ? "" : path)
+        }
+    }
+}

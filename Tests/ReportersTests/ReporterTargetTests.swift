@@ -1,0 +1,86 @@
+import Reporters
+import Stats
+import XCTest
+
+/// The one reporter-URL grammar (`ReporterTarget.parse`) and the reporters built from its values.
+final class ReporterTargetTests: XCTestCase {
+    private let options = ReporterOptions(process: testProcess)
+
+    private func make(_ target: ReporterTarget) throws(ReporterURLError) -> any SpanReporter {
+        try ReporterURL.make(target, options: options, metrics: MetricsRegistry())
+    }
+
+    private func assertRejected(
+        _ url: String, mentioning fragment: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
+        do {
+            let target = try ReporterTarget.parse(url)
+            XCTFail("accepted \(url) as \(String(describing: target))", file: file, line: line)
+        } catch {
+            XCTAssertTrue(error.description.contains(fragment), error.description, file: file, line: line)
+            XCTAssertFalse(error.description.contains("\n"), file: file, line: line)
+        }
+    }
+
+    func test_parse_validForms_canonicalValues() throws {
+        XCTAssertNil(try ReporterTarget.parse("none"))
+        XCTAssertEqual(try ReporterTarget.parse("STDOUT"), .stdout)
+        XCTAssertEqual(try ReporterTarget.parse("Jaeger-UDP://agent:6831"), .jaegerUDP(host: "agent", port: 6831))
+        XCTAssertEqual(try ReporterTarget.parse("jaeger-udp://[::1]:6831"), .jaegerUDP(host: "::1", port: 6831))
+        XCTAssertEqual(
+            try ReporterTarget.parse("zipkin+http://127.0.0.1:9411"),
+            .zipkinHTTP(host: "127.0.0.1", port: 9411, path: ReporterTarget.defaultZipkinPath))
+        XCTAssertEqual(
+            try ReporterTarget.parse("zipkin+http://c:9411/custom/spans"),
+            .zipkinHTTP(host: "c", port: 9411, path: "/custom/spans"))
+    }
+
+    func test_description_roundTrips() throws {
+        for url in ["stdout", "jaeger-udp://[::1]:6831", "zipkin+http://c:9411", "zipkin+http://c:9411/custom"] {
+            XCTAssertEqual(try ReporterTarget.parse(url)?.description, url)
+        }
+    }
+
+    func test_parse_unknownScheme_namesForms() {
+        assertRejected("foo://x", mentioning: "expected jaeger-udp://HOST:PORT")
+        assertRejected("http://127.0.0.1:9411", mentioning: "expected jaeger-udp://HOST:PORT")
+        assertRejected("", mentioning: "expected jaeger-udp://HOST:PORT")
+        assertRejected("zipkin+https://c:9411", mentioning: "https collectors are not supported")
+    }
+
+    func test_parse_badOrMissingHostOrPort_rejected() {
+        for url in [
+            "jaeger-udp://127.0.0.1", "zipkin+http://collector/api/v2/spans", "jaeger-udp://[::1]",
+            "jaeger-udp://127.0.0.1:", "jaeger-udp://127.0.0.1:0", "jaeger-udp://127.0.0.1:65536",
+            "zipkin+http://127.0.0.1:94x1", "zipkin+http://127.0.0.1:-1", "jaeger-udp://:6831", "zipkin+http://",
+            "jaeger-udp://a b:6831",
+        ] {
+            assertRejected(url, mentioning: "with a port from 1 to 65535")
+        }
+    }
+
+    func test_parse_paths() {
+        assertRejected("jaeger-udp://127.0.0.1:6831/x", mentioning: "no path")
+        assertRejected("zipkin+http://127.0.0.1:9411/a b", mentioning: "not a valid URL path")
+    }
+
+    func test_make_buildsTheNamedReporter() throws {
+        XCTAssertTrue(try make(.stdout) is StdoutReporter)
+        let jaeger = try make(.jaegerUDP(host: "::1", port: 6831))
+        XCTAssertTrue(jaeger is JaegerUDPReporter)
+        XCTAssertEqual(jaeger.name, "jaeger-udp://[::1]:6831")
+        jaeger.close()
+        let zipkin = try make(.zipkinHTTP(host: "localhost", port: 9411, path: "/custom/spans"))
+        XCTAssertTrue(zipkin is ZipkinHTTPReporter)
+        XCTAssertEqual(zipkin.name, "zipkin+http://localhost:9411/custom/spans")
+    }
+
+    /// getaddrinfo's own words, not errno's "Success".
+    func test_make_unresolvableHost_saysWhy() {
+        XCTAssertThrowsError(try make(.zipkinHTTP(host: "no-such-host.invalid", port: 9411, path: "/"))) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("getaddrinfo(no-such-host.invalid)"), text)
+            XCTAssertFalse(text.contains("Success"), text)
+        }
+    }
+}
