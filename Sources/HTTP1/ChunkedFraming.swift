@@ -1,18 +1,31 @@
 /// Writing the chunked transfer coding (RFC 9112 section 7.1) for bodies the proxy re-frames.
 public enum ChunkedFraming {
-    /// Appends `chunk-size CRLF`: the size in lower-case hex, no extensions. A size of 0 would
-    /// end the body, so callers send `lastChunk` for that instead.
-    public static func appendChunkHeader(size: Int, to out: inout [UInt8]) {
+    /// Lends `chunk-size CRLF` (the size in lower-case hex, no extensions) to `body`, from the
+    /// stack: the request path frames every chunk without allocating. A size of 0 would end the
+    /// body, so callers send `lastChunk` for that instead.
+    @inline(__always)
+    public static func withChunkHeader<R>(size: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         precondition(size >= 0, "negative chunk size")
-        var shift = (Int.bitWidth - size.leadingZeroBitCount + 3) / 4 * 4 - 4
-        if shift < 0 { shift = 0 }
-        while shift >= 0 {
-            let d = UInt8(truncatingIfNeeded: (size >> shift) & 0xF)
-            out.append(d < 10 ? UInt8(ascii: "0") + d : UInt8(ascii: "a") + d - 10)
-            shift -= 4
+        // 16 hex digits at most, and CRLF.
+        var storage: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        return withUnsafeMutableBytes(of: &storage) { p in
+            var shift = max(0, (Int.bitWidth - size.leadingZeroBitCount + 3) / 4 * 4 - 4)
+            var n = 0
+            while shift >= 0 {
+                let d = UInt8(truncatingIfNeeded: (size >> shift) & 0xF)
+                p[n] = d < 10 ? UInt8(ascii: "0") + d : UInt8(ascii: "a") + d - 10
+                n += 1
+                shift -= 4
+            }
+            p[n] = ASCII.cr
+            p[n + 1] = ASCII.lf
+            return body(UnsafeRawBufferPointer(rebasing: p[0..<n + 2]))
         }
-        out.append(ASCII.cr)
-        out.append(ASCII.lf)
+    }
+
+    /// `withChunkHeader`, appended to `out`.
+    public static func appendChunkHeader(size: Int, to out: inout [UInt8]) {
+        withChunkHeader(size: size) { out.append(contentsOf: $0) }
     }
 
     /// The CRLF that follows each chunk's data.

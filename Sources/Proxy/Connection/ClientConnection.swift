@@ -1,0 +1,343 @@
+import HTTP1
+import Reactor
+
+/// The I/O shell of one client connection: reads and parses requests, hands each to the upstream
+/// relay, and records its span. What happens when, and every deadline, is the state machine's;
+/// this class feeds it events and carries out the action each returns. Loop queue only.
+final class ClientConnection: EventHandler {
+    let peer: Peer
+    private unowned let ctx: LoopContext
+    private let transport: ByteTransport
+    private var machine: ConnectionStateMachine
+    private var reader: RequestReader
+    private let writer: ClientWriter
+    private var relay: UpstreamRelay!
+    private var exchange: Exchange?
+    private var requestStartWall: Int64 = 0
+    private var requestStartNs: Int64 = 0
+    private var readEOF = false
+    /// Inside the request parse loop: a finished exchange leaves the next pipelined request to it.
+    private var parsing = false
+    private(set) var isReleased = false
+
+    static let highWater = 256 * 1024
+
+    init(ctx: LoopContext, transport: ByteTransport, peer: Peer) {
+        self.ctx = ctx
+        self.transport = transport
+        self.peer = peer
+        writer = ClientWriter(transport: transport, buffers: ctx.buffers)
+        reader = RequestReader(
+            limits: .init(maxHeaderBytes: ctx.config.maxHeaderBytes, maxHeaders: ctx.config.maxHeaders),
+            buffers: ctx.buffers)
+        machine = ConnectionStateMachine(timeouts: ctx.timeouts, now: ctx.time.monotonicMs())
+        relay = UpstreamRelay(ctx: ctx, writer: writer) { [unowned self] in upstream($0) }
+    }
+
+    /// No request in progress and nothing of one received.
+    var isIdle: Bool { if case .idle = machine.state { reader.isEmpty } else { false } }
+
+    private var now: Int64 { ctx.time.monotonicMs() }
+
+    // MARK: events
+
+    func onReadable() {
+        if isReleased { return }
+        let lingering = machine.state.isLingering
+        switch reader.read(from: transport, discard: lingering) {
+        case .bytes where lingering: break
+        case .bytes:
+            if case .tunnelling = machine.state {
+                relayTunnelInput()
+            } else {
+                markRequestStart()
+                process()
+            }
+        case .wouldBlock: break
+        case .eof:
+            readEOF = true
+            perform(lingering ? .close : machine.clientEOF())
+        case .error:
+            perform(lingering ? .close : machine.clientReset())
+        }
+        settle()
+    }
+
+    func onWritable() {
+        if isReleased { return }
+        let before = writer.pending
+        guard writer.flush() else { return perform(machine.clientReset()) }
+        if before > Self.highWater / 2 && writer.pending <= Self.highWater / 2 && relay.connection != nil {
+            relay.pauseReading(false)
+            if exchange != nil { relayResponse() }
+        }
+        settle()
+    }
+
+    func tick(_ now: Int64) {
+        if isReleased { return }
+        perform(machine.tick(now: now))
+        settle()
+    }
+
+    /// SIGTERM: a request already waiting in the socket is served; idle connections close.
+    func beginDrain() {
+        if isIdle { onReadable() }
+        if isReleased { return }
+        perform(machine.beginDrain())
+        settle()
+    }
+
+    /// The drain is out of time: what is in flight is answered or cut, recorded, and closed.
+    func drainTimedOut() {
+        if isReleased { return }
+        perform(machine.drainTimedOut())
+        perform(.close)
+    }
+
+    private func upstream(_ notice: UpstreamRelay.Notice) {
+        switch notice {
+        case .connected:
+            exchange?.connectedNs = ctx.time.monotonicNs()
+            machine.upstreamConnected(now: now)
+        case .readable:
+            if case .tunnelling = machine.state { relay.relayTunnel() } else { relayResponse() }
+        case .closed(let errno):
+            let end = machine.exchange == nil ? .nothing : relay.endOnClose()
+            perform(machine.upstreamClosed(errno: errno, end: end, now: now))
+        case .connectFailed(let errno):
+            perform(machine.upstreamFailed(.upstreamConnect(errno: errno), now: now))
+        case .drained:
+            process()
+        }
+        settle()
+    }
+
+    // MARK: requests
+
+    private func markRequestStart() {
+        guard case .idle = machine.state, !reader.isEmpty else { return }
+        requestStartWall = ctx.time.wallMicros()
+        requestStartNs = ctx.time.monotonicNs()
+        machine.bytesReceived(now: requestStartNs / 1_000_000)
+    }
+
+    /// Parses as much client input as the state allows. The parser is called even with no input
+    /// left: the event after a head or the last body bytes (`.end`) needs no further bytes.
+    private func process() {
+        parsing = true
+        defer { parsing = false }
+        while !isReleased && machine.acceptsRequestBytes && relay.pendingOutput <= UpstreamConnection.highWater {
+            let event: HTTPParser.Event?
+            do {
+                event = try reader.next { forwardRequestBody($0) }
+            } catch {
+                return perform(machine.requestInvalid(error))
+            }
+            switch event {
+            case nil: return relay.flush()
+            case .head(let head): startExchange(head)
+            case .body: break
+            case .end:
+                relay.endBody()
+                machine.requestEnd(now: now)
+            }
+        }
+        relay.flush()
+    }
+
+    private func startExchange(_ head: HTTPHead) {
+        exchange = Exchange(
+            head: head, trace: RequestTracer.decide(head: head, ctx: ctx), startWallMicros: requestStartWall,
+            startNs: requestStartNs)
+        relay.begin(head)
+        ctx.metrics.spansStarted.add()
+        perform(machine.requestHead(.init(head), now: now))
+    }
+
+    private func forwardRequestBody(_ bytes: UnsafeRawBufferPointer) {
+        guard exchange != nil else { return }
+        exchange!.requestBodyBytes += bytes.count
+        machine.requestBody(now: now)
+        relay.sendBody(bytes)
+    }
+
+    /// Sends the forwarded head on a pooled connection, or on a new one (`fresh` skips the pool).
+    private func connectUpstream(fresh: Bool) {
+        guard let ex = exchange else { return }
+        let startNs = ctx.time.monotonicNs()
+        do {
+            let (connecting, reused) = try relay.attach(fresh: fresh) { out in
+                RequestTracer.buildForwardedHead(ex.head, trace: ex.trace, peerHost: peer.host, ctx: ctx, into: &out)
+            }
+            if !connecting { exchange!.connectedNs = startNs }
+            machine.upstreamAttached(connecting: connecting, reused: reused, now: startNs / 1_000_000)
+        } catch {
+            perform(machine.upstreamFailed(.upstreamConnect(errno: error.errno), now: startNs / 1_000_000))
+        }
+    }
+
+    // MARK: responses
+
+    /// Relays what the upstream sent, as far as the client keeps up. Corked: the head and the body
+    /// bytes that came with it leave in one write.
+    private func relayResponse() {
+        writer.cork()
+        defer { uncork() }
+        while exchange != nil && !writer.failed {
+            if writer.pending > Self.highWater { return relay.pauseReading(true) }
+            let event: UpstreamRelay.Event?
+            do {
+                event = try relay.next()
+            } catch {
+                return perform(machine.upstreamFailed(.upstreamProtocol(error), now: now))
+            }
+            switch event {
+            case nil: return
+            case .head(let head): responseHead(head)
+            case .body(let count):
+                exchange?.responseBodyBytes += count
+                machine.responseBody(now: now)
+            case .end: perform(machine.responseEnd(upstreamIdle: !relay.hasInput, now: now))
+            }
+        }
+    }
+
+    private func responseHead(_ head: HTTPHead) {
+        guard let request = exchange?.head else { return }
+        if exchange!.firstByteNs == 0 { exchange!.firstByteNs = ctx.time.monotonicNs() }
+        exchange!.status = head.status
+        let framing = relay.chooseFraming(for: head, request: request)
+        let action = machine.responseHead(
+            status: head.status, keepAlive: head.keepAlive, framingNeedsClose: framing == .close, now: now)
+        guard case .forwardResponseHead(let close) = action else { return perform(action) }
+        let connection: HeadWriter.ConnectionOption =
+            head.status == 101 ? .upgrade : close ? .close : request.versionMinor == 0 ? .keepAlive : .none
+        ctx.withScratch { out in
+            HeadWriter.appendResponseHead(
+                head, framing: framing, requestMethod: request.method, connection: connection,
+                excluding: Self.responseExcluded, to: &out, extraFields: appendTraceResponse)
+            writer.write(out)
+        }
+    }
+
+    private func appendTraceResponse(_ out: inout [UInt8]) {
+        guard ctx.config.traceResponse, let ex = exchange else { return }
+        HeadWriter.appendField("traceresponse", RequestTracer.traceResponseValue(ex.trace.outgoing), to: &out)
+    }
+
+    // MARK: actions
+
+    private func perform(_ action: ConnectionStateMachine.Action) {
+        switch action {
+        case .none, .closeWhenFlushed, .forwardResponseHead: break
+        case .startUpstream: connectUpstream(fresh: false)
+        case .retryUpstream:
+            relay.release(reuse: false)
+            connectUpstream(fresh: true)
+            relay.flush()
+        case .respond(let failure, let next):
+            fail(failure)
+            exchange?.status = failure.status
+            relay.release(reuse: false)
+            writer.writeAnswer(
+                status: failure.status, close: next == .closeWhenFlushed, extraFields: appendTraceResponse)
+            endExchange(then: next)
+        case .reject(let failure):
+            fail(failure)
+            ctx.metrics.countResponse(failure.status)
+            ctx.logRejected(status: failure.status, reason: failure.message, peer: peer)
+            writer.writeAnswer(status: failure.status, close: true)
+        case .abort(let failure):
+            fail(failure)
+            if exchange?.status == 0 { exchange?.status = failure.status }
+            relay.release(reuse: false)
+            recordSpan()
+            release()
+        case .sendContinue: writer.write(HeadWriter.continueResponse)
+        case .finish(let reuse, let next):
+            relay.writeLastChunk()
+            relay.release(reuse: reuse)
+            endExchange(then: next)
+        case .enterTunnel:
+            recordSpan()
+            relayTunnelInput()
+            relay.relayTunnel()
+        case .shutdownUpstreamWrite: relay.shutdownWrite()
+        case .linger:
+            transport.shutdownWrite()
+            reader.removeAll()
+        case .close: release()
+        }
+    }
+
+    private func fail(_ failure: ExchangeFailure) {
+        ctx.count(failure)
+        exchange?.fail(failure)
+    }
+
+    /// Records the span and, for `.serveNext`, starts on a pipelined request already received.
+    private func endExchange(then next: ConnectionStateMachine.Next) {
+        recordSpan()
+        guard next == .serveNext, !reader.isEmpty else { return }
+        markRequestStart()
+        if !parsing { process() }
+    }
+
+    private func recordSpan() {
+        guard let ex = exchange else { return }
+        exchange = nil
+        RequestTracer.finish(ex, ctx: ctx, peer: peer)
+    }
+
+    private func relayTunnelInput() {
+        guard let up = relay.connection else { return }
+        reader.drain { up.send($0) }
+        up.flushOutput()
+    }
+
+    private func release() {
+        if isReleased { return }
+        isReleased = true
+        relay.release(reuse: false)
+        exchange = nil
+        transport.close()
+        reader.removeAll()
+        reader.reclaim()
+        writer.discard()
+        ctx.connectionClosed(self)
+    }
+
+    private func uncork() {
+        writer.uncork()
+        if isReleased { return }
+        if writer.pending == 0 { settle() } else { onWritable() }
+    }
+
+    /// Every path through the connection ends here: a failed write becomes a reset, a flushed last
+    /// answer a linger or close, empty buffers go back to the pool, and epoll is told what we want.
+    private func settle() {
+        if isReleased { return }
+        if writer.failed {
+            writer.clearFailure()
+            return perform(machine.clientReset())
+        }
+        reader.reclaim()
+        writer.reclaim()
+        if case .closingAfterFlush = machine.state, writer.pending == 0, !writer.corked {
+            perform(machine.outputFlushed(readEOF: readEOF, now: now))
+            if isReleased { return }
+        }
+        let backlogged =
+            reader.isFull || writer.pending > Self.highWater || relay.pendingOutput > UpstreamConnection.highWater
+        transport.setInterest(
+            readable: !readEOF && (machine.state.isLingering || !backlogged),
+            writable: !writer.corked && writer.pending > 0)
+    }
+
+    static let responseExcluded: Set<String> = ["traceresponse"]
+}
+
+extension ConnectionStateMachine.State {
+    var isLingering: Bool { if case .lingering = self { true } else { false } }
+}

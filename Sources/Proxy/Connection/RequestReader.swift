@@ -1,0 +1,56 @@
+import HTTP1
+import Reactor
+
+/// The read side of a client connection: bytes from the transport into a pooled buffer, and the
+/// request parser over them. Pipelined requests wait here, unparsed, until the connection asks
+/// for the next event.
+struct RequestReader {
+    private var input = ByteBuffer()
+    private var parser: HTTPParser
+    private let buffers: BufferPool
+
+    init(limits: HTTPParser.Limits, buffers: BufferPool) {
+        parser = HTTPParser(kind: .request, limits: limits)
+        self.buffers = buffers
+    }
+
+    var isEmpty: Bool { input.isEmpty }
+    /// Enough is buffered: stop reading until the connection catches up.
+    var isFull: Bool { input.readableCount >= 64 * 1024 }
+
+    mutating func read(from transport: ByteTransport, discard: Bool) -> Socket.IOResult {
+        buffers.provide(&input)
+        let result = input.read(from: transport, chunk: discard ? 4096 : 16 * 1024)
+        if discard { input.removeAll() }
+        return result
+    }
+
+    /// The next request event, or nil when more bytes are needed. Body bytes go to `body` before
+    /// it returns. A head that breaks the Host rule (RFC 9112 section 3.2) is an error here, so
+    /// the codec's count and the proxy's rule meet in one place.
+    mutating func next(body: (UnsafeRawBufferPointer) -> Void) throws(HTTPParseError) -> HTTPParser.Event? {
+        while true {
+            var event: HTTPParser.Event?
+            let consumed = try input.withReadableBytes { (b) throws(HTTPParseError) -> Int in
+                let (n, e) = try parser.next(b)
+                if case .body(let r) = e { body(UnsafeRawBufferPointer(rebasing: b[r])) }
+                event = e
+                return n
+            }
+            input.consume(consumed)
+            if case .head(let head) = event, let error = HTTPParseError.checkHost(head) { throw error }
+            if event != nil || consumed == 0 || input.isEmpty { return event }
+        }
+    }
+
+    /// Hands the buffered bytes to `body` and drops them (a tunnel passes them on as they are).
+    mutating func drain(_ body: (UnsafeRawBufferPointer) -> Void) {
+        input.withReadableBytes(body)
+        input.removeAll()
+    }
+
+    mutating func removeAll() { input.removeAll() }
+
+    /// Gives an empty buffer back to the pool (an idle connection holds none).
+    mutating func reclaim() { buffers.reclaim(&input) }
+}

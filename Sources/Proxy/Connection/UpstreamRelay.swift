@@ -1,0 +1,181 @@
+import HTTP1
+import Reactor
+
+/// The upstream half of a client connection: which upstream connection carries the current
+/// exchange (pooled or new), the request bytes sent on it in the proxy's framing, and the response
+/// read back, parsed, and relayed to the client in the client's framing. Mechanics only: what a
+/// response means for the connection is the state machine's, fed by `ClientConnection`.
+final class UpstreamRelay {
+    enum Event {
+        case head(HTTPHead)
+        /// Body bytes, already relayed to the client.
+        case body(count: Int)
+        case end
+    }
+
+    /// What the upstream connection reports, for the client connection to act on.
+    enum Notice {
+        case connected
+        case readable
+        case closed(errno: Int32)
+        case connectFailed(errno: Int32)
+        /// The request bytes queued for the upstream fell below the low-water mark.
+        case drained
+    }
+
+    private unowned let ctx: LoopContext
+    private let writer: ClientWriter
+    private let notify: (Notice) -> Void
+    private(set) var connection: UpstreamConnection?
+    private var parser = HTTPParser(kind: .response)
+    private(set) var framing = HeadWriter.RelayFraming.none
+    private var chunkedRequest = false
+
+    init(ctx: LoopContext, writer: ClientWriter, notify: @escaping (Notice) -> Void) {
+        self.ctx = ctx
+        self.writer = writer
+        self.notify = notify
+    }
+
+    var pendingOutput: Int { connection?.pendingOutput ?? 0 }
+    var hasInput: Bool { connection?.hasInput ?? false }
+
+    /// A new exchange for `request`: the response parser starts over.
+    func begin(_ request: HTTPHead) {
+        parser = HTTPParser(kind: .response)
+        parser.expectResponse(toHEAD: request.method == .head)
+        chunkedRequest = request.framing == .chunked
+        framing = .none
+    }
+
+    /// Takes a pooled connection (unless `fresh`) or opens one, and queues the head `writeHead`
+    /// writes. The connect error of a new connection is thrown.
+    func attach(
+        fresh: Bool, writeHead: (inout [UInt8]) -> Void
+    ) throws(SystemError) -> (connecting: Bool, reused: Bool) {
+        let up: UpstreamConnection
+        if !fresh, let pooled = ctx.pool.take() {
+            pooled.delegate = self
+            up = pooled
+        } else {
+            up = try UpstreamConnection.connect(with: ctx.connector, buffers: ctx.buffers, delegate: self)
+            ctx.metrics.upstreamConnections.add()
+        }
+        connection = up
+        ctx.withScratch { out in
+            writeHead(&out)
+            up.send(out)
+        }
+        return (up.state == .connecting, up.reused)
+    }
+
+    /// Request body bytes, as one chunk of the proxy's own when the request is chunked.
+    func sendBody(_ bytes: UnsafeRawBufferPointer) {
+        guard let up = connection else { return }
+        if chunkedRequest {
+            ChunkedFraming.withChunkHeader(size: bytes.count) { up.send($0) }
+            up.send(bytes)
+            up.send(ChunkedFraming.chunkTrailer)
+        } else {
+            up.send(bytes)
+        }
+    }
+
+    func endBody() {
+        if chunkedRequest { connection?.send(ChunkedFraming.lastChunk) }
+    }
+
+    func flush() { connection?.flushOutput() }
+
+    /// How the response whose head this is goes to the client that sent `request`.
+    func chooseFraming(for response: HTTPHead, request: HTTPHead) -> HeadWriter.RelayFraming {
+        framing = HeadWriter.relayFraming(
+            for: response, requestMethod: request.method, requestMinor: request.versionMinor)
+        return framing
+    }
+
+    /// The next response event, or nil when more bytes are needed. Body bytes are written to the
+    /// client, framed, before it returns.
+    func next() throws(HTTPParseError) -> Event? {
+        guard let up = connection else { return nil }
+        while true {
+            var event: Event?
+            var consumed = 0
+            try up.consumeInput { (b) throws(HTTPParseError) -> Int in
+                let (n, e) = try parser.next(b)
+                switch e {
+                case .head(let head): event = .head(head)
+                case .body(let r):
+                    writer.writeBody(UnsafeRawBufferPointer(rebasing: b[r]), chunked: framing == .chunked)
+                    event = .body(count: r.count)
+                case .end: event = .end
+                case nil: break
+                }
+                consumed = n
+                return n
+            }
+            if event != nil { return event }
+            if consumed == 0 || !up.hasInput { return nil }
+        }
+    }
+
+    /// Ends the client's chunked body, if it is one.
+    func writeLastChunk() {
+        if framing == .chunked { writer.write(ChunkedFraming.lastChunk) }
+    }
+
+    /// The upstream closed: what that means for the response in progress.
+    func endOnClose() -> ConnectionStateMachine.UpstreamEnd {
+        do {
+            if case .end = try parser.finish() { return .complete }
+            return .nothing
+        } catch {
+            return .truncated
+        }
+    }
+
+    /// Tunnel bytes from the upstream go to the client as they are.
+    func relayTunnel() {
+        connection?.consumeInput { b in
+            writer.write(b)
+            return b.count
+        }
+    }
+
+    func pauseReading(_ paused: Bool) { connection?.pauseReading(paused) }
+
+    func shutdownWrite() { connection?.shutdownWrite() }
+
+    /// Lets go of the connection: back to the pool when `reuse`, otherwise closed.
+    func release(reuse: Bool) {
+        guard let up = connection else { return }
+        connection = nil
+        if reuse { ctx.pool.put(up) } else { up.close() }
+    }
+}
+
+/// Upstream events reach the client connection only for the connection it is using now: a
+/// connection already let go (closed, or parked in the pool) has no say.
+extension UpstreamRelay: UpstreamDelegate {
+    func upstreamConnected(_ up: UpstreamConnection) {
+        if up === connection { notify(.connected) }
+    }
+
+    func upstreamReadable(_ up: UpstreamConnection) {
+        if up === connection { notify(.readable) }
+    }
+
+    func upstreamClosed(_ up: UpstreamConnection, errno: Int32) {
+        guard up === connection else { return }
+        notify(.closed(errno: errno))
+        if up === connection { release(reuse: false) }
+    }
+
+    func upstreamConnectFailed(_ up: UpstreamConnection, errno: Int32) {
+        if up === connection { notify(.connectFailed(errno: errno)) }
+    }
+
+    func upstreamDrained(_ up: UpstreamConnection) {
+        if up === connection { notify(.drained) }
+    }
+}
