@@ -14,7 +14,7 @@ import Spans
 final class ClientConnection: EventHandler {
     let ctx: LoopContext
     let fd: Int32
-    let peer: (host: String, port: UInt16, v6: Bool)
+    let peer: ClientPeer
     var input = ByteBuffer()
     var output = ByteBuffer()
     var parser: HTTPParser
@@ -44,8 +44,7 @@ final class ClientConnection: EventHandler {
     init(ctx: LoopContext, fd: Int32, peer: SocketAddress) {
         self.ctx = ctx
         self.fd = fd
-        let hp = peer.hostAndPort
-        self.peer = (hp.host, hp.port, peer.family == AF_INET6)
+        self.peer = ClientPeer(peer)
         parser = HTTPParser(
             kind: .request,
             limits: .init(maxHeaderBytes: ctx.config.maxHeaderBytes, maxHeaders: ctx.config.maxHeaders))
@@ -80,7 +79,7 @@ final class ClientConnection: EventHandler {
             updateInterest()
             handleClientEOF()
         case .error:
-            abortExchange("client_reset", "client connection reset")
+            abortExchange(.clientReset, "client connection reset")
             close()
         }
     }
@@ -98,7 +97,7 @@ final class ClientConnection: EventHandler {
         if exchange!.requestDone {
             closeAfterResponse = true
         } else {
-            abortExchange("client_closed", "client closed the connection mid-request")
+            abortExchange(.clientClosed, "client closed the connection mid-request")
             close()
         }
     }
@@ -217,7 +216,7 @@ final class ClientConnection: EventHandler {
     private func closeIfWriteFailed() -> Bool {
         if closed { return true }
         guard writeFailed else { return false }
-        abortExchange("client_reset", "client connection reset while writing")
+        abortExchange(.clientReset, "client connection reset while writing")
         close()
         return true
     }
@@ -230,7 +229,7 @@ final class ClientConnection: EventHandler {
         switch output.write(to: fd) {
         case .bytes, .wouldBlock: break
         case .eof, .error:
-            abortExchange("client_reset", "client connection reset while writing")
+            abortExchange(.clientReset, "client connection reset while writing")
             close()
             return
         }
@@ -317,13 +316,13 @@ final class ClientConnection: EventHandler {
             ctx.metrics.upstreamTimeouts.add()
             // Unreachable is a 502 (the issue's contract; Envoy answers 503, nginx 504): 504 is kept
             // for an upstream that accepted the request and did not answer.
-            failExchange(status: 502, kind: "upstream_connect_timeout", message: "upstream connect timed out")
+            failExchange(status: 502, kind: .upstreamConnectTimeout, message: "upstream connect timed out")
         } else if !ex.requestDone && bodyDeadline > 0 && now >= bodyDeadline {
             ctx.metrics.clientErrors.add()
-            failClientSide(status: 408, kind: "client_timeout", message: "request body not received in time")
+            failClientSide(status: 408, kind: .clientTimeout, message: "request body not received in time")
         } else if ex.upstreamDeadline > 0 && now >= ex.upstreamDeadline {
             ctx.metrics.upstreamTimeouts.add()
-            failExchange(status: 504, kind: "upstream_timeout", message: "upstream did not respond in time")
+            failExchange(status: 504, kind: .upstreamTimeout, message: "upstream did not respond in time")
         }
     }
 
@@ -364,7 +363,7 @@ final class ClientConnection: EventHandler {
                 up.send(ex.forwardedHead)
             } catch {
                 ctx.metrics.upstreamConnectErrors.add()
-                failExchange(status: 502, kind: "upstream_connect", message: "\(error)")
+                failExchange(status: 502, kind: .upstreamConnect, message: "\(error)")
                 return
             }
         }
@@ -399,13 +398,13 @@ final class ClientConnection: EventHandler {
     /// The client sent something the parser refuses: answer with its status and close.
     private func reject(_ error: HTTPParseError) {
         ctx.metrics.clientErrors.add()
-        failClientSide(status: error.status, kind: "client_protocol", message: "malformed request: \(error)")
+        failClientSide(status: error.status, kind: .clientProtocol, message: "malformed request: \(error)")
     }
 
     /// The client broke its side (a malformed or stalled request): answer `status` and close, or
     /// only close when a response has already started. A request whose head went upstream gets
     /// its span, with the status the client was sent; either way the response is counted once.
-    private func failClientSide(status: Int, kind: String, message: String) {
+    private func failClientSide(status: Int, kind: SpanErrorKind, message: String) {
         guard let ex = exchange else {
             sendStatusAndClose(status, message)
             return
@@ -439,10 +438,10 @@ final class ClientConnection: EventHandler {
 
     /// Answers the client with `status` when no response has started, otherwise cuts the client
     /// connection so a truncated body is not mistaken for a whole one.
-    func failExchange(status: Int, kind: String, message: String) {
+    func failExchange(status: Int, kind: SpanErrorKind, message: String) {
         guard let ex = exchange else { return }
         ex.fail(kind, message)
-        ctx.logUpstreamError(kind, message)
+        ctx.logUpstreamError(kind.rawValue, message)
         ex.upstream?.close()
         ex.upstream = nil
         ex.connectDeadline = 0
@@ -463,7 +462,7 @@ final class ClientConnection: EventHandler {
     }
 
     /// Records the span of an exchange that ends without a response (the client went away).
-    private func abortExchange(_ kind: String, _ message: String) {
+    private func abortExchange(_ kind: SpanErrorKind, _ message: String) {
         guard let ex = exchange else { return }
         ex.fail(kind, message)
         if ex.status == 0 { ex.status = 499 }
@@ -503,7 +502,7 @@ final class ClientConnection: EventHandler {
                 }
             } catch {
                 ctx.metrics.upstreamProtocolErrors.add()
-                failExchange(status: 502, kind: "upstream_protocol", message: "invalid upstream response: \(error)")
+                failExchange(status: 502, kind: .upstreamProtocol, message: "invalid upstream response: \(error)")
                 return
             }
             guard let event else {
@@ -548,7 +547,7 @@ final class ClientConnection: EventHandler {
             // Switching protocols nobody asked for: the rest of the stream is not HTTP we can frame.
             ctx.metrics.upstreamProtocolErrors.add()
             failExchange(
-                status: 502, kind: "upstream_protocol", message: "101 Switching Protocols without an upgrade request")
+                status: 502, kind: .upstreamProtocol, message: "101 Switching Protocols without an upgrade request")
             return
         }
         responseKeepAlive = rh.keepAlive
@@ -727,20 +726,20 @@ extension ClientConnection: UpstreamDelegate {
             }
             ctx.metrics.upstreamResets.add()
             failExchange(
-                status: 502, kind: "upstream_reset",
+                status: 502, kind: .upstreamReset,
                 message: errno == 0
                     ? "upstream closed the connection before responding"
                     : "upstream reset: \(SystemError("read", errno))")
         } catch {
             ctx.metrics.upstreamResets.add()
-            failExchange(status: 502, kind: "upstream_reset", message: "upstream closed mid-response")
+            failExchange(status: 502, kind: .upstreamReset, message: "upstream closed mid-response")
         }
     }
 
     func upstreamConnectFailed(_ up: UpstreamConnection, errno: Int32) {
         guard let ex = exchange, ex.upstream === up else { return }
         ctx.metrics.upstreamConnectErrors.add()
-        failExchange(status: 502, kind: "upstream_connect", message: "\(SystemError("connect", errno))")
+        failExchange(status: 502, kind: .upstreamConnect, message: "\(SystemError("connect", errno))")
     }
 
     func upstreamDrained(_ up: UpstreamConnection) {

@@ -30,7 +30,7 @@ final class Exchange {
     let startNs: Int64
     var connectedNs: Int64 = 0
     var firstByteNs: Int64 = 0
-    var errorKind: String?
+    var errorKind: SpanErrorKind?
     var errorMessage: String?
 
     enum ClientFraming { case none, length, chunked, close }
@@ -45,7 +45,7 @@ final class Exchange {
         responseParser.expectResponse(toHEAD: head.method == .head)
     }
 
-    func fail(_ kind: String, _ message: String) {
+    func fail(_ kind: SpanErrorKind, _ message: String) {
         if errorKind == nil {
             errorKind = kind
             errorMessage = message

@@ -19,7 +19,7 @@ final class LoopContext {
     /// Connections that are mid-request to the upstream, for the upstream timeouts.
     let pool: UpstreamPool
     /// Sampled spans waiting to leave the loop in one hand-off.
-    var spanBatch: [FinishedSpan] = []
+    var spanBatch: [SpanRecord] = []
     var random = SplitMix64()
     /// Reused buffer for building heads and chunk headers. Taken out while in use (a copy left
     /// behind would make `removeAll(keepingCapacity:)` allocate a fresh buffer every time).
@@ -53,7 +53,7 @@ final class LoopContext {
     }
 
     /// Hands finished spans to the pipeline in batches rather than one by one.
-    func record(_ span: FinishedSpan) {
+    func record(_ span: SpanRecord) {
         spanBatch.append(span)
         if spanBatch.count >= 64 { flushSpans() }
     }

@@ -74,7 +74,10 @@ final class ProxyServer: @unchecked Sendable {
             tags: [
                 Tag("hostname", .string(hostname.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })),
                 Tag("traceproxy.version", .string(traceproxyVersion)),
-            ])
+            ],
+            spanFacts: SpanFacts(
+                upstreamAddress: upstreamAddress.description, upstreamHost: upstream.description,
+                collapsePathIDs: config.collapsePathIDs))
         let options = ReporterOptions(
             process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip)
         var reporters: [any SpanReporter] = []

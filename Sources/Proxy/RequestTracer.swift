@@ -3,6 +3,10 @@ import Propagation
 import Reactor
 import Spans
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The tracing half of a request: extract the incoming context, decide, inject into the forwarded
 /// head, and turn the finished exchange into a span.
 enum RequestTracer {
@@ -91,7 +95,10 @@ enum RequestTracer {
         "00-\(c.traceID.hex32)-\(c.spanID.hex16)-\(c.sampled ? "01" : "00")"
     }
 
-    static func finish(_ ex: Exchange, ctx: LoopContext, peer: (host: String, port: UInt16, v6: Bool)) {
+    /// Counts the response, writes the access-log line and, for a sampled request, records its
+    /// span: a `SpanRecord` of ids, timings, sizes and offsets into the head's bytes, so nothing is
+    /// allocated here; tags and the operation name are made on the reporter's thread.
+    static func finish(_ ex: Exchange, ctx: LoopContext, peer: ClientPeer) {
         let endNs = Clock.monotonicNs()
         let status = ex.status
         ctx.metrics.countResponse(status)
@@ -102,61 +109,31 @@ enum RequestTracer {
         }
         guard ex.trace.outgoing.sampled else { return }
         ctx.metrics.spansSampled.add()
-        let head = ex.head
-        let method = head.methodString
-        let target = head.target
-        var tags: [Tag] = []
-        tags.reserveCapacity(14)
-        tags.append(Tag("span.kind", .string(shared.config.spanKind.rawValue)))
-        tags.append(Tag("component", .string("traceproxy")))
-        tags.append(Tag("http.method", .string(method)))
-        let host = head.firstValue(lowercasedName: "host") ?? shared.upstreamHostHeader
-        tags.append(Tag("http.url", .string("http://\(host)\(target)")))
-        tags.append(Tag("http.path", .string(head.path)))
-        if status > 0 { tags.append(Tag("http.status_code", .long(Int64(status)))) }
-        if let ua = head.firstValue(lowercasedName: "user-agent") { tags.append(Tag("http.user_agent", .string(ua))) }
-        tags.append(Tag(peer.v6 ? "peer.ipv6" : "peer.ipv4", .string(peer.host)))
-        tags.append(Tag("peer.port", .long(Int64(peer.port))))
-        tags.append(Tag("upstream.address", .string(shared.upstreamDescription)))
-        tags.append(Tag("http.request.body.size", .long(Int64(ex.requestBodyBytes))))
-        tags.append(Tag("http.response.body.size", .long(Int64(ex.responseBodyBytes))))
-        var logs: [SpanLog] = []
-        let failed = status >= 500 || ex.errorKind != nil && status != 499 || status == 0
-        if ex.errorKind != nil || status >= 500 {
-            if failed { tags.append(Tag("error", .bool(true))) }
-            if let kind = ex.errorKind {
-                logs.append(
-                    SpanLog(
-                        timestampMicros: ex.startWallMicros + durationMicros,
-                        fields: [
-                            Tag("event", .string("error")), Tag("error.kind", .string(kind)),
-                            Tag("message", .string(ex.errorMessage ?? kind)),
-                        ]))
-            }
-        }
-        if ex.connectedNs > 0 {
-            logs.append(
-                SpanLog(
-                    timestampMicros: ex.startWallMicros + max(0, (ex.connectedNs - ex.startNs) / 1000),
-                    fields: [Tag("event", .string("upstream_connected"))]))
-        }
-        if ex.firstByteNs > 0 {
-            logs.append(
-                SpanLog(
-                    timestampMicros: ex.startWallMicros + max(0, (ex.firstByteNs - ex.startNs) / 1000),
-                    fields: [Tag("event", .string("first_response_byte"))]))
-        }
-        logs.sort { $0.timestampMicros < $1.timestampMicros }
-        let o = ex.trace.outgoing
-        let span = FinishedSpan(
-            traceID: o.traceID, spanID: o.spanID, parentSpanID: o.parentSpanID,
-            operationName: OperationName.make(
-                method: method, target: target, collapseIDs: shared.config.collapsePathIDs),
-            kind: shared.config.spanKind, startMicros: ex.startWallMicros, durationMicros: durationMicros,
-            debug: o.debug, tags: tags, logs: logs)
-        ctx.record(span)
+        ctx.record(
+            SpanRecord(
+                head: ex.head, context: ex.trace.outgoing, kind: shared.config.spanKind,
+                startMicros: ex.startWallMicros, durationMicros: durationMicros,
+                upstreamConnectedOffsetMicros: ex.connectedNs > 0 ? (ex.connectedNs - ex.startNs) / 1000 : nil,
+                firstResponseByteOffsetMicros: ex.firstByteNs > 0 ? (ex.firstByteNs - ex.startNs) / 1000 : nil,
+                status: status, requestBodyBytes: ex.requestBodyBytes, responseBodyBytes: ex.responseBodyBytes,
+                peer: peer.address, errorKind: ex.errorKind, errorMessage: ex.errorMessage))
     }
 
     static let httpVersionLine = Array(" HTTP/1.1\r\n".utf8)
     static let crlf: [UInt8] = [13, 10]
+}
+
+/// A client connection's peer, worked out once when the connection is accepted: the numeric host
+/// as text for X-Forwarded-For and the access log, and the address as a fixed value for spans.
+struct ClientPeer {
+    let host: String
+    let address: PeerAddress
+
+    init(_ socketAddress: SocketAddress) {
+        host = socketAddress.hostAndPort.host
+        var storage = socketAddress.storage
+        address = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { PeerAddress($0) }
+        }
+    }
 }
