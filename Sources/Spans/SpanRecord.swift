@@ -64,6 +64,18 @@ public struct PeerAddress: Sendable, Equatable {
         }
     }
 
+    /// From a numeric IPv4 or IPv6 host (no brackets), for tests and tools; nil for anything else.
+    public init?(numericHost: String, port: UInt16) {
+        var b: (UInt64, UInt64) = (0, 0)
+        if withUnsafeMutableBytes(of: &b, { inet_pton(AF_INET, numericHost, $0.baseAddress) }) == 1 {
+            self.init(family: .ipv4, port: port, bytes: b)
+        } else if withUnsafeMutableBytes(of: &b, { inet_pton(AF_INET6, numericHost, $0.baseAddress) }) == 1 {
+            self.init(family: .ipv6, port: port, bytes: b)
+        } else {
+            return nil
+        }
+    }
+
     public static func == (a: PeerAddress, b: PeerAddress) -> Bool {
         a.family == b.family && a.port == b.port && a.scopeID == b.scopeID && a.bytes == b.bytes
     }
