@@ -43,7 +43,14 @@ public struct RenderedSpan: Sendable {
     public var logFields: [Field] = []
     public private(set) var text: [UInt8] = []
 
-    public init() {}
+    /// Reserves room for a typical proxy span, so the first span does not grow every buffer
+    /// step by step.
+    public init() {
+        text.reserveCapacity(512)
+        tags.reserveCapacity(16)
+        logs.reserveCapacity(4)
+        logFields.reserveCapacity(8)
+    }
 
     public func bytes(_ r: Range<Int>) -> ArraySlice<UInt8> { text[r] }
 

@@ -103,7 +103,9 @@ public struct PeerAddress: Sendable, Equatable {
             out.append(UInt8(ascii: "?"))
             return
         }
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(NI_MAXHOST)) { host in
+        // A numeric host is at most INET6_ADDRSTRLEN plus `%` and an interface name: small
+        // enough for the stack, where NI_MAXHOST (1025) would be a heap allocation per span.
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 128) { host in
             let rc = withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     getnameinfo($0, length, host.baseAddress, socklen_t(host.count), nil, 0, NI_NUMERICHOST)
