@@ -5,7 +5,7 @@ import PackageDescription
 /// traceproxy -> {Proxy, Reporters, Spans, Propagation, Reactor}
 /// Proxy -> {Reporters, Spans, Propagation, HTTP1, Reactor, Stats}
 /// Reporters -> {SpanEncoding, Spans, Propagation, HTTP1, Reactor, Gzip, Stats}
-/// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, Stats}; Reactor -> CEpoll; Gzip -> CZlib.
+/// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, HTTP1, Stats}; Reactor -> CEpoll; Gzip -> CZlib.
 let package = Package(
     name: "traceproxy",
     products: [
@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "Stats"),
         .target(name: "HTTP1"),
         .target(name: "Propagation"),
-        .target(name: "Spans", dependencies: ["Propagation", "Stats"]),
+        .target(name: "Spans", dependencies: ["Propagation", "HTTP1", "Stats"]),
         .target(name: "SpanEncoding", dependencies: ["Spans", "Propagation"]),
         .target(name: "Reactor", dependencies: ["CEpoll"]),
         .target(name: "Gzip", dependencies: ["CZlib"]),
@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "PropagationTests", dependencies: ["Propagation"]),
-        .testTarget(name: "SpansTests", dependencies: ["Spans", "Propagation", "Stats"]),
+        .testTarget(name: "SpansTests", dependencies: ["Spans", "Propagation", "HTTP1", "Stats"]),
         .testTarget(name: "SpanEncodingTests", dependencies: ["SpanEncoding", "Spans", "Propagation"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Stats", "TestSupport"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip"]),

@@ -58,10 +58,16 @@ extension HTTPHead {
 
     /// The first value of a field, as a String (for the few fields the proxy reads: Host, User-Agent).
     public func firstValue(lowercasedName: String) -> String? {
-        bytes.withUnsafeBufferPointer { p -> String? in
+        firstValueRange(lowercasedName: lowercasedName).map { String(decoding: bytes[$0], as: UTF8.self) }
+    }
+
+    /// Where the first value of a field lies in `bytes`: a span keeps the offsets and the shared
+    /// buffer rather than a copy of the value.
+    public func firstValueRange(lowercasedName: String) -> Range<Int>? {
+        bytes.withUnsafeBufferPointer { p -> Range<Int>? in
             for f in fields
             where ASCII.equalsIgnoringCase(p, Int(f.nameStart)..<Int(f.nameEnd), lowercasedName) {
-                return String(decoding: p[Int(f.valueStart)..<Int(f.valueEnd)], as: UTF8.self)
+                return Int(f.valueStart)..<Int(f.valueEnd)
             }
             return nil
         }

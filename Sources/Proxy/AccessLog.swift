@@ -51,7 +51,7 @@ enum AccessLog {
         out.append(contentsOf: "\(ms).\(frac < 100 ? (frac < 10 ? "00" : "0") : "")\(frac)ms".utf8)
         let o = ex.trace.outgoing
         out.append(contentsOf: " trace=\(o.traceID.hex32) span=\(o.spanID.hex16)".utf8)
-        if let e = ex.errorKind { out.append(contentsOf: " error=\(e)".utf8) }
+        if let e = ex.errorKind { out.append(contentsOf: " error=\(e.rawValue)".utf8) }
         out.append(0x0A)
     }
 

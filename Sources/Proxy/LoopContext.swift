@@ -25,7 +25,7 @@ final class LoopContext {
     private(set) var clients: [ObjectIdentifier: ClientConnection] = [:]
     let pool: UpstreamPool
     /// Sampled spans waiting to leave the loop in one hand-off.
-    private(set) var spanBatch: [FinishedSpan] = []
+    private(set) var spanBatch: [SpanRecord] = []
     var random = SplitMix64()
     /// Reused buffer for building heads and chunk headers. Taken out while in use (a copy left
     /// behind would make `removeAll(keepingCapacity:)` allocate a fresh buffer every time).
@@ -64,7 +64,7 @@ final class LoopContext {
     }
 
     /// Hands finished spans to the pipeline in batches rather than one by one.
-    func record(_ span: FinishedSpan) {
+    func record(_ span: SpanRecord) {
         spanBatch.append(span)
         if spanBatch.count >= 64 { flushSpans() }
     }
@@ -89,12 +89,13 @@ final class LoopContext {
         guard !failure.isClientSide, failure != .drainTimeout else { return }
         if let more = upstreamErrorLog.admit(nowMs: time.monotonicMs()) {
             let tail = more > 0 ? " (\(more) more upstream errors since the last report)" : ""
-            logger.warning("upstream \(shared.upstreamDescription): \(failure.kind): \(failure.message)\(tail)")
+            logger.warning(
+                "upstream \(shared.upstreamDescription): \(failure.kind.rawValue): \(failure.message)\(tail)")
         }
     }
 
     /// The access-log line of a request refused before it had a usable head.
-    func logRejected(status: Int, reason: String, peer: Peer) {
+    func logRejected(status: Int, reason: String, peer: ClientPeer) {
         guard shared.accessLog != nil else { return }
         AccessLog.appendRejected(status: status, reason: reason, peer: peer.host, to: &accessLog)
     }
@@ -110,7 +111,7 @@ final class LoopContext {
     /// Takes a new client connection over `transport`. False (and the transport closed) when the
     /// proxy is draining or the transport cannot start.
     @discardableResult
-    func adopt(_ transport: ByteTransport, peer: Peer) -> Bool {
+    func adopt(_ transport: ByteTransport, peer: ClientPeer) -> Bool {
         if draining {
             transport.close()
             return false
@@ -152,7 +153,7 @@ final class LoopContext {
 
 /// Takes the spans a loop finished, in batches, without blocking the loop.
 protocol SpanSink: AnyObject {
-    func submit(_ spans: [FinishedSpan])
+    func submit(_ spans: [SpanRecord])
 }
 
 extension SpanPipeline: SpanSink {}

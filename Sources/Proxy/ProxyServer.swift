@@ -57,7 +57,10 @@ public final class ProxyServer: @unchecked Sendable {
             tags: [
                 Tag("hostname", .string(hostname.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })),
                 Tag("traceproxy.version", .string(traceproxyVersion)),
-            ])
+            ],
+            spanFacts: SpanFacts(
+                upstreamAddress: upstreamAddress.description, upstreamHost: upstream.description,
+                collapsePathIDs: config.collapsePathIDs))
         let options = ReporterOptions(
             process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip)
         var reporters: [any SpanReporter] = []
@@ -114,7 +117,7 @@ public final class ProxyServer: @unchecked Sendable {
             let listener = try loop.queue.sync { () throws -> Listener in
                 let l = try Listener(fd: fd, loop: loop) { [unowned ctx] c, peer in
                     Socket.setNoDelay(c)
-                    ctx.adopt(SocketTransport(fd: c, loop: loop), peer: Peer(peer))
+                    ctx.adopt(SocketTransport(fd: c, loop: loop), peer: ClientPeer(peer))
                 }
                 l.atCapacity = { [unowned ctx] in ctx.clients.count >= perLoop }
                 l.onError = { [logger] e in logger.error("accept failed, backing off: \(e)") }

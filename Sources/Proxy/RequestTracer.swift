@@ -3,6 +3,10 @@ import Propagation
 import Reactor
 import Spans
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The tracing half of a request: extract the incoming context, decide, inject into the forwarded
 /// head, and turn the finished exchange into a span.
 enum RequestTracer {
@@ -71,7 +75,10 @@ enum RequestTracer {
         TraceResponse.value(c)
     }
 
-    static func finish(_ ex: Exchange, ctx: LoopContext, peer: Peer) {
+    /// Counts the response, writes the access-log line and, for a sampled request, records its
+    /// span: a `SpanRecord` of ids, timings, sizes and offsets into the head's bytes, so nothing is
+    /// allocated here; tags and the operation name are made on the reporter's thread.
+    static func finish(_ ex: Exchange, ctx: LoopContext, peer: ClientPeer) {
         let endNs = ctx.time.monotonicNs()
         let status = ex.status
         ctx.metrics.countResponse(status)
@@ -82,58 +89,13 @@ enum RequestTracer {
         }
         guard ex.trace.outgoing.sampled else { return }
         ctx.metrics.spansSampled.add()
-        let head = ex.head
-        let method = head.methodString
-        let target = head.target
-        var tags: [Tag] = []
-        tags.reserveCapacity(14)
-        tags.append(Tag("span.kind", .string(shared.config.spanKind.rawValue)))
-        tags.append(Tag("component", .string("traceproxy")))
-        tags.append(Tag("http.method", .string(method)))
-        let host = head.firstValue(lowercasedName: "host") ?? shared.upstreamHostHeader
-        tags.append(Tag("http.url", .string("http://\(host)\(target)")))
-        tags.append(Tag("http.path", .string(head.path)))
-        if status > 0 { tags.append(Tag("http.status_code", .long(Int64(status)))) }
-        if let ua = head.firstValue(lowercasedName: "user-agent") { tags.append(Tag("http.user_agent", .string(ua))) }
-        tags.append(Tag(peer.v6 ? "peer.ipv6" : "peer.ipv4", .string(peer.host)))
-        tags.append(Tag("peer.port", .long(Int64(peer.port))))
-        tags.append(Tag("upstream.address", .string(shared.upstreamDescription)))
-        tags.append(Tag("http.request.body.size", .long(Int64(ex.requestBodyBytes))))
-        tags.append(Tag("http.response.body.size", .long(Int64(ex.responseBodyBytes))))
-        var logs: [SpanLog] = []
-        let failed = status >= 500 || ex.errorKind != nil && status != 499 || status == 0
-        if ex.errorKind != nil || status >= 500 {
-            if failed { tags.append(Tag("error", .bool(true))) }
-            if let kind = ex.errorKind {
-                logs.append(
-                    SpanLog(
-                        timestampMicros: ex.startWallMicros + durationMicros,
-                        fields: [
-                            Tag("event", .string("error")), Tag("error.kind", .string(kind)),
-                            Tag("message", .string(ex.errorMessage ?? kind)),
-                        ]))
-            }
-        }
-        if ex.connectedNs > 0 {
-            logs.append(
-                SpanLog(
-                    timestampMicros: ex.startWallMicros + max(0, (ex.connectedNs - ex.startNs) / 1000),
-                    fields: [Tag("event", .string("upstream_connected"))]))
-        }
-        if ex.firstByteNs > 0 {
-            logs.append(
-                SpanLog(
-                    timestampMicros: ex.startWallMicros + max(0, (ex.firstByteNs - ex.startNs) / 1000),
-                    fields: [Tag("event", .string("first_response_byte"))]))
-        }
-        logs.sort { $0.timestampMicros < $1.timestampMicros }
-        let o = ex.trace.outgoing
-        let span = FinishedSpan(
-            traceID: o.traceID, spanID: o.spanID, parentSpanID: o.parentSpanID,
-            operationName: OperationName.make(
-                method: method, target: target, collapseIDs: shared.config.collapsePathIDs),
-            kind: shared.config.spanKind, startMicros: ex.startWallMicros, durationMicros: durationMicros,
-            debug: o.debug, tags: tags, logs: logs)
-        ctx.record(span)
+        ctx.record(
+            SpanRecord(
+                head: ex.head, context: ex.trace.outgoing, kind: shared.config.spanKind,
+                startMicros: ex.startWallMicros, durationMicros: durationMicros,
+                upstreamConnectedOffsetMicros: ex.connectedNs > 0 ? (ex.connectedNs - ex.startNs) / 1000 : nil,
+                firstResponseByteOffsetMicros: ex.firstByteNs > 0 ? (ex.firstByteNs - ex.startNs) / 1000 : nil,
+                status: status, requestBodyBytes: ex.requestBodyBytes, responseBodyBytes: ex.responseBodyBytes,
+                peer: peer.address, errorKind: ex.errorKind, errorMessage: ex.errorMessage))
     }
 }

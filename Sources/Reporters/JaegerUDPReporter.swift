@@ -61,7 +61,7 @@ public final class JaegerUDPReporter: SpanReporter {
     /// refused by the agent's host (ECONNREFUSED reports an earlier datagram's ICMP
     /// port-unreachable). The lost share of the spans (by datagram count: the packer does not say
     /// which span went where) is reported to the agent as `failedToEmitSpans` in later batches.
-    public func send(_ spans: [FinishedSpan]) -> Bool {
+    public func send(_ spans: [SpanRecord]) -> Bool {
         guard !spans.isEmpty else { return true }
         return state.withLock { s -> Bool in
             guard s.fd >= 0 else { return false }

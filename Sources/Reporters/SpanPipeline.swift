@@ -14,14 +14,18 @@ import Stats
 public final class SpanPipeline: Sendable {
     private let lanes: [ReporterLane]
 
+    private let clock: any PipelineClock
+
+    /// `clock` times the flush interval and the shutdown deadline; tests pass one they move by hand.
     public init(
         reporters: [any SpanReporter], maxBatchSpans: Int, maxQueueSpans: Int, flushIntervalMs: Int,
-        metrics: MetricsRegistry
+        metrics: MetricsRegistry, clock: any PipelineClock = SystemPipelineClock()
     ) {
+        self.clock = clock
         lanes = reporters.map {
             ReporterLane(
                 reporter: $0, maxBatchSpans: maxBatchSpans, maxQueueSpans: maxQueueSpans,
-                flushIntervalMs: flushIntervalMs, metrics: metrics)
+                flushIntervalMs: flushIntervalMs, metrics: metrics, clock: clock)
         }
     }
 
@@ -32,14 +36,14 @@ public final class SpanPipeline: Sendable {
 
     /// Called by event loops with a batch of spans; never blocks beyond a short lock per reporter.
     /// Spans beyond `maxQueueSpans` in a reporter's queue are dropped and counted for it.
-    public func submit(_ spans: [FinishedSpan]) {
+    public func submit(_ spans: [SpanRecord]) {
         for lane in lanes { lane.submit(spans) }
     }
 
     /// Delivers everything queued, then closes the reporters. All lanes flush at once against one
     /// deadline; returns when all are done or after `timeoutMs`.
     public func shutdown(timeoutMs: Int) {
-        let deadline = DispatchTime.now() + .milliseconds(max(0, timeoutMs))
+        let deadline = clock.now() + .milliseconds(max(0, timeoutMs))
         for lane in lanes { lane.beginShutdown(deadline: deadline) }
         for lane in lanes { lane.awaitShutdown(deadline: deadline) }
     }
@@ -54,7 +58,7 @@ public final class SpanPipeline: Sendable {
 /// OpenTelemetry batch span processor); a full queue drops and counts rather than grow or block.
 final class ReporterLane: Sendable {
     private struct State {
-        var queue: [FinishedSpan] = []
+        var queue: [SpanRecord] = []
         var started = false
         var stopping = false
         var finished = false
@@ -63,7 +67,7 @@ final class ReporterLane: Sendable {
     }
 
     private enum Step {
-        case send([FinishedSpan], deadline: DispatchTime)
+        case send([SpanRecord], deadline: DispatchTime)
         case wait(until: DispatchTime)
         case finish(abandoned: Int)
     }
@@ -76,6 +80,7 @@ final class ReporterLane: Sendable {
     private let maxBatchSpans: Int
     private let maxQueueSpans: Int
     private let flushIntervalNanos: UInt64
+    private let clock: any PipelineClock
     private let state = Locked(State())
     /// Wakes the worker early: a batch became full, or shutdown began. Extra signals only cause a
     /// spurious loop turn, which re-reads the state.
@@ -88,9 +93,10 @@ final class ReporterLane: Sendable {
 
     init(
         reporter: any SpanReporter, maxBatchSpans: Int, maxQueueSpans: Int, flushIntervalMs: Int,
-        metrics: MetricsRegistry
+        metrics: MetricsRegistry, clock: any PipelineClock
     ) {
         self.reporter = reporter
+        self.clock = clock
         self.counter = ReporterCounters(reporter: reporter.name, metrics: metrics)
         self.maxBatchSpans = max(1, maxBatchSpans)
         self.maxQueueSpans = max(1, maxQueueSpans)
@@ -121,7 +127,7 @@ final class ReporterLane: Sendable {
         pthread_detach(thread)
     }
 
-    func submit(_ spans: [FinishedSpan]) {
+    func submit(_ spans: [SpanRecord]) {
         guard !spans.isEmpty else { return }
         let (accepted, batchFilled) = state.withLock { s -> (Int, Bool) in
             if s.finished { return (-1, false) }
@@ -163,7 +169,7 @@ final class ReporterLane: Sendable {
 
     func awaitShutdown(deadline: DispatchTime) {
         if state.withLock({ $0.finished }) { return }
-        if done.wait(timeout: deadline) == .success {
+        if clock.wait(on: done, until: deadline) {
             done.signal()  // let a concurrent or repeated shutdown through as well
         }
     }
@@ -171,13 +177,13 @@ final class ReporterLane: Sendable {
     // MARK: - Worker
 
     private func runWorker() {
-        var lastFlush = DispatchTime.now()
+        var lastFlush = clock.now()
         while true {
-            let now = DispatchTime.now()
+            let now = clock.now()
             let step = state.withLock { s in nextStep(&s, now: now, lastFlush: &lastFlush) }
             switch step {
             case .wait(let until):
-                _ = wake.wait(timeout: until)
+                _ = clock.wait(on: wake, until: until)
             case .send(let batch, let deadline):
                 deliver(batch, before: deadline)
             case .finish(let abandoned):
@@ -215,7 +221,7 @@ final class ReporterLane: Sendable {
         return .wait(until: due)
     }
 
-    private func takeBatch(_ s: inout State) -> [FinishedSpan] {
+    private func takeBatch(_ s: inout State) -> [SpanRecord] {
         let n = min(maxBatchSpans, s.queue.count)
         let batch = Array(s.queue[0..<n])
         s.queue.removeFirst(n)
@@ -223,18 +229,37 @@ final class ReporterLane: Sendable {
         return batch
     }
 
-    private func deliver(_ batch: [FinishedSpan], before deadline: DispatchTime) {
+    private func deliver(_ batch: [SpanRecord], before deadline: DispatchTime) {
         if reporter.send(batch, before: deadline) {
             counter.reported.add(batch.count)
             counter.batchesOK.add()
         } else {
             counter.dropped.add(batch.count)
             counter.batchesFailed.add()
-            let nowMs = Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000)
+            let nowMs = Int64(clock.now().uptimeNanoseconds / 1_000_000)
             if let more = failureLog.admit(nowMs: nowMs) {
                 let tail = more > 0 ? " (\(more) more failed batches since the last report)" : ""
                 logger.warning("reporter \(reporter.name): a batch of \(batch.count) spans was not delivered\(tail)")
             }
         }
+    }
+}
+
+/// The pipeline's time source: the workers' flush timer and the shutdown deadline read it, so a
+/// test can move time by hand instead of sleeping through intervals.
+public protocol PipelineClock: Sendable {
+    func now() -> DispatchTime
+    /// Blocks until `semaphore` is signalled (true) or the clock reaches `deadline` (false).
+    func wait(on semaphore: DispatchSemaphore, until deadline: DispatchTime) -> Bool
+}
+
+/// The monotonic system clock (`DispatchTime`).
+public struct SystemPipelineClock: PipelineClock {
+    public init() {}
+
+    public func now() -> DispatchTime { DispatchTime.now() }
+
+    public func wait(on semaphore: DispatchSemaphore, until deadline: DispatchTime) -> Bool {
+        semaphore.wait(timeout: deadline) == .success
     }
 }

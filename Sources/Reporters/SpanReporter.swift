@@ -8,17 +8,17 @@ public protocol SpanReporter: AnyObject, Sendable {
     var name: String { get }
     /// Delivers one batch (at most `--max-batch-spans` spans). Returns false when the batch was
     /// lost after the reporter's own bounded retries.
-    func send(_ spans: [FinishedSpan]) -> Bool
+    func send(_ spans: [SpanRecord]) -> Bool
     /// Like `send(_:)`, but gives up (returns false) rather than block or retry past `deadline`.
     /// The pipeline passes its shutdown deadline here so that a hung collector cannot hold the
     /// process past `--shutdown` time; reporters that never block may keep the default.
-    func send(_ spans: [FinishedSpan], before deadline: DispatchTime) -> Bool
+    func send(_ spans: [SpanRecord], before deadline: DispatchTime) -> Bool
     /// Releases sockets; no `send` follows.
     func close()
 }
 
 extension SpanReporter {
-    public func send(_ spans: [FinishedSpan], before deadline: DispatchTime) -> Bool {
+    public func send(_ spans: [SpanRecord], before deadline: DispatchTime) -> Bool {
         send(spans)
     }
 }

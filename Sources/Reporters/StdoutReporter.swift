@@ -40,20 +40,9 @@ public final class StdoutReporter: SpanReporter {
         self.write = write
     }
 
-    public func send(_ spans: [FinishedSpan]) -> Bool {
+    public func send(_ spans: [SpanRecord]) -> Bool {
         var lines: [UInt8] = []
-        var one: [UInt8] = []
-        for span in spans {
-            one.removeAll(keepingCapacity: true)
-            ZipkinJSONEncoder.encode(CollectionOfOne(span), process: process, into: &one)
-            // The encoder writes a one-element array "[{...}]": keep the object.
-            if one.count >= 2, one.first == UInt8(ascii: "["), one.last == UInt8(ascii: "]") {
-                lines += one[1..<(one.count - 1)]
-            } else {
-                lines += one
-            }
-            lines.append(UInt8(ascii: "\n"))
-        }
+        ZipkinJSONEncoder.encodeLines(spans, process: process, into: &lines)
         return write(lines)
     }
 

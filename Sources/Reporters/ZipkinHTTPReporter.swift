@@ -65,11 +65,11 @@ public final class ZipkinHTTPReporter: SpanReporter {
         self.requestHeadPrefix = Array(head.utf8)
     }
 
-    public func send(_ spans: [FinishedSpan]) -> Bool {
+    public func send(_ spans: [SpanRecord]) -> Bool {
         send(spans, before: .distantFuture)
     }
 
-    public func send(_ spans: [FinishedSpan], before deadline: DispatchTime) -> Bool {
+    public func send(_ spans: [SpanRecord], before deadline: DispatchTime) -> Bool {
         guard !spans.isEmpty else { return true }
         var body: [UInt8] = []
         ZipkinJSONEncoder.encode(spans, process: process, into: &body)

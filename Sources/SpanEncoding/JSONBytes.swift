@@ -34,8 +34,12 @@ enum JSONBytes {
     /// RFC 8259 section 7: `"` and `\` escaped, control characters U+0000...U+001F as `\u00XX`;
     /// every other byte (multi-byte UTF-8 included) copied as is.
     static func appendString(_ s: String, into out: inout [UInt8]) {
+        appendString(utf8: s.utf8, into: &out)
+    }
+
+    static func appendString(utf8: some Sequence<UInt8>, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
+        for b in utf8 {
             switch b {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"):
                 out.append(UInt8(ascii: "\\"))

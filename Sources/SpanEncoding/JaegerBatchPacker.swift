@@ -15,14 +15,18 @@ public struct JaegerBatchPacker: Sendable {
     /// removed (only possible when the Process alone nearly fills `maxPacketSize`).
     public private(set) var droppedSpans: Int = 0
 
+    private let process: ServiceProcess
     private let processBytes: [UInt8]
     /// Bytes before the span list header; independent of the spans, seqNo and stats.
     private let prefixSize: Int
     private var scratch = ThriftCompactWriter()
+    /// Reused for every span, so rendering allocates only while its buffers grow.
+    private var rendered = RenderedSpan()
 
     public init(process: ServiceProcess, maxPacketSize: Int = 65000) {
         precondition(maxPacketSize > 0, "maxPacketSize must be positive")
         self.maxPacketSize = maxPacketSize
+        self.process = process
         var p = ThriftCompactWriter()
         JaegerThrift.writeProcess(process, into: &p)
         processBytes = p.bytes
@@ -43,8 +47,18 @@ public struct JaegerBatchPacker: Sendable {
     /// carries the new value (so a sender starting from 0 numbers its batches 1, 2, ... as
     /// jaeger-client-go does). Every datagram carries `stats`. A span too large for any datagram has
     /// its largest string values truncated until it fits (counted in `truncatedSpans`).
-    public mutating func pack(
-        _ spans: [FinishedSpan], seqNo: inout Int64, stats: ClientStats
+    public mutating func pack(_ spans: [SpanRecord], seqNo: inout Int64, stats: ClientStats) -> [[UInt8]] {
+        let process = self.process
+        return pack(count: spans.count, seqNo: &seqNo, stats: stats) { $1.render(spans[$0], process: process) }
+    }
+
+    /// The same for spans given as tags (tests, tools).
+    public mutating func pack(_ spans: [FinishedSpan], seqNo: inout Int64, stats: ClientStats) -> [[UInt8]] {
+        pack(count: spans.count, seqNo: &seqNo, stats: stats) { $1.render(spans[$0]) }
+    }
+
+    private mutating func pack(
+        count spanCount: Int, seqNo: inout Int64, stats: ClientStats, render: (Int, inout RenderedSpan) -> Void
     ) -> [[UInt8]] {
         var datagrams: [[UInt8]] = []
         var body: [UInt8] = []
@@ -55,9 +69,10 @@ public struct JaegerBatchPacker: Sendable {
             prefixSize + ThriftCompactWriter.listHeaderSize(count: count) + bodySize + suffixSize
         }
 
-        for span in spans {
+        for index in 0..<spanCount {
+            render(index, &rendered)
             scratch.removeAll()
-            JaegerThrift.writeSpan(span, into: &scratch)
+            JaegerThrift.writeSpan(rendered, into: &scratch)
             if count > 0
                 && total(count: count + 1, bodySize: body.count + scratch.bytes.count)
                     > maxPacketSize
@@ -70,7 +85,7 @@ public struct JaegerBatchPacker: Sendable {
             }
             if count == 0 && total(count: 1, bodySize: scratch.bytes.count) > maxPacketSize {
                 let budget = maxPacketSize - total(count: 1, bodySize: 0)
-                guard shrink(span, toFit: budget) else {
+                guard shrink(rendered, toFit: budget) else {
                     droppedSpans += 1
                     continue
                 }
@@ -101,7 +116,7 @@ public struct JaegerBatchPacker: Sendable {
     /// `budget` bytes. Each round cuts the largest string (a string tag value, a string log field
     /// or the operation name) by the excess, on a UTF-8 scalar boundary; when no string is left to
     /// cut it drops the last log, then the last tag. Every round shrinks the span, so this ends.
-    private mutating func shrink(_ original: FinishedSpan, toFit budget: Int) -> Bool {
+    private mutating func shrink(_ original: RenderedSpan, toFit budget: Int) -> Bool {
         guard budget > 0 else { return false }
         var span = original
         while true {
@@ -123,52 +138,50 @@ public struct JaegerBatchPacker: Sendable {
     private enum StringSlot {
         case operationName
         case tag(Int)
-        case logField(Int, Int)
+        case logField(Int)
     }
 
     /// Finds the longest non-empty string in `span` and shortens it by `excess` bytes (or empties
     /// it). Returns false when every string is already empty.
-    static func cutLargestString(of span: inout FinishedSpan, by excess: Int) -> Bool {
+    static func cutLargestString(of span: inout RenderedSpan, by excess: Int) -> Bool {
         var best = StringSlot.operationName
-        var bestLength = span.operationName.utf8.count
+        var bestLength = span.name.count
         for (i, tag) in span.tags.enumerated() {
-            if case .string(let s) = tag.value, s.utf8.count > bestLength {
+            if case .text(let r) = tag.value, r.count > bestLength {
                 best = .tag(i)
-                bestLength = s.utf8.count
+                bestLength = r.count
             }
         }
-        for (i, log) in span.logs.enumerated() {
-            for (j, field) in log.fields.enumerated() {
-                if case .string(let s) = field.value, s.utf8.count > bestLength {
-                    best = .logField(i, j)
-                    bestLength = s.utf8.count
+        for log in span.logs {
+            for j in log.fields {
+                if case .text(let r) = span.logFields[j].value, r.count > bestLength {
+                    best = .logField(j)
+                    bestLength = r.count
                 }
             }
         }
         guard bestLength > 0 else { return false }
         let newLength = max(0, bestLength - excess)
+        func cut(_ r: Range<Int>) -> Range<Int> {
+            r.lowerBound..<(r.lowerBound + utf8PrefixLength(span.bytes(r), maxBytes: newLength))
+        }
         switch best {
         case .operationName:
-            span.operationName = utf8Prefix(span.operationName, maxBytes: newLength)
+            span.name = cut(span.name)
         case .tag(let i):
-            if case .string(let s) = span.tags[i].value {
-                span.tags[i].value = .string(utf8Prefix(s, maxBytes: newLength))
-            }
-        case .logField(let i, let j):
-            if case .string(let s) = span.logs[i].fields[j].value {
-                span.logs[i].fields[j].value = .string(utf8Prefix(s, maxBytes: newLength))
-            }
+            if case .text(let r) = span.tags[i].value { span.tags[i].value = .text(cut(r)) }
+        case .logField(let j):
+            if case .text(let r) = span.logFields[j].value { span.logFields[j].value = .text(cut(r)) }
         }
         return true
     }
 
-    /// The longest prefix of `s` of at most `maxBytes` UTF-8 bytes that ends on a scalar boundary
-    /// (never splits a multi-byte sequence, so the result is still valid UTF-8).
-    static func utf8Prefix(_ s: String, maxBytes: Int) -> String {
-        let utf8 = Array(s.utf8)
-        if utf8.count <= maxBytes { return s }
+    /// The length of the longest prefix of `utf8` of at most `maxBytes` bytes that ends on a
+    /// scalar boundary (never splits a multi-byte sequence, so the result is still valid UTF-8).
+    static func utf8PrefixLength(_ utf8: ArraySlice<UInt8>, maxBytes: Int) -> Int {
+        if utf8.count <= maxBytes { return utf8.count }
         var end = maxBytes
-        while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
-        return String(decoding: utf8[..<end], as: UTF8.self)
+        while end > 0 && utf8[utf8.startIndex + end] & 0xC0 == 0x80 { end -= 1 }
+        return end
     }
 }

@@ -17,20 +17,38 @@ public enum JaegerThrift {
         case binary = 4
     }
 
+    /// `span.kind` values, as bytes once rather than per span.
+    static let serverKind = Array(SpanKind.server.rawValue.utf8)
+    static let clientKind = Array(SpanKind.client.rawValue.utf8)
+
     /// `SpanRefType.CHILD_OF`.
     static let childOf: Int32 = 0
-    /// `Span.flags`: 1 sampled, 2 debug. A FinishedSpan is always a sampled one.
+    /// `Span.flags`: 1 sampled, 2 debug. A recorded span is always a sampled one.
     static let flagSampled: Int32 = 1
     static let flagDebug: Int32 = 2
 
     /// `Tag { 1 key, 2 vType, 3 vStr | 4 vDouble | 5 vBool | 6 vLong }`.
     public static func writeTag(_ tag: Tag, into w: inout ThriftCompactWriter) {
-        w.writeStructBegin()
-        w.writeStringField(id: 1, tag.key)
         switch tag.value {
         case .string(let s):
+            let text = Array(s.utf8)
+            writeTag(key: tag.key, .text(0..<text.count), text: text[...], into: &w)
+        case .double(let d): writeTag(key: tag.key, .double(d), text: [], into: &w)
+        case .bool(let b): writeTag(key: tag.key, .bool(b), text: [], into: &w)
+        case .long(let l): writeTag(key: tag.key, .long(l), text: [], into: &w)
+        }
+    }
+
+    /// A tag whose text value is a range of `text`.
+    static func writeTag(
+        key: String, _ value: RenderedSpan.Value, text: ArraySlice<UInt8>, into w: inout ThriftCompactWriter
+    ) {
+        w.writeStructBegin()
+        w.writeStringField(id: 1, key)
+        switch value {
+        case .text(let r):
             w.writeI32Field(id: 2, TagType.string.rawValue)
-            w.writeStringField(id: 3, s)
+            w.writeBinaryField(id: 3, text[r])
         case .double(let d):
             w.writeI32Field(id: 2, TagType.double.rawValue)
             w.writeDoubleField(id: 4, d)
@@ -56,20 +74,19 @@ public enum JaegerThrift {
         w.writeStructEnd()
     }
 
-    /// Whether a span tag goes on the wire. `span.kind` is written from `FinishedSpan.kind` instead
-    /// (so it appears exactly once), and `error=false` is dropped: OpenTracing's `error` tag marks a
-    /// failed span by its presence in most backends, and an absent tag already means "no error".
+    /// Whether a span tag goes on the wire. `error=false` is dropped: OpenTracing's `error` tag
+    /// marks a failed span by its presence in most backends, and an absent tag already means "no
+    /// error". (`span.kind` is never among a rendered span's tags: it is written from `kind`, so it
+    /// appears exactly once.)
     @inline(__always)
-    static func isWritten(_ tag: Tag) -> Bool {
-        if tag.key == "span.kind" { return false }
-        if tag.key == "error", tag.value == .bool(false) { return false }
-        return true
+    static func isWritten(_ tag: RenderedSpan.Field) -> Bool {
+        !(tag.key == "error" && tag.value == .bool(false))
     }
 
     /// `Span` (jaeger.thrift): ids as bit-cast i64, a CHILD_OF reference that repeats
     /// `parentSpanId` for a non-root span (so references and parent always agree), flags, µs times,
     /// tags (led by `span.kind`) and logs.
-    public static func writeSpan(_ span: FinishedSpan, into w: inout ThriftCompactWriter) {
+    public static func writeSpan(_ span: RenderedSpan, into w: inout ThriftCompactWriter) {
         let traceLow = Int64(bitPattern: span.traceID.low)
         let traceHigh = Int64(bitPattern: span.traceID.high)
         let parent = Int64(bitPattern: span.parentSpanID.value)
@@ -78,7 +95,7 @@ public enum JaegerThrift {
         w.writeI64Field(id: 2, traceHigh)
         w.writeI64Field(id: 3, Int64(bitPattern: span.spanID.value))
         w.writeI64Field(id: 4, parent)
-        w.writeStringField(id: 5, span.operationName)
+        w.writeBinaryField(id: 5, span.bytes(span.name))
         if parent != 0 {
             w.writeFieldBegin(id: 6, type: .list)
             w.writeListBegin(elementType: .struct, count: 1)
@@ -97,8 +114,9 @@ public enum JaegerThrift {
         for tag in span.tags where isWritten(tag) { tagCount += 1 }
         w.writeFieldBegin(id: 10, type: .list)
         w.writeListBegin(elementType: .struct, count: tagCount)
-        writeTag(Tag("span.kind", .string(span.kind.rawValue)), into: &w)
-        for tag in span.tags where isWritten(tag) { writeTag(tag, into: &w) }
+        let kindText = span.kind == .server ? serverKind : clientKind
+        writeTag(key: "span.kind", .text(kindText.indices), text: kindText[...], into: &w)
+        for tag in span.tags where isWritten(tag) { writeTag(key: tag.key, tag.value, text: span.text[...], into: &w) }
 
         if !span.logs.isEmpty {
             w.writeFieldBegin(id: 11, type: .list)
@@ -109,11 +127,20 @@ public enum JaegerThrift {
                 w.writeI64Field(id: 1, log.timestampMicros)
                 w.writeFieldBegin(id: 2, type: .list)
                 w.writeListBegin(elementType: .struct, count: log.fields.count)
-                for field in log.fields { writeTag(field, into: &w) }
+                for field in span.logFields[log.fields] {
+                    writeTag(key: field.key, field.value, text: span.text[...], into: &w)
+                }
                 w.writeStructEnd()
             }
         }
         w.writeStructEnd()
+    }
+
+    /// The same for a span given as tags (tests, tools): rendered first.
+    public static func writeSpan(_ span: FinishedSpan, into w: inout ThriftCompactWriter) {
+        var rendered = RenderedSpan()
+        rendered.render(span)
+        writeSpan(rendered, into: &w)
     }
 
     // MARK: - emitBatch envelope

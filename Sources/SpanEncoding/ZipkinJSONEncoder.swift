@@ -11,25 +11,59 @@ public enum ZipkinJSONEncoder {
     /// Appends the JSON array of `spans` to `out`; `localEndpoint.serviceName` comes from `process`,
     /// its `ipv4` from the process tag `ip` when that is a dotted IPv4 address.
     public static func encode(
+        _ spans: some Collection<SpanRecord>, process: ServiceProcess, into out: inout [UInt8]
+    ) {
+        encode(spans, process: process, lines: false, into: &out) { $1.render($0, process: process) }
+    }
+
+    /// The same for spans given as tags (tests, tools).
+    public static func encode(
         _ spans: some Collection<FinishedSpan>, process: ServiceProcess, into out: inout [UInt8]
+    ) {
+        encode(spans, process: process, lines: false, into: &out) { $1.render($0) }
+    }
+
+    /// The span objects one per line (JSON Lines, each line ending in a newline) instead of an
+    /// array, for logs and line-oriented shippers.
+    public static func encodeLines(
+        _ spans: some Collection<SpanRecord>, process: ServiceProcess, into out: inout [UInt8]
+    ) {
+        encode(spans, process: process, lines: true, into: &out) { $1.render($0, process: process) }
+    }
+
+    /// Buffers reused across the spans of one call.
+    struct Scratch {
+        var rendered = RenderedSpan()
+        var annotation: [UInt8] = []
+        var written: [Range<Int>] = []
+    }
+
+    private static func encode<C: Collection>(
+        _ spans: C, process: ServiceProcess, lines: Bool, into out: inout [UInt8],
+        render: (C.Element, inout RenderedSpan) -> Void
     ) {
         var localIPv4: String?
         for tag in process.tags where tag.key == "ip" {
             localIPv4 = ipv4String(tag.value)
         }
-        out.append(UInt8(ascii: "["))
+        var scratch = Scratch()
+        if !lines { out.append(UInt8(ascii: "[")) }
         var first = true
         for span in spans {
-            if !first { out.append(UInt8(ascii: ",")) }
+            if !first && !lines { out.append(UInt8(ascii: ",")) }
             first = false
-            encodeSpan(span, serviceName: process.serviceName, localIPv4: localIPv4, into: &out)
+            render(span, &scratch.rendered)
+            encodeSpan(serviceName: process.serviceName, localIPv4: localIPv4, scratch: &scratch, into: &out)
+            if lines { out.append(UInt8(ascii: "\n")) }
         }
-        out.append(UInt8(ascii: "]"))
+        if !lines { out.append(UInt8(ascii: "]")) }
     }
 
+    /// Writes `scratch.rendered`.
     static func encodeSpan(
-        _ span: FinishedSpan, serviceName: String, localIPv4: String?, into out: inout [UInt8]
+        serviceName: String, localIPv4: String?, scratch: inout Scratch, into out: inout [UInt8]
     ) {
+        let span = scratch.rendered
         out.append(contentsOf: #"{"traceId":""#.utf8)
         if span.traceID.high != 0 { JSONBytes.appendHex(span.traceID.high, into: &out) }
         JSONBytes.appendHex(span.traceID.low, into: &out)
@@ -44,7 +78,7 @@ public enum ZipkinJSONEncoder {
         out.append(contentsOf: #","kind":""#.utf8)
         out.append(contentsOf: (span.kind == .server ? "SERVER" : "CLIENT").utf8)
         out.append(contentsOf: #"","name":"#.utf8)
-        JSONBytes.appendString(span.operationName, into: &out)
+        JSONBytes.appendString(utf8: span.bytes(span.name), into: &out)
         out.append(contentsOf: #","timestamp":"#.utf8)
         JSONBytes.appendDecimal(span.startMicros, into: &out)
         out.append(contentsOf: #","duration":"#.utf8)
@@ -58,24 +92,31 @@ public enum ZipkinJSONEncoder {
             JSONBytes.appendString(ip, into: &out)
         }
         out.append(UInt8(ascii: "}"))
-        appendRemoteEndpoint(span.tags, into: &out)
-        appendAnnotations(span.logs, into: &out)
-        appendTags(span.tags, into: &out)
+        appendRemoteEndpoint(span, into: &out)
+        appendAnnotations(span, scratch: &scratch, into: &out)
+        appendTags(span, into: &out)
         out.append(UInt8(ascii: "}"))
     }
 
     /// `remoteEndpoint` from the OpenTracing `peer.ipv4`, `peer.port` and `peer.service` tags;
     /// absent when none of them is usable.
-    static func appendRemoteEndpoint(_ tags: [Tag], into out: inout [UInt8]) {
-        var ipv4: String?
+    static func appendRemoteEndpoint(_ span: RenderedSpan, into out: inout [UInt8]) {
+        var ipv4: ArraySlice<UInt8>?
         var port: Int64?
-        var service: String?
-        for tag in tags {
-            switch tag.key {
-            case "peer.ipv4": ipv4 = ipv4String(tag.value)
-            case "peer.port": port = portNumber(tag.value)
-            case "peer.service":
-                if case .string(let s) = tag.value, !s.isEmpty { service = s }
+        var service: ArraySlice<UInt8>?
+        for tag in span.tags {
+            switch (tag.key, tag.value) {
+            case ("peer.ipv4", .text(let r)):
+                ipv4 = isDottedQuad(span.bytes(r)) ? span.bytes(r) : nil
+            case ("peer.ipv4", .long(let l)):
+                ipv4 = ipv4String(.long(l)).map { Array($0.utf8)[...] }
+            case ("peer.ipv4", _):
+                ipv4 = nil
+            case ("peer.port", .long(let l)): port = portNumber(l)
+            case ("peer.port", .text(let r)):
+                port = Int64(String(decoding: span.bytes(r), as: UTF8.self)).flatMap(portNumber)
+            case ("peer.port", _): port = nil
+            case ("peer.service", .text(let r)) where !r.isEmpty: service = span.bytes(r)
             default: break
             }
         }
@@ -84,13 +125,13 @@ public enum ZipkinJSONEncoder {
         var needComma = false
         if let service {
             out.append(contentsOf: #""serviceName":"#.utf8)
-            JSONBytes.appendString(service, into: &out)
+            JSONBytes.appendString(utf8: service, into: &out)
             needComma = true
         }
         if let ipv4 {
             if needComma { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: #""ipv4":"#.utf8)
-            JSONBytes.appendString(ipv4, into: &out)
+            JSONBytes.appendString(utf8: ipv4, into: &out)
             needComma = true
         }
         if let port {
@@ -103,73 +144,75 @@ public enum ZipkinJSONEncoder {
 
     /// One annotation per log: its value is the `event` field's value when there is one, else the
     /// fields as `k=v k2=v2`. The schema says `uniqueItems`, so an exact repeat is skipped.
-    static func appendAnnotations(_ logs: [SpanLog], into out: inout [UInt8]) {
-        if logs.isEmpty { return }
+    static func appendAnnotations(_ span: RenderedSpan, scratch: inout Scratch, into out: inout [UInt8]) {
+        if span.logs.isEmpty { return }
         out.append(contentsOf: #","annotations":["#.utf8)
-        var written: [Range<Int>] = []
-        for log in logs {
+        scratch.written.removeAll(keepingCapacity: true)
+        for log in span.logs {
             let start = out.count
-            if !written.isEmpty { out.append(UInt8(ascii: ",")) }
+            if !scratch.written.isEmpty { out.append(UInt8(ascii: ",")) }
             let itemStart = out.count
             out.append(contentsOf: #"{"timestamp":"#.utf8)
             JSONBytes.appendDecimal(log.timestampMicros, into: &out)
             out.append(contentsOf: #","value":"#.utf8)
-            JSONBytes.appendString(annotationValue(log), into: &out)
+            scratch.annotation.removeAll(keepingCapacity: true)
+            appendAnnotationValue(span.logFields[log.fields], span, into: &scratch.annotation)
+            JSONBytes.appendString(utf8: scratch.annotation, into: &out)
             out.append(UInt8(ascii: "}"))
             let item = itemStart..<out.count
-            if written.contains(where: { out[$0].elementsEqual(out[item]) }) {
+            if scratch.written.contains(where: { out[$0].elementsEqual(out[item]) }) {
                 out.removeSubrange(start...)
             } else {
-                written.append(item)
+                scratch.written.append(item)
             }
         }
         out.append(UInt8(ascii: "]"))
     }
 
-    static func annotationValue(_ log: SpanLog) -> String {
-        for field in log.fields where field.key == "event" {
-            return stringValue(field.value)
+    static func appendAnnotationValue(
+        _ fields: ArraySlice<RenderedSpan.Field>, _ span: RenderedSpan, into out: inout [UInt8]
+    ) {
+        for field in fields where field.key == "event" {
+            appendPlain(field.value, span, into: &out)
+            return
         }
-        var s = ""
-        for (i, field) in log.fields.enumerated() {
-            if i > 0 { s += " " }
-            s += field.key
-            s += "="
-            s += stringValue(field.value)
+        for (i, field) in fields.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: " ")) }
+            out.append(contentsOf: field.key.utf8)
+            out.append(UInt8(ascii: "="))
+            appendPlain(field.value, span, into: &out)
         }
-        return s
     }
 
     /// `tags`: an object of string values; `span.kind` is the `kind` field already, and
     /// `error=false` is left out (see the type's comment).
-    static func appendTags(_ tags: [Tag], into out: inout [UInt8]) {
+    static func appendTags(_ span: RenderedSpan, into out: inout [UInt8]) {
         var first = true
-        for tag in tags {
-            if tag.key == "span.kind" { continue }
+        for tag in span.tags {
             if tag.key == "error", tag.value == .bool(false) { continue }
             out.append(contentsOf: (first ? #","tags":{"# : ",").utf8)
             first = false
             JSONBytes.appendString(tag.key, into: &out)
             out.append(UInt8(ascii: ":"))
-            switch tag.value {
-            case .string(let s): JSONBytes.appendString(s, into: &out)
-            case .bool(let b): out.append(contentsOf: (b ? #""true""# : #""false""#).utf8)
-            case .long(let l):
+            if case .text(let r) = tag.value {
+                JSONBytes.appendString(utf8: span.bytes(r), into: &out)
+            } else {
+                // Booleans and numbers need no escaping.
                 out.append(UInt8(ascii: "\""))
-                JSONBytes.appendDecimal(l, into: &out)
+                appendPlain(tag.value, span, into: &out)
                 out.append(UInt8(ascii: "\""))
-            case .double(let d): JSONBytes.appendString(d.description, into: &out)
             }
         }
         if !first { out.append(UInt8(ascii: "}")) }
     }
 
-    static func stringValue(_ v: TagValue) -> String {
+    /// A tag value as the string Zipkin gets (unescaped).
+    static func appendPlain(_ v: RenderedSpan.Value, _ span: RenderedSpan, into out: inout [UInt8]) {
         switch v {
-        case .string(let s): return s
-        case .bool(let b): return b ? "true" : "false"
-        case .long(let l): return String(l)
-        case .double(let d): return d.description
+        case .text(let r): out.append(contentsOf: span.bytes(r))
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .long(let l): JSONBytes.appendDecimal(l, into: &out)
+        case .double(let d): out.append(contentsOf: d.description.utf8)
         }
     }
 
@@ -188,12 +231,14 @@ public enum ZipkinJSONEncoder {
     }
 
     /// Four decimal octets 0...255 without leading zeros (which some parsers read as octal).
-    static func isDottedQuad(_ s: String) -> Bool {
+    static func isDottedQuad(_ s: String) -> Bool { isDottedQuad(s.utf8) }
+
+    static func isDottedQuad(_ utf8: some Sequence<UInt8>) -> Bool {
         var octets = 0
         var digits = 0
         var value = 0
         var leadingZero = false
-        for b in s.utf8 {
+        for b in utf8 {
             if b == UInt8(ascii: ".") {
                 if digits == 0 { return false }
                 octets += 1
@@ -211,14 +256,7 @@ public enum ZipkinJSONEncoder {
         return digits > 0 && octets == 3
     }
 
-    static func portNumber(_ v: TagValue) -> Int64? {
-        let n: Int64?
-        switch v {
-        case .long(let l): n = l
-        case .string(let s): n = Int64(s)
-        default: n = nil
-        }
-        guard let n, n > 0 && n <= 65535 else { return nil }
-        return n
+    static func portNumber(_ n: Int64) -> Int64? {
+        n > 0 && n <= 65535 ? n : nil
     }
 }

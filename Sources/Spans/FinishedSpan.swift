@@ -73,9 +73,30 @@ public struct ServiceProcess: Equatable, Sendable {
     public var serviceName: String
     /// hostname, ip, traceproxy.version ...
     public var tags: [Tag]
+    /// What every span of the process shares; kept here once (every reporter is given the process)
+    /// rather than copied into each record on the event loop.
+    public var spanFacts: SpanFacts
 
-    public init(serviceName: String, tags: [Tag] = []) {
+    public init(serviceName: String, tags: [Tag] = [], spanFacts: SpanFacts = SpanFacts()) {
         self.serviceName = serviceName
         self.tags = tags
+        self.spanFacts = spanFacts
+    }
+}
+
+/// The per-process inputs to a span's tags and name (see `RenderedSpan.render(_:process:)`).
+public struct SpanFacts: Equatable, Sendable {
+    /// The `upstream.address` tag: the resolved upstream, `host:port`.
+    public var upstreamAddress: String
+    /// Stands in for the Host of a request that had none, in `http.url` (the proxy forwards such
+    /// a request with this Host too).
+    public var upstreamHost: String
+    /// `--no-collapse-ids` turns this off.
+    public var collapsePathIDs: Bool
+
+    public init(upstreamAddress: String = "", upstreamHost: String = "", collapsePathIDs: Bool = true) {
+        self.upstreamAddress = upstreamAddress
+        self.upstreamHost = upstreamHost
+        self.collapsePathIDs = collapsePathIDs
     }
 }

@@ -15,9 +15,17 @@ public enum OperationName {
     ) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(method.count + 1 + target.count)
+        append(method: method, target: ArraySlice(target), collapseIDs: collapseIDs, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the name to `out`: the reporter thread renders names from a head's bytes into one
+    /// reused buffer, so naming a span costs no String.
+    public static func append(
+        method: some Collection<UInt8>, target t: ArraySlice<UInt8>, collapseIDs: Bool, to out: inout [UInt8]
+    ) {
         out.append(contentsOf: method)
         out.append(UInt8(ascii: " "))
-        let t = Array(target)
         let path = pathRange(t)
         if path.isEmpty {
             out.append(UInt8(ascii: "/"))
@@ -26,32 +34,31 @@ public enum OperationName {
         } else {
             out.append(contentsOf: t[path])
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// The path part of a request target (RFC 9112 §3.2): origin-form `/p?q`, absolute-form
     /// `http://host/p?q` (the path after the authority), and authority-form (`CONNECT host:443`)
     /// or asterisk-form (`*`) kept whole. Query and fragment are cut.
-    static func pathRange(_ t: [UInt8]) -> Range<Int> {
-        var start = 0
+    static func pathRange(_ t: ArraySlice<UInt8>) -> Range<Int> {
+        var start = t.startIndex
         if t.first != UInt8(ascii: "/"), let sep = schemeSeparator(t) {
             start = sep + 3
-            while start < t.count && !isPathDelimiter(t[start]) { start += 1 }
+            while start < t.endIndex && !isPathDelimiter(t[start]) { start += 1 }
         }
         var end = start
-        while end < t.count && t[end] != UInt8(ascii: "?") && t[end] != UInt8(ascii: "#") {
+        while end < t.endIndex && t[end] != UInt8(ascii: "?") && t[end] != UInt8(ascii: "#") {
             end += 1
         }
         return start..<end
     }
 
     /// Index of `://` when the target starts with a scheme.
-    private static func schemeSeparator(_ t: [UInt8]) -> Int? {
-        var i = 0
-        while i + 2 < t.count {
+    private static func schemeSeparator(_ t: ArraySlice<UInt8>) -> Int? {
+        var i = t.startIndex
+        while i + 2 < t.endIndex {
             let c = t[i]
             if c == UInt8(ascii: ":") {
-                return i > 0 && t[i + 1] == UInt8(ascii: "/") && t[i + 2] == UInt8(ascii: "/")
+                return i > t.startIndex && t[i + 1] == UInt8(ascii: "/") && t[i + 2] == UInt8(ascii: "/")
                     ? i : nil
             }
             let isSchemeChar =

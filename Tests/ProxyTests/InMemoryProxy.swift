@@ -1,5 +1,6 @@
 import Foundation
 import HTTP1
+import Propagation
 import Reactor
 import Reporters
 import Spans
@@ -46,7 +47,8 @@ final class InMemoryProxy {
     /// A new client connection, accepted.
     func connect() -> MemoryTransport {
         let t = MemoryTransport(loop: loop)
-        ctx.adopt(t, peer: Peer(host: "192.0.2.7", port: 40_000, v6: false))
+        ctx.adopt(
+            t, peer: ClientPeer(host: "192.0.2.7", address: PeerAddress(numericHost: "192.0.2.7", port: 40_000)!))
         return t
     }
 
@@ -73,10 +75,11 @@ final class InMemoryProxy {
         run()
     }
 
-    /// Spans finished so far (handed off as the loop would on its next tick).
-    var spans: [FinishedSpan] {
+    /// Spans finished so far (handed off as the loop would on its next tick), rendered as the
+    /// reporters render them.
+    var spans: [TestSpan] {
         ctx.flushSpans()
-        return sink.spans
+        return sink.spans.map(TestSpan.init)
     }
 
     func beginDrain() {
@@ -91,18 +94,42 @@ final class InMemoryProxy {
 }
 
 private final class CollectingSink: SpanSink {
-    var spans: [FinishedSpan] = []
-    func submit(_ batch: [FinishedSpan]) { spans += batch }
+    var spans: [SpanRecord] = []
+    func submit(_ batch: [SpanRecord]) { spans += batch }
 }
 
-extension FinishedSpan {
-    func tag(_ key: String) -> TagValue? { tags.first { $0.key == key }?.value }
-    var errorKind: String? {
-        for log in logs {
-            if let f = log.fields.first(where: { $0.key == "error.kind" }), case .string(let s) = f.value { return s }
+/// A recorded span with its tags rendered, for assertions.
+struct TestSpan {
+    let record: SpanRecord
+    let operationName: String
+    let tags: [String: TagValue]
+
+    init(_ record: SpanRecord) {
+        self.record = record
+        var rendered = RenderedSpan()
+        rendered.render(
+            record,
+            process: ServiceProcess(
+                serviceName: "test", spanFacts: SpanFacts(upstreamAddress: "127.0.0.1:8081", upstreamHost: "up")))
+        operationName = String(decoding: rendered.bytes(rendered.name), as: UTF8.self)
+        var tags: [String: TagValue] = [:]
+        for f in rendered.tags {
+            switch f.value {
+            case .text(let r): tags[f.key] = .string(String(decoding: rendered.bytes(r), as: UTF8.self))
+            case .bool(let b): tags[f.key] = .bool(b)
+            case .long(let l): tags[f.key] = .long(l)
+            case .double(let d): tags[f.key] = .double(d)
+            }
         }
-        return nil
+        self.tags = tags
     }
+
+    func tag(_ key: String) -> TagValue? { tags[key] }
+    var errorKind: String? { record.errorKind?.rawValue }
+    var traceID: TraceID { record.traceID }
+    var spanID: SpanID { record.spanID }
+    var durationMicros: Int64 { record.durationMicros }
+    var startMicros: Int64 { record.startMicros }
 }
 
 /// The status code of the first response in `text`, if any.

@@ -4,6 +4,10 @@ import XCTest
 
 @testable import Proxy
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One span per sampled request reaches the configured reporters, with the ids injected upstream.
 final class SpanReportingTests: XCTestCase {
     private var upstream: TestUpstream!
@@ -115,6 +119,59 @@ final class SpanReportingTests: XCTestCase {
         let tags = span?["tags"] as? [String: String] ?? [:]
         XCTAssertEqual(tags["http.status_code"], "502")
         XCTAssertEqual(tags["error"], "true")
+    }
+
+    /// Sends `target`, reads `bytesBeforeReset` response bytes (none: reads nothing), then resets
+    /// the connection (SO_LINGER 0); returns the one span the Zipkin collector receives for it.
+    private func spanOfRequestResetByClient(_ target: String, bytesBeforeReset: Int) throws -> [String: Any]? {
+        let collector = try HTTPCollector()
+        defer { collector.stop() }
+        let url = collector.url()
+        let proxy = try ProxyHarness.start(upstreamPort: upstream.port) {
+            $0.reporters = [reporterTarget(url)]
+            $0.flushIntervalMs = 50
+        }
+        try {
+            let client = try proxy.client()
+            try client.send(httpRequest("GET", target))
+            if bytesBeforeReset > 0 {
+                _ = try client.reader.read(count: bytesBeforeReset, deadline: Date().addingTimeInterval(10))
+            } else {
+                _ = upstream.waitForRequests(count: 1)
+            }
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(client.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        }()  // the client's deinit closes the socket: with SO_LINGER 0 that sends a RST
+        var span: [String: Any]?
+        XCTAssertTrue(
+            waitUntil(timeout: 10) {
+                span = collector.requests.flatMap { spanObjects($0.body) }.first
+                return span != nil
+            }, "no span for the aborted request")
+        return span
+    }
+
+    /// OpenTelemetry's HTTP conventions: a request the client cancelled is not an error of the
+    /// server hop. The span keeps the upstream's status, says the client aborted (tag and
+    /// annotation) and carries no `error` tag.
+    func test_clientResetMidResponse_spanMarkedAbortedNotError() throws {
+        let span = try spanOfRequestResetByClient("/drip/50/100", bytesBeforeReset: 1)
+        let tags = span?["tags"] as? [String: String] ?? [:]
+        XCTAssertEqual(tags["http.status_code"], "200")
+        XCTAssertNil(tags["error"], "a client abort marked the span failed")
+        XCTAssertEqual(tags["client.aborted"], "true")
+        let annotations = (span?["annotations"] as? [[String: Any]] ?? []).compactMap { $0["value"] as? String }
+        XCTAssertTrue(annotations.contains("client_aborted"), "annotations: \(annotations)")
+        XCTAssertFalse(annotations.contains("error"), "annotations: \(annotations)")
+    }
+
+    /// Reset before any response byte: 499 as before, still no error.
+    func test_clientResetBeforeResponse_span499AbortedNotError() throws {
+        let span = try spanOfRequestResetByClient("/slow/3000", bytesBeforeReset: 0)
+        let tags = span?["tags"] as? [String: String] ?? [:]
+        XCTAssertEqual(tags["http.status_code"], "499")
+        XCTAssertNil(tags["error"])
+        XCTAssertEqual(tags["client.aborted"], "true")
     }
 }
 

@@ -4,22 +4,20 @@ import Propagation
 import Reporters
 import Spans
 import Stats
+import XCTest
 
 /// Distinct spans with random ids, so that a test can look for each one in what was delivered.
-func makeSpans(_ count: Int, tagBytes: Int = 20) -> [FinishedSpan] {
+/// `tagBytes` is the length of the User-Agent, the one free-form tag, to size the encoded spans.
+func makeSpans(_ count: Int, tagBytes: Int = 20) -> [SpanRecord] {
     // Not SystemRandomNumberGenerator: ThreadSanitizer crashes when an empty generator is passed
     // inout to generic code (swiftlang/swift#66099), and this suite also runs under TSan.
     var generator = SplitMix64()
     let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
     return (0..<count).map { i in
-        FinishedSpan(
+        SpanRecord(
             traceID: TraceID.random(using: &generator), spanID: SpanID.random(using: &generator),
-            parentSpanID: .zero, operationName: "GET /items/\(i)", kind: .server,
-            startMicros: now, durationMicros: 1500 + Int64(i),
-            tags: [
-                Tag("http.method", .string("GET")), Tag("http.status_code", .long(200)),
-                Tag("filler", .string(String(repeating: "x", count: tagBytes))),
-            ])
+            startMicros: now, durationMicros: 1500 + Int64(i), method: "GET", target: "/items/item-\(i)",
+            userAgent: String(repeating: "x", count: tagBytes), status: 200)
     }
 }
 
@@ -78,7 +76,7 @@ func occurrences(of needle: [UInt8], in datagrams: [[UInt8]]) -> Int {
 /// `blockUntilReleased` makes `send` hang like a dead collector; `result` is what send returns.
 final class RecordingReporter: SpanReporter {
     let name: String
-    private let state = Locked<(batches: [[FinishedSpan]], closed: Bool)>(([], false))
+    private let state = Locked<(batches: [[SpanRecord]], closed: Bool)>(([], false))
     private let result: Bool
     private let gate: DispatchSemaphore?
 
@@ -88,11 +86,11 @@ final class RecordingReporter: SpanReporter {
         self.gate = blockUntilReleased ? DispatchSemaphore(value: 0) : nil
     }
 
-    var batches: [[FinishedSpan]] { state.withLock { $0.batches } }
+    var batches: [[SpanRecord]] { state.withLock { $0.batches } }
     var spanCount: Int { batches.reduce(0) { $0 + $1.count } }
     var closed: Bool { state.withLock { $0.closed } }
 
-    func send(_ spans: [FinishedSpan]) -> Bool {
+    func send(_ spans: [SpanRecord]) -> Bool {
         state.withLock { $0.batches.append(spans) }
         gate?.wait()
         return result
@@ -101,4 +99,57 @@ final class RecordingReporter: SpanReporter {
     func release() { gate?.signal() }
 
     func close() { state.withLock { $0.closed = true } }
+}
+
+/// A `PipelineClock` that moves only when told to: the pipeline's interval and deadline tests
+/// advance it instead of sleeping. Waits registered with it return when their semaphore is
+/// signalled or when `advance` carries the time past their deadline.
+final class ManualPipelineClock: PipelineClock {
+    private struct Sleeper {
+        var deadline: UInt64
+        var semaphore: DispatchSemaphore
+        var timedOut = false
+    }
+
+    private let state: Locked<(now: UInt64, sleepers: [Int: Sleeper], nextID: Int)>
+
+    /// Starts at the system's current time, so that deadlines handed on to real reporters mean
+    /// the same instant to them.
+    init() {
+        state = Locked((DispatchTime.now().uptimeNanoseconds, [:], 0))
+    }
+
+    func now() -> DispatchTime { DispatchTime(uptimeNanoseconds: state.withLock { $0.now }) }
+
+    func wait(on semaphore: DispatchSemaphore, until deadline: DispatchTime) -> Bool {
+        let id = state.withLock { s -> Int? in
+            if deadline.uptimeNanoseconds <= s.now { return nil }
+            s.nextID += 1
+            s.sleepers[s.nextID] = Sleeper(deadline: deadline.uptimeNanoseconds, semaphore: semaphore)
+            return s.nextID
+        }
+        guard let id else { return semaphore.wait(timeout: .now()) == .success }
+        semaphore.wait()
+        let timedOut = state.withLock { $0.sleepers.removeValue(forKey: id)?.timedOut ?? false }
+        return !timedOut
+    }
+
+    func advance(milliseconds: Int) {
+        state.withLock { s in
+            s.now += UInt64(milliseconds) * 1_000_000
+            for (id, sleeper) in s.sleepers where !sleeper.timedOut && sleeper.deadline <= s.now {
+                s.sleepers[id]?.timedOut = true
+                sleeper.semaphore.signal()
+            }
+        }
+    }
+
+    /// Waits (in real time, polling) until `count` threads are blocked on this clock: the
+    /// pipeline's workers idle between flushes, or a shutdown waiting for its deadline.
+    func waitForSleepers(_ count: Int, file: StaticString = #filePath, line: UInt = #line) {
+        let reached = eventually {
+            state.withLock { s in s.sleepers.values.filter { !$0.timedOut }.count >= count }
+        }
+        XCTAssertTrue(reached, "\(count) waits on the manual clock", file: file, line: line)
+    }
 }

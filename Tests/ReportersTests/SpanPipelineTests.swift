@@ -7,13 +7,16 @@ import TestSupport
 import XCTest
 
 final class SpanPipelineTests: XCTestCase {
+    /// Time for every pipeline of a test: it moves only by `clock.advance`.
+    private let clock = ManualPipelineClock()
+
     private func makePipeline(
         _ reporters: [any SpanReporter], maxBatch: Int = 100, maxQueue: Int = 1000, intervalMs: Int,
         metrics: MetricsRegistry = MetricsRegistry()
     ) -> SpanPipeline {
         SpanPipeline(
             reporters: reporters, maxBatchSpans: maxBatch, maxQueueSpans: maxQueue,
-            flushIntervalMs: intervalMs, metrics: metrics)
+            flushIntervalMs: intervalMs, metrics: metrics, clock: clock)
     }
 
     func test_submit_fullBatches_sentWithoutWaitingForInterval() {
@@ -24,7 +27,7 @@ final class SpanPipelineTests: XCTestCase {
         pipeline.submit(Array(spans[0..<12]))
         pipeline.submit(Array(spans[12..<25]))
         XCTAssertTrue(eventually { reporter.spanCount >= 20 })
-        usleep(100_000)
+        clock.waitForSleepers(1)
         XCTAssertEqual(reporter.batches.map(\.count), [10, 10], "the 5 left over wait for the timer")
         pipeline.shutdown(timeoutMs: 2000)
         XCTAssertEqual(reporter.batches.map(\.count), [10, 10, 5])
@@ -35,14 +38,21 @@ final class SpanPipelineTests: XCTestCase {
         let reporter = RecordingReporter()
         let pipeline = makePipeline([reporter], maxBatch: 100, intervalMs: 300)
         pipeline.start()
-        let started = Date()
+        clock.waitForSleepers(1)
         pipeline.submit(makeSpans(3))
+        clock.advance(milliseconds: 299)
+        clock.waitForSleepers(1)
         XCTAssertEqual(reporter.spanCount, 0, "a partial batch waits for the interval")
-        XCTAssertTrue(eventually(timeout: 3) { reporter.spanCount == 3 })
-        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.25)
-        // A second trickle goes out on the following tick too.
+        clock.advance(milliseconds: 1)
+        XCTAssertTrue(eventually { reporter.spanCount == 3 })
+        // A second trickle goes out on the following tick too, not before.
+        clock.waitForSleepers(1)
         pipeline.submit(makeSpans(2))
-        XCTAssertTrue(eventually(timeout: 3) { reporter.spanCount == 5 })
+        clock.advance(milliseconds: 299)
+        clock.waitForSleepers(1)
+        XCTAssertEqual(reporter.spanCount, 3)
+        clock.advance(milliseconds: 1)
+        XCTAssertTrue(eventually { reporter.spanCount == 5 })
         pipeline.shutdown(timeoutMs: 1000)
         XCTAssertTrue(reporter.closed)
     }
@@ -72,7 +82,8 @@ final class SpanPipelineTests: XCTestCase {
             [first, second], maxBatch: 4, intervalMs: 60_000, metrics: metrics)
         pipeline.start()
         pipeline.submit(makeSpans(3))
-        usleep(150_000)
+        clock.advance(milliseconds: 59_999)
+        clock.waitForSleepers(2)
         XCTAssertEqual(first.spanCount, 0, "sent before the 60 s interval")
         pipeline.submit(makeSpans(7))
         XCTAssertTrue(eventually { first.spanCount >= 8 && second.spanCount >= 8 })
@@ -116,17 +127,21 @@ final class SpanPipelineTests: XCTestCase {
         pipeline.start()
         pipeline.submit(makeSpans(3))
         XCTAssertTrue(eventually { reporter.batches.count == 1 })
-        let started = Date()
-        pipeline.shutdown(timeoutMs: 300)
-        let elapsed = Date().timeIntervalSince(started)
-        XCTAssertGreaterThanOrEqual(elapsed, 0.25)
-        XCTAssertLessThan(elapsed, 2.0)
+        let returned = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            pipeline.shutdown(timeoutMs: 300)
+            returned.signal()
+        }
+        clock.waitForSleepers(1)
+        clock.advance(milliseconds: 299)
+        XCTAssertEqual(returned.wait(timeout: .now() + .milliseconds(50)), .timedOut, "returned before the deadline")
+        clock.advance(milliseconds: 1)
+        XCTAssertEqual(returned.wait(timeout: .now() + .seconds(5)), .success, "still waiting past the deadline")
     }
 
     /// Each reporter has its own lane: a collector that never answers must not delay the others.
     func test_submit_hungReporter_otherReporterStillDelivers() {
         let hung = RecordingReporter(name: "hung", blockUntilReleased: true)
-        defer { for _ in 0..<8 { hung.release() } }
         let healthy = RecordingReporter(name: "healthy")
         let pipeline = makePipeline([hung, healthy], maxBatch: 2, intervalMs: 60_000)
         pipeline.start()
@@ -134,6 +149,7 @@ final class SpanPipelineTests: XCTestCase {
         XCTAssertTrue(eventually { hung.batches.count == 1 }, "the hung reporter got its first batch")
         pipeline.submit(makeSpans(4))
         XCTAssertTrue(eventually { healthy.spanCount == 6 }, "the healthy reporter waited for the hung one")
+        for _ in 0..<8 { hung.release() }
         pipeline.shutdown(timeoutMs: 300)
     }
 
@@ -162,7 +178,8 @@ final class SpanPipelineTests: XCTestCase {
         pipeline.start()
         let spans = makeSpans(5)
         for span in spans { pipeline.submit([span]) }
-        usleep(200_000)
+        clock.advance(milliseconds: 59_999)
+        clock.waitForSleepers(1)
         XCTAssertEqual(agent.received.count, 0)
         pipeline.shutdown(timeoutMs: 2000)
         let datagrams = agent.waitForDatagrams(count: 1, timeout: 2)

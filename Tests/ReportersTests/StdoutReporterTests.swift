@@ -22,7 +22,7 @@ final class StdoutReporterTests: XCTestCase {
         for (line, span) in zip(lines, spans) {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             XCTAssertEqual(object?["id"] as? String, span.spanID.hex16)
-            XCTAssertEqual(object?["name"] as? String, span.operationName)
+            XCTAssertEqual(object?["name"] as? String, "GET " + String(decoding: span.target, as: UTF8.self))
         }
     }
 

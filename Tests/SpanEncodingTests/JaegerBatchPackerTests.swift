@@ -52,7 +52,7 @@ final class JaegerBatchPackerTests: XCTestCase {
     func test_pack_empty_noDatagramAndSeqNoUnchanged() {
         var packer = JaegerBatchPacker(process: process)
         var seqNo: Int64 = 7
-        XCTAssertTrue(packer.pack([], seqNo: &seqNo, stats: .init()).isEmpty)
+        XCTAssertTrue(packer.pack([SpanRecord](), seqNo: &seqNo, stats: .init()).isEmpty)
         XCTAssertEqual(seqNo, 7)
     }
 
@@ -209,10 +209,15 @@ final class JaegerBatchPackerTests: XCTestCase {
     }
 
     func test_utf8Prefix_neverSplitsScalar() {
-        XCTAssertEqual(JaegerBatchPacker.utf8Prefix("aé", maxBytes: 2), "a")
-        XCTAssertEqual(JaegerBatchPacker.utf8Prefix("aé", maxBytes: 3), "aé")
-        XCTAssertEqual(JaegerBatchPacker.utf8Prefix("😀x", maxBytes: 3), "")
-        XCTAssertEqual(JaegerBatchPacker.utf8Prefix("abc", maxBytes: 0), "")
+        func prefix(_ s: String, maxBytes: Int) -> String {
+            let utf8 = Array(s.utf8)
+            return String(
+                decoding: utf8.prefix(JaegerBatchPacker.utf8PrefixLength(utf8[...], maxBytes: maxBytes)), as: UTF8.self)
+        }
+        XCTAssertEqual(prefix("aé", maxBytes: 2), "a")
+        XCTAssertEqual(prefix("aé", maxBytes: 3), "aé")
+        XCTAssertEqual(prefix("😀x", maxBytes: 3), "")
+        XCTAssertEqual(prefix("abc", maxBytes: 0), "")
     }
 }
 

@@ -5,7 +5,7 @@ import Reactor
 /// relay, and records its span. What happens when, and every deadline, is the state machine's;
 /// this class feeds it events and carries out the action each returns. Loop queue only.
 final class ClientConnection: EventHandler {
-    let peer: Peer
+    let peer: ClientPeer
     private unowned let ctx: LoopContext
     private let transport: ByteTransport
     private var machine: ConnectionStateMachine
@@ -22,7 +22,7 @@ final class ClientConnection: EventHandler {
 
     static let highWater = 256 * 1024
 
-    init(ctx: LoopContext, transport: ByteTransport, peer: Peer) {
+    init(ctx: LoopContext, transport: ByteTransport, peer: ClientPeer) {
         self.ctx = ctx
         self.transport = transport
         self.peer = peer

@@ -1,5 +1,6 @@
 import HTTP1
 import Propagation
+import Spans
 
 /// What one request/response pair records for its span and access-log line. The control state
 /// (deadlines, phases, retry) is the state machine's; this is only the data.
@@ -13,7 +14,7 @@ struct Exchange {
     var responseBodyBytes = 0
     var connectedNs: Int64 = 0
     var firstByteNs: Int64 = 0
-    var errorKind: String?
+    var errorKind: SpanErrorKind?
     var errorMessage: String?
 
     init(head: HTTPHead, trace: TraceDecision, startWallMicros: Int64, startNs: Int64) {

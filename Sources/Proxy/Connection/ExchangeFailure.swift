@@ -1,5 +1,6 @@
 import HTTP1
 import Reactor
+import Spans
 
 /// Why an exchange (or a request before it became one) ended badly. The one owner of the status
 /// the client is sent, the span's `error.kind`, and which counter in /metrics counts it.
@@ -45,18 +46,18 @@ enum ExchangeFailure: Equatable {
     }
 
     /// The span's `error.kind` and the access log's `error=`.
-    var kind: String {
+    var kind: SpanErrorKind {
         switch self {
-        case .malformedRequest: return "client_protocol"
-        case .headTimeout, .bodyTimeout: return "client_timeout"
-        case .clientClosed: return "client_closed"
-        case .clientReset: return "client_reset"
-        case .upstreamConnect: return "upstream_connect"
-        case .upstreamConnectTimeout: return "upstream_connect_timeout"
-        case .upstreamTimeout: return "upstream_timeout"
-        case .upstreamProtocol, .upstreamUnrequestedUpgrade: return "upstream_protocol"
-        case .upstreamReset, .upstreamTruncated: return "upstream_reset"
-        case .drainTimeout: return "drain_timeout"
+        case .malformedRequest: return .clientProtocol
+        case .headTimeout, .bodyTimeout: return .clientTimeout
+        case .clientClosed: return .clientClosed
+        case .clientReset: return .clientReset
+        case .upstreamConnect: return .upstreamConnect
+        case .upstreamConnectTimeout: return .upstreamConnectTimeout
+        case .upstreamTimeout: return .upstreamTimeout
+        case .upstreamProtocol, .upstreamUnrequestedUpgrade: return .upstreamProtocol
+        case .upstreamReset, .upstreamTruncated: return .upstreamReset
+        case .drainTimeout: return .drainTimeout
         }
     }
 

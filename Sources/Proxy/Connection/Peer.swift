@@ -1,23 +1,26 @@
 import Reactor
+import Spans
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// The client's address, kept as text once per connection for spans and the access log.
-struct Peer {
+/// A client connection's peer, worked out once when the connection is accepted: the numeric host
+/// as text for X-Forwarded-For and the access log, and the address as a fixed value for spans.
+struct ClientPeer {
     let host: String
-    let port: UInt16
-    let v6: Bool
+    let address: PeerAddress
 
-    init(host: String, port: UInt16, v6: Bool) {
+    init(host: String, address: PeerAddress) {
         self.host = host
-        self.port = port
-        self.v6 = v6
+        self.address = address
     }
 
-    init(_ address: SocketAddress) {
-        let hp = address.hostAndPort
-        self.init(host: hp.host, port: hp.port, v6: address.family == AF_INET6)
+    init(_ socketAddress: SocketAddress) {
+        var storage = socketAddress.storage
+        let address = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { PeerAddress($0) }
+        }
+        self.init(host: socketAddress.hostAndPort.host, address: address)
     }
 }

@@ -27,6 +27,7 @@ let benchmarks: @Sendable () -> Void = {
 
     parserBenchmarks()
     propagationBenchmarks()
+    recordBenchmarks()
     encodingBenchmarks()
 }
 
@@ -107,7 +108,36 @@ func propagationBenchmarks() {
     }
 }
 
-// MARK: Span encoding
+// MARK: Spans
+
+/// What the event loop does per sampled request: RequestTracer's record, appended to the loop's
+/// reused batch (handed off every 64, as LoopContext does).
+func recordBenchmarks() {
+    Benchmark("Span: record one request from a parsed head") { benchmark in
+        var parser = HTTPParser(kind: .request)
+        guard let head = Fixtures.parseHead(&parser, Fixtures.request8) else {
+            fatalError("request8 does not parse")
+        }
+        var batch: [SpanRecord] = []
+        batch.reserveCapacity(64)
+        let context = OutgoingContext(
+            traceID: TraceID(high: 1, low: 2), spanID: SpanID(3), parentSpanID: SpanID(4), sampled: true,
+            debug: false, traceState: nil)
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            batch.append(
+                SpanRecord(
+                    head: head, context: context, kind: .server, startMicros: 1_760_000_000_000_000,
+                    durationMicros: 412 + Int64(i & 7), upstreamConnectedOffsetMicros: 35,
+                    firstResponseByteOffsetMicros: 390, status: 200, requestBodyBytes: 0,
+                    responseBodyBytes: 1832, peer: Fixtures.peer, errorKind: nil, errorMessage: nil))
+            if batch.count >= 64 { batch.removeAll(keepingCapacity: true) }
+        }
+        blackHole(batch.count)
+    }
+}
+
+// MARK: Span encoding (each span rendered from its record, as the reporters do)
 
 func encodingBenchmarks() {
     let process = ServiceProcess(
@@ -115,15 +145,18 @@ func encodingBenchmarks() {
         tags: [
             Tag("hostname", .string("bench-host")), Tag("ip", .string("127.0.0.1")),
             Tag("jaeger.version", .string("traceproxy-0.1")),
-        ])
+        ],
+        spanFacts: SpanFacts(upstreamAddress: "127.0.0.1:3000", upstreamHost: "127.0.0.1:3000"))
     let span = Fixtures.proxySpan(0)
     let batch = (0..<100).map { Fixtures.proxySpan($0) }
 
     Benchmark("Thrift compact: one proxy span") { benchmark in
         var writer = ThriftCompactWriter(reservingCapacity: 1024)
+        var rendered = RenderedSpan()
         for _ in benchmark.scaledIterations {
             writer.removeAll()
-            JaegerThrift.writeSpan(span, into: &writer)
+            rendered.render(span, process: process)
+            JaegerThrift.writeSpan(rendered, into: &writer)
             blackHole(writer.bytes.count)
         }
     }

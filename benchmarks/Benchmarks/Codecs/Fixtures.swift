@@ -80,33 +80,18 @@ enum Fixtures {
         }
     }
 
-    /// The span the proxy records for `GET /api/v1/users/{id}/orders` answered 200 (same tag set
-    /// and logs as RequestTracer).
-    static func proxySpan(_ i: Int) -> FinishedSpan {
-        let start: Int64 = 1_760_000_000_000_000 + Int64(i) * 137
-        return FinishedSpan(
+    /// The span the proxy records for `GET /api/v1/users/12345/orders?limit=20` answered 200
+    /// (the head of `request8`, with the timings and sizes RequestTracer takes from the exchange).
+    static func proxySpan(_ i: Int) -> SpanRecord {
+        SpanRecord(
             traceID: TraceID(high: 0x4bf9_2f35_77b3_4da6, low: 0xa3ce_929d_0e0e_4736 &+ UInt64(i)),
             spanID: SpanID(0x00f0_67aa_0ba9_02b7 &+ UInt64(i)),
             parentSpanID: SpanID(0x5d1f_2a3b_4c5d_6e7f),
-            operationName: "GET /api/v1/users/{id}/orders", kind: .server,
-            startMicros: start, durationMicros: 412,
-            tags: [
-                Tag("span.kind", .string("server")),
-                Tag("component", .string("traceproxy")),
-                Tag("http.method", .string("GET")),
-                Tag("http.url", .string("http://api.example.com/api/v1/users/12345/orders?limit=20")),
-                Tag("http.path", .string("/api/v1/users/12345/orders")),
-                Tag("http.status_code", .long(200)),
-                Tag("http.user_agent", .string("Mozilla/5.0 (X11; Linux x86_64; rv:128.0)")),
-                Tag("peer.ipv4", .string("10.1.2.3")),
-                Tag("peer.port", .long(51234)),
-                Tag("upstream.address", .string("127.0.0.1:3000")),
-                Tag("http.request.body.size", .long(0)),
-                Tag("http.response.body.size", .long(1832)),
-            ],
-            logs: [
-                SpanLog(timestampMicros: start + 35, fields: [Tag("event", .string("upstream_connected"))]),
-                SpanLog(timestampMicros: start + 390, fields: [Tag("event", .string("first_response_byte"))]),
-            ])
+            startMicros: 1_760_000_000_000_000 + Int64(i) * 137, durationMicros: 412,
+            method: "GET", target: "/api/v1/users/12345/orders?limit=20", host: "api.example.com",
+            userAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0)", status: 200, responseBodyBytes: 1832,
+            peer: peer, upstreamConnectedOffsetMicros: 35, firstResponseByteOffsetMicros: 390)
     }
+
+    static let peer = PeerAddress(numericHost: "10.1.2.3", port: 51234)!
 }

@@ -1,0 +1,193 @@
+import Propagation
+
+/// A span's operation name, tags and logs as the encoders write them, with every text value a
+/// range of one byte buffer.
+///
+/// This is where a `SpanRecord` becomes tags, on the reporter's thread: one value is reused for
+/// every span of a batch, so after the first span rendering allocates nothing. A `FinishedSpan`
+/// (arbitrary tags, for tests and tools) renders into the same form, so each encoder has one
+/// writer for both.
+public struct RenderedSpan: Sendable {
+    public enum Value: Equatable, Sendable {
+        /// UTF-8 bytes, a range of `text`.
+        case text(Range<Int>)
+        case bool(Bool)
+        case long(Int64)
+        case double(Double)
+    }
+
+    public struct Field: Equatable, Sendable {
+        public var key: String
+        public var value: Value
+    }
+
+    public struct Log: Equatable, Sendable {
+        public var timestampMicros: Int64
+        /// Indices into `logFields`.
+        public var fields: Range<Int>
+    }
+
+    public var traceID = TraceID(high: 0, low: 0)
+    public var spanID = SpanID.zero
+    public var parentSpanID = SpanID.zero
+    public var kind = SpanKind.server
+    public var startMicros: Int64 = 0
+    public var durationMicros: Int64 = 1
+    public var debug = false
+    /// The operation name, a range of `text`.
+    public var name: Range<Int> = 0..<0
+    /// Leaves out `span.kind` (the encoders write it from `kind`).
+    public var tags: [Field] = []
+    /// In time order.
+    public var logs: [Log] = []
+    public var logFields: [Field] = []
+    public private(set) var text: [UInt8] = []
+
+    /// Reserves room for a typical proxy span, so the first span does not grow every buffer
+    /// step by step.
+    public init() {
+        text.reserveCapacity(512)
+        tags.reserveCapacity(16)
+        logs.reserveCapacity(4)
+        logFields.reserveCapacity(8)
+    }
+
+    public func bytes(_ r: Range<Int>) -> ArraySlice<UInt8> { text[r] }
+
+    private mutating func reset(
+        traceID: TraceID, spanID: SpanID, parentSpanID: SpanID, kind: SpanKind, startMicros: Int64,
+        durationMicros: Int64, debug: Bool
+    ) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.parentSpanID = parentSpanID
+        self.kind = kind
+        self.startMicros = startMicros
+        self.durationMicros = durationMicros
+        self.debug = debug
+        text.removeAll(keepingCapacity: true)
+        tags.removeAll(keepingCapacity: true)
+        logs.removeAll(keepingCapacity: true)
+        logFields.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func appendText(_ bytes: some Sequence<UInt8>) -> Range<Int> {
+        let start = text.count
+        text.append(contentsOf: bytes)
+        return start..<text.count
+    }
+
+    private mutating func tag(_ key: String, _ bytes: some Sequence<UInt8>) {
+        tags.append(Field(key: key, value: .text(appendText(bytes))))
+    }
+
+    private mutating func tag(_ key: String, _ value: Value) {
+        tags.append(Field(key: key, value: value))
+    }
+
+    /// Appends a log and moves it before any later one; the stable order keeps equal timestamps
+    /// in the order the logs were added.
+    private mutating func log(at timestamp: Int64, _ fields: (inout [Field], inout [UInt8]) -> Void) {
+        let start = logFields.count
+        fields(&logFields, &text)
+        logs.append(Log(timestampMicros: timestamp, fields: start..<logFields.count))
+        var i = logs.count - 1
+        while i > 0 && logs[i - 1].timestampMicros > logs[i].timestampMicros {
+            logs.swapAt(i - 1, i)
+            i -= 1
+        }
+    }
+
+    private static func field(_ key: String, _ s: some Sequence<UInt8>, in text: inout [UInt8]) -> Field {
+        let start = text.count
+        text.append(contentsOf: s)
+        return Field(key: key, value: .text(start..<text.count))
+    }
+
+    /// The proxy's span of one request. Tags: `component`, `http.method`, `http.url`, `http.path`,
+    /// `http.status_code`, `http.user_agent`, `peer.ipv4`/`peer.ipv6`, `peer.port`,
+    /// `upstream.address`, the body sizes, `error=true` on a failed exchange and
+    /// `client.aborted=true` when the client went away. Logs: the failure (`event=error` with
+    /// `error.kind` and `message`) or the client's abort (`event=client_aborted` with `message`),
+    /// `upstream_connected` and `first_response_byte`.
+    public mutating func render(_ r: SpanRecord, process: ServiceProcess) {
+        reset(
+            traceID: r.traceID, spanID: r.spanID, parentSpanID: r.parentSpanID, kind: r.kind,
+            startMicros: r.startMicros, durationMicros: r.durationMicros, debug: r.debug)
+        let facts = process.spanFacts
+        let target = r.target
+        let nameStart = text.count
+        OperationName.append(
+            method: r.methodBytes, target: target, collapseIDs: facts.collapsePathIDs, to: &text)
+        name = nameStart..<text.count
+        tag("component", "traceproxy".utf8)
+        tag("http.method", r.methodBytes)
+        let urlStart = text.count
+        text.append(contentsOf: "http://".utf8)
+        if let host = r.host { text.append(contentsOf: host) } else { text.append(contentsOf: facts.upstreamHost.utf8) }
+        text.append(contentsOf: target)
+        tag("http.url", .text(urlStart..<text.count))
+        tag("http.path", target.prefix { $0 != UInt8(ascii: "?") })
+        if r.status > 0 { tag("http.status_code", .long(Int64(r.status))) }
+        if let ua = r.userAgent { tag("http.user_agent", ua) }
+        let peerStart = text.count
+        r.peer.appendHost(to: &text)
+        tag(r.peer.family == .ipv6 ? "peer.ipv6" : "peer.ipv4", .text(peerStart..<text.count))
+        tag("peer.port", .long(Int64(r.peer.port)))
+        tag("upstream.address", facts.upstreamAddress.utf8)
+        tag("http.request.body.size", .long(r.requestBodyBytes))
+        tag("http.response.body.size", .long(r.responseBodyBytes))
+        if r.isError { tag("error", .bool(true)) }
+        if let kind = r.errorKind {
+            let message = r.errorMessage ?? kind.rawValue
+            if kind.isClientAbort {
+                tag("client.aborted", .bool(true))
+                log(at: r.startMicros + r.durationMicros) { fields, text in
+                    fields.append(Self.field("event", "client_aborted".utf8, in: &text))
+                    fields.append(Self.field("message", message.utf8, in: &text))
+                }
+            } else {
+                log(at: r.startMicros + r.durationMicros) { fields, text in
+                    fields.append(Self.field("event", "error".utf8, in: &text))
+                    fields.append(Self.field("error.kind", kind.rawValue.utf8, in: &text))
+                    fields.append(Self.field("message", message.utf8, in: &text))
+                }
+            }
+        }
+        if let offset = r.upstreamConnectedOffsetMicros {
+            log(at: r.startMicros + max(0, offset)) { fields, text in
+                fields.append(Self.field("event", "upstream_connected".utf8, in: &text))
+            }
+        }
+        if let offset = r.firstResponseByteOffsetMicros {
+            log(at: r.startMicros + max(0, offset)) { fields, text in
+                fields.append(Self.field("event", "first_response_byte".utf8, in: &text))
+            }
+        }
+    }
+
+    /// A span given as tags and logs; `span.kind` tags are left to `kind`, logs keep their order.
+    public mutating func render(_ span: FinishedSpan) {
+        reset(
+            traceID: span.traceID, spanID: span.spanID, parentSpanID: span.parentSpanID, kind: span.kind,
+            startMicros: span.startMicros, durationMicros: span.durationMicros, debug: span.debug)
+        name = appendText(span.operationName.utf8)
+        for t in span.tags where t.key != "span.kind" {
+            tags.append(Field(key: t.key, value: value(t.value)))
+        }
+        for l in span.logs {
+            let start = logFields.count
+            for f in l.fields { logFields.append(Field(key: f.key, value: value(f.value))) }
+            logs.append(Log(timestampMicros: l.timestampMicros, fields: start..<logFields.count))
+        }
+    }
+
+    private mutating func value(_ v: TagValue) -> Value {
+        switch v {
+        case .string(let s): return .text(appendText(s.utf8))
+        case .bool(let b): return .bool(b)
+        case .long(let l): return .long(l)
+        case .double(let d): return .double(d)
+        }
+    }
+}

@@ -1,0 +1,265 @@
+import HTTP1
+import Propagation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Why an exchange ended early. A closed set rather than a String, so that the loop stores one
+/// byte and a new failure mode cannot reach the span without a name.
+public enum SpanErrorKind: String, Sendable, CaseIterable {
+    case clientReset = "client_reset"
+    case clientClosed = "client_closed"
+    case clientProtocol = "client_protocol"
+    case clientTimeout = "client_timeout"
+    case upstreamConnect = "upstream_connect"
+    case upstreamConnectTimeout = "upstream_connect_timeout"
+    case upstreamTimeout = "upstream_timeout"
+    case upstreamProtocol = "upstream_protocol"
+    case upstreamReset = "upstream_reset"
+    /// SIGTERM's drain ran out of time with the exchange in flight.
+    case drainTimeout = "drain_timeout"
+
+    /// The client went away (reset or closed its connection) before the exchange completed.
+    /// OpenTelemetry's HTTP conventions do not count a request the client cancelled as an error of
+    /// the server hop, so such spans get a `client_aborted` event instead of the error flag.
+    public var isClientAbort: Bool { self == .clientReset || self == .clientClosed }
+}
+
+/// The client's socket address as 16 address bytes, port and family: a fixed value, so a span
+/// carries its peer without a String; the text form is made on the reporter's thread.
+public struct PeerAddress: Sendable, Equatable {
+    public enum Family: UInt8, Sendable { case unknown, ipv4, ipv6 }
+
+    public var family: Family
+    public var port: UInt16
+    /// IPv6 scope (interface index) of a link-local peer, shown as `%name` like getnameinfo does.
+    public var scopeID: UInt32
+    /// Network order; an IPv4 address fills the first 4 bytes.
+    public var bytes: (UInt64, UInt64)
+
+    public static let unknown = PeerAddress(family: .unknown, port: 0, scopeID: 0, bytes: (0, 0))
+
+    public init(family: Family, port: UInt16, scopeID: UInt32 = 0, bytes: (UInt64, UInt64)) {
+        self.family = family
+        self.port = port
+        self.scopeID = scopeID
+        self.bytes = bytes
+    }
+
+    /// From a `sockaddr_in` or `sockaddr_in6` (the accept(2) result); anything else is `.unknown`.
+    public init(_ address: UnsafePointer<sockaddr>) {
+        switch Int32(address.pointee.sa_family) {
+        case AF_INET:
+            let sin = UnsafeRawPointer(address).loadUnaligned(as: sockaddr_in.self)
+            var b: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &b) { $0.storeBytes(of: sin.sin_addr, as: in_addr.self) }
+            self.init(family: .ipv4, port: UInt16(bigEndian: sin.sin_port), bytes: b)
+        case AF_INET6:
+            let sin6 = UnsafeRawPointer(address).loadUnaligned(as: sockaddr_in6.self)
+            var b: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &b) { $0.storeBytes(of: sin6.sin6_addr, as: in6_addr.self) }
+            self.init(
+                family: .ipv6, port: UInt16(bigEndian: sin6.sin6_port), scopeID: sin6.sin6_scope_id, bytes: b)
+        default:
+            self = .unknown
+        }
+    }
+
+    /// From a numeric IPv4 or IPv6 host (no brackets), for tests and tools; nil for anything else.
+    public init?(numericHost: String, port: UInt16) {
+        var b: (UInt64, UInt64) = (0, 0)
+        if withUnsafeMutableBytes(of: &b, { inet_pton(AF_INET, numericHost, $0.baseAddress) }) == 1 {
+            self.init(family: .ipv4, port: port, bytes: b)
+        } else if withUnsafeMutableBytes(of: &b, { inet_pton(AF_INET6, numericHost, $0.baseAddress) }) == 1 {
+            self.init(family: .ipv6, port: port, bytes: b)
+        } else {
+            return nil
+        }
+    }
+
+    public static func == (a: PeerAddress, b: PeerAddress) -> Bool {
+        a.family == b.family && a.port == b.port && a.scopeID == b.scopeID && a.bytes == b.bytes
+    }
+
+    /// Appends the numeric host (getnameinfo's `NI_NUMERICHOST` form, as the access log and
+    /// X-Forwarded-For show it; `?` when it cannot be formatted).
+    public func appendHost(to out: inout [UInt8]) {
+        var storage = sockaddr_storage()
+        let length: socklen_t
+        switch family {
+        case .ipv4:
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            withUnsafeBytes(of: bytes) { sin.sin_addr = $0.loadUnaligned(as: in_addr.self) }
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sin, as: sockaddr_in.self) }
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        case .ipv6:
+            var sin6 = sockaddr_in6()
+            sin6.sin6_family = sa_family_t(AF_INET6)
+            sin6.sin6_scope_id = scopeID
+            withUnsafeBytes(of: bytes) { sin6.sin6_addr = $0.loadUnaligned(as: in6_addr.self) }
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sin6, as: sockaddr_in6.self) }
+            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        case .unknown:
+            out.append(UInt8(ascii: "?"))
+            return
+        }
+        // A numeric host is at most INET6_ADDRSTRLEN plus `%` and an interface name: small
+        // enough for the stack, where NI_MAXHOST (1025) would be a heap allocation per span.
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 128) { host in
+            let rc = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    getnameinfo($0, length, host.baseAddress, socklen_t(host.count), nil, 0, NI_NUMERICHOST)
+                }
+            }
+            guard rc == 0 else {
+                out.append(UInt8(ascii: "?"))
+                return
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(start: host.baseAddress, count: strlen(host.baseAddress!)))
+        }
+    }
+}
+
+/// The finished span of one proxied request, as the event loop records it: a fixed-size value
+/// that costs no allocation to build. The request's text (target, Host, User-Agent, an unknown
+/// method) stays in the head's own byte buffer, held by reference with offsets, and is turned into
+/// tags, logs and the operation name on the reporter's thread (see `RenderedSpan`).
+public struct SpanRecord: Sendable, Equatable {
+    public var traceID: TraceID
+    public var spanID: SpanID
+    /// Zero for a root span.
+    public var parentSpanID: SpanID
+    public var debug: Bool
+    public var kind: SpanKind
+    /// Microseconds since the Unix epoch.
+    public var startMicros: Int64
+    /// At least 1.
+    public var durationMicros: Int64
+    /// Microseconds after the start when the upstream connection was ready; nil when never.
+    public var upstreamConnectedOffsetMicros: Int64?
+    /// Microseconds after the start when the response's first byte arrived; nil when never.
+    public var firstResponseByteOffsetMicros: Int64?
+    /// The status the client was sent (499 when it went away first), 0 when none.
+    public var status: Int
+    public var method: HTTPMethod
+    public var requestBodyBytes: Int64
+    public var responseBodyBytes: Int64
+    public var peer: PeerAddress
+    public var errorKind: SpanErrorKind?
+    /// Only set on the (rare) failed exchanges, where it was built already.
+    public var errorMessage: String?
+    /// The request head's bytes, shared with the parsed head (a retain, not a copy).
+    public var headBytes: [UInt8]
+    var methodRange: TextRange
+    var targetRange: TextRange
+    var hostRange: TextRange
+    var userAgentRange: TextRange
+
+    /// A range of `headBytes` in 32-bit offsets (heads are far below 4 GiB); `start < 0` marks a
+    /// field the request did not carry, which differs from an empty one.
+    struct TextRange: Sendable, Equatable {
+        var start: Int32
+        var end: Int32
+        static let absent = TextRange(start: -1, end: -1)
+
+        init(start: Int32, end: Int32) {
+            self.start = start
+            self.end = end
+        }
+
+        init(_ r: Range<Int>?) {
+            guard let r else {
+                self = .absent
+                return
+            }
+            start = Int32(truncatingIfNeeded: r.lowerBound)
+            end = Int32(truncatingIfNeeded: r.upperBound)
+        }
+
+        var range: Range<Int>? { start < 0 ? nil : Int(start)..<Int(end) }
+    }
+
+    /// What RequestTracer records per request: ids and timings by value, text by offsets into
+    /// `head.bytes`.
+    public init(
+        head: HTTPHead, context: OutgoingContext, kind: SpanKind, startMicros: Int64, durationMicros: Int64,
+        upstreamConnectedOffsetMicros: Int64?, firstResponseByteOffsetMicros: Int64?, status: Int,
+        requestBodyBytes: Int, responseBodyBytes: Int, peer: PeerAddress, errorKind: SpanErrorKind?,
+        errorMessage: String?
+    ) {
+        traceID = context.traceID
+        spanID = context.spanID
+        parentSpanID = context.parentSpanID
+        debug = context.debug
+        self.kind = kind
+        self.startMicros = startMicros
+        self.durationMicros = max(1, durationMicros)
+        self.upstreamConnectedOffsetMicros = upstreamConnectedOffsetMicros
+        self.firstResponseByteOffsetMicros = firstResponseByteOffsetMicros
+        self.status = status
+        method = head.method
+        self.requestBodyBytes = Int64(requestBodyBytes)
+        self.responseBodyBytes = Int64(responseBodyBytes)
+        self.peer = peer
+        self.errorKind = errorKind
+        self.errorMessage = errorMessage
+        headBytes = head.bytes
+        methodRange = TextRange(head.methodRange)
+        targetRange = TextRange(head.targetRange)
+        hostRange = TextRange(head.firstValueRange(lowercasedName: "host"))
+        userAgentRange = TextRange(head.firstValueRange(lowercasedName: "user-agent"))
+    }
+
+    /// For tests and tools that have no parsed head: the request line and fields are written out
+    /// and parsed, so the record is what the proxy would have recorded. The text must make a
+    /// valid request head (no spaces in `target`, no line breaks anywhere).
+    public init(
+        traceID: TraceID, spanID: SpanID, parentSpanID: SpanID = .zero, debug: Bool = false,
+        kind: SpanKind = .server, startMicros: Int64, durationMicros: Int64, method: String = "GET",
+        target: String = "/", host: String? = nil, userAgent: String? = nil, status: Int = 200,
+        requestBodyBytes: Int = 0, responseBodyBytes: Int = 0, peer: PeerAddress = .unknown,
+        upstreamConnectedOffsetMicros: Int64? = nil, firstResponseByteOffsetMicros: Int64? = nil,
+        errorKind: SpanErrorKind? = nil, errorMessage: String? = nil
+    ) {
+        var text = "\(method) \(target) HTTP/1.1\r\n"
+        if let host { text += "Host: \(host)\r\n" }
+        if let userAgent { text += "User-Agent: \(userAgent)\r\n" }
+        text += "\r\n"
+        var parser = HTTPParser(kind: .request)
+        let parsed = Array(text.utf8).withUnsafeBytes { try? parser.next($0).event }
+        guard case .head(let head)? = parsed else { preconditionFailure("not a request head: \(text)") }
+        self.init(
+            head: head,
+            context: OutgoingContext(
+                traceID: traceID, spanID: spanID, parentSpanID: parentSpanID, sampled: true, debug: debug,
+                traceState: nil),
+            kind: kind, startMicros: startMicros, durationMicros: durationMicros,
+            upstreamConnectedOffsetMicros: upstreamConnectedOffsetMicros,
+            firstResponseByteOffsetMicros: firstResponseByteOffsetMicros, status: status,
+            requestBodyBytes: requestBodyBytes, responseBodyBytes: responseBodyBytes, peer: peer,
+            errorKind: errorKind, errorMessage: errorMessage)
+    }
+
+    /// The request target exactly as received.
+    public var target: ArraySlice<UInt8> { text(targetRange) ?? [] }
+    /// The first Host value, nil when the request had none.
+    public var host: ArraySlice<UInt8>? { text(hostRange) }
+    public var userAgent: ArraySlice<UInt8>? { text(userAgentRange) }
+    /// The method as received (known methods could be named from `method` alone; an `.other` one
+    /// exists only as these bytes).
+    public var methodBytes: ArraySlice<UInt8> { text(methodRange) ?? [] }
+
+    private func text(_ r: TextRange) -> ArraySlice<UInt8>? { r.range.map { headBytes[$0] } }
+
+    /// Whether the span carries OpenTracing's `error=true`: a 5xx (the upstream's or the proxy's
+    /// 502/504), no status at all, or a failure recorded while the exchange ran, except that the
+    /// client going away is not this hop's failure, and neither is a request it abandoned before
+    /// any answer (499).
+    public var isError: Bool {
+        if status >= 500 || status == 0 { return true }
+        guard let kind = errorKind else { return false }
+        return !kind.isClientAbort && status != 499
+    }
+}
