@@ -7,7 +7,7 @@ import Stats
 
 /// `--access-log`: one line per request. Loops append to their own buffer and hand it here on each
 /// tick, so the request path never waits on the file.
-final class AccessLogWriter: @unchecked Sendable {
+final class AccessLogWriter: Sendable {
     private let fd: Int32
     private let lock = Locked(())
 

@@ -1,6 +1,7 @@
 import Dispatch
 import HTTP1
 import Reactor
+import Stats
 
 #if canImport(Glibc)
     import Glibc
@@ -96,12 +97,12 @@ enum DemoTraffic {
     static func start(proxy: SocketAddress) -> DispatchSourceTimer {
         let queue = DispatchQueue(label: "traceproxy.demo-traffic")
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        nonisolated(unsafe) var n = 0
+        let sent = Counter()
         let paths = ["/demo/orders/1042", "/demo/users/7/cart?items=3", "/demo/health"]
         timer.schedule(deadline: .now() + .milliseconds(500), repeating: .seconds(2))
         timer.setEventHandler {
-            n += 1
-            sendOnce(proxy, path: paths[n % paths.count])
+            sent.add()
+            sendOnce(proxy, path: paths[sent.value % paths.count])
         }
         timer.resume()
         return timer

@@ -9,7 +9,6 @@ final class ProxyMetrics: Sendable {
     let upstreamProtocolErrors: Counter
     let openConnections: Counter
     let acceptedConnections: Counter
-    let rejectedConnections: Counter
     let clientErrors: Counter
     let spansStarted: Counter
     let spansSampled: Counter
@@ -32,8 +31,6 @@ final class ProxyMetrics: Sendable {
             "traceproxy_open_connections", help: "Client connections currently open.", kind: .gauge)
         acceptedConnections = r.counter(
             "traceproxy_accepted_connections_total", help: "Client connections accepted.")
-        rejectedConnections = r.counter(
-            "traceproxy_rejected_connections_total", help: "Client connections refused over --max-connections.")
         clientErrors = r.counter(
             "traceproxy_client_protocol_errors_total", help: "Requests rejected as malformed or over a limit.")
         spansStarted = r.counter("traceproxy_spans_started_total", help: "Spans started (one per request).")

@@ -74,10 +74,14 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Calls `body` on every tick with the monotonic time in ms (timeouts, batch hand-off).
     /// Loop queue only.
-    public func onTick(_ body: @escaping (Int64) -> Void) { tickHandlers.append(body) }
+    public func onTick(_ body: @escaping (Int64) -> Void) {
+        assertOnLoop()
+        tickHandlers.append(body)
+    }
 
     /// Starts watching `fd`. Loop queue only.
     public func register(_ fd: Int32, handler: EventHandler, readable: Bool, writable: Bool) throws(SystemError) {
+        assertOnLoop()
         let i = Int(fd)
         if i >= slots.count {
             slots.append(
@@ -94,6 +98,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Changes what `fd` is watched for; a no-op when unchanged. Loop queue only.
     public func setInterest(_ fd: Int32, readable: Bool, writable: Bool) {
+        assertOnLoop()
         let i = Int(fd)
         guard i < slots.count, slots[i].handler != nil else { return }
         let interest = Self.mask(readable, writable)
@@ -104,6 +109,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Stops watching `fd` and closes it. Loop queue only.
     public func closeDescriptor(_ fd: Int32) {
+        assertOnLoop()
         let i = Int(fd)
         if i < slots.count, slots[i].handler != nil {
             _ = traceproxy_epoll_ctl(epfd, TRACEPROXY_EPOLL_CTL_DEL, fd, 0, 0)
@@ -117,6 +123,15 @@ public final class EventLoop: @unchecked Sendable {
     public func stop() {
         tickTimer?.cancel()
         source?.cancel()
+    }
+
+    /// "Loop queue only", checked in debug builds: the slots and handlers are unsynchronised by
+    /// design, so a call from another thread is a bug to catch in tests, not to lock against.
+    @inline(__always)
+    private func assertOnLoop() {
+        #if DEBUG
+            dispatchPrecondition(condition: .onQueue(queue))
+        #endif
     }
 
     private static func mask(_ r: Bool, _ w: Bool) -> UInt32 {

@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import Proxy
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -29,11 +30,10 @@ enum ServerRunner {
         withExtendedLifetime(sources) { dispatchMain() }
     }
 
-    /// Main queue only.
-    nonisolated(unsafe) private static var draining = false
+    private static let draining = Atomic<Bool>(false)
 
     private static func signalled(_ sig: Int32, _ server: ProxyServer) {
-        if draining {
+        if draining.exchange(true, ordering: .relaxed) {
             // Orchestrators (and the acceptance harness) repeat SIGTERM while waiting: keep
             // draining. A second Ctrl-C is a person who does not want to wait.
             if sig == SIGINT {
@@ -42,7 +42,6 @@ enum ServerRunner {
             }
             return
         }
-        draining = true
         Launcher.writeError("traceproxy: \(sig == SIGTERM ? "SIGTERM" : "SIGINT"), draining\n")
         // Off the main queue, so a second signal is still heard while the drain runs.
         DispatchQueue.global().async {

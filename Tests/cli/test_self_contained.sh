@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The product and its tests must run from a clone with nothing beside it. CI happens to have
-# ../shared next to the checkout, which once hid an interop test reading a spec from there; this
-# fails if any tracked file under Sources, Tests, benchmarks or fuzz names that directory.
-# (.ci/test.sh itself may run ../shared/acceptance when it exists: that stage is optional.)
+# The product and its tests must run from a clone with nothing beside it. CI happens to have the
+# steering repository's shared folder next to the checkout, which once hid an interop test reading
+# a spec from there; this fails if any file under Sources, Tests, benchmarks or fuzz names that
+# folder. (.ci/test.sh itself may run its acceptance checks when they exist: that stage is optional.)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # Built from pieces so that this file does not match itself.
