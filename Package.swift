@@ -6,6 +6,12 @@ import PackageDescription
 /// Proxy -> {Reporters, Spans, Propagation, HTTP1, Reactor, Stats}
 /// Reporters -> {SpanEncoding, Spans, Propagation, HTTP1, Reactor, Gzip, Stats}
 /// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, HTTP1, Stats}; Reactor -> CEpoll; Gzip -> CZlib.
+/// Release builds skip the runtime exclusivity checks: the request path mutates state of
+/// loop-confined classes on every event, and the checks (swift_beginAccess/endAccess) showed up
+/// in the load profile. Debug builds and the sanitizer runs keep them, so the tests still catch a
+/// conflicting access.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "traceproxy",
     products: [
@@ -24,25 +30,27 @@ let package = Package(
         ),
         .target(name: "CEpoll"),
         .target(name: "Stats"),
-        .target(name: "HTTP1"),
-        .target(name: "Propagation"),
-        .target(name: "Spans", dependencies: ["Propagation", "HTTP1", "Stats"]),
-        .target(name: "SpanEncoding", dependencies: ["Spans", "Propagation"]),
-        .target(name: "Reactor", dependencies: ["CEpoll"]),
+        .target(name: "HTTP1", swiftSettings: hotPath),
+        .target(name: "Propagation", swiftSettings: hotPath),
+        .target(name: "Spans", dependencies: ["Propagation", "HTTP1", "Stats"], swiftSettings: hotPath),
+        .target(name: "SpanEncoding", dependencies: ["Spans", "Propagation"], swiftSettings: hotPath),
+        .target(name: "Reactor", dependencies: ["CEpoll"], swiftSettings: hotPath),
         .target(name: "Gzip", dependencies: ["CZlib"]),
         .target(
             name: "Reporters",
             dependencies: [
                 "SpanEncoding", "Spans", "Propagation", "HTTP1", "Reactor", "Gzip", "Stats",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         .target(
             name: "Proxy",
             dependencies: [
                 "Reporters", "Spans", "Propagation", "HTTP1", "Reactor", "Stats",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         .executableTarget(
             name: "traceproxy",

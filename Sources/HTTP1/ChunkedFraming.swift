@@ -3,7 +3,7 @@ public enum ChunkedFraming {
     /// Lends `chunk-size CRLF` (the size in lower-case hex, no extensions) to `body`, from the
     /// stack: the request path frames every chunk without allocating. A size of 0 would end the
     /// body, so callers send `lastChunk` for that instead.
-    @inline(__always)
+    @inlinable
     public static func withChunkHeader<R>(size: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         precondition(size >= 0, "negative chunk size")
         // 16 hex digits at most, and CRLF.
@@ -17,8 +17,8 @@ public enum ChunkedFraming {
                 n += 1
                 shift -= 4
             }
-            p[n] = ASCII.cr
-            p[n + 1] = ASCII.lf
+            p[n] = 13  // CR
+            p[n + 1] = 10  // LF
             return body(UnsafeRawBufferPointer(rebasing: p[0..<n + 2]))
         }
     }

@@ -26,13 +26,10 @@ extension HTTPHead {
         to out: inout [UInt8], excluding: Set<String>, keepUpgrade: Bool
     ) {
         bytes.withUnsafeBufferPointer { p in
-            // The options Connection names; collected once per head, usually none or one.
-            var named: [Range<Int>] = []
-            for f in fields
-            where ASCII.equalsIgnoringCase(p, Int(f.nameStart)..<Int(f.nameEnd), "connection") {
-                ASCII.forEachListElement(p, Int(f.valueStart)..<Int(f.valueEnd)) {
-                    named.append($0)
-                }
+            // Whether Connection names any options at all; usually it names none or one, so each
+            // field is checked against them in place rather than collecting them (no allocation).
+            let hasConnection = fields.contains {
+                ASCII.equalsIgnoringCase(p, Int($0.nameStart)..<Int($0.nameEnd), "connection")
             }
             for f in fields {
                 let name = Int(f.nameStart)..<Int(f.nameEnd)
@@ -40,9 +37,7 @@ extension HTTPHead {
                 // With keepUpgrade the proxy relays an upgrade and writes its own
                 // `Connection: upgrade`, so the Upgrade field it names stays.
                 let keptUpgrade = keepUpgrade && ASCII.equalsIgnoringCase(p, name, "upgrade")
-                if !keptUpgrade && named.contains(where: { Self.equalIgnoringCase(p, name, $0) }) {
-                    continue
-                }
+                if hasConnection && !keptUpgrade && isNamedByConnection(p, name) { continue }
                 if excluding.contains(where: { ASCII.equalsIgnoringCase(p, name, $0) }) { continue }
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: p[name]))
                 out.append(ASCII.colon)
@@ -54,6 +49,18 @@ extension HTTPHead {
                 out.append(ASCII.lf)
             }
         }
+    }
+
+    /// Whether the field name at `name` is one of the options a Connection field lists.
+    private func isNamedByConnection(_ p: UnsafeBufferPointer<UInt8>, _ name: Range<Int>) -> Bool {
+        var named = false
+        for f in fields where ASCII.equalsIgnoringCase(p, Int(f.nameStart)..<Int(f.nameEnd), "connection") {
+            ASCII.forEachListElement(p, Int(f.valueStart)..<Int(f.valueEnd)) {
+                if !named && Self.equalIgnoringCase(p, name, $0) { named = true }
+            }
+            if named { return true }
+        }
+        return false
     }
 
     /// The first value of a field, as a String (for the few fields the proxy reads: Host, User-Agent).

@@ -55,6 +55,10 @@ public struct HTTPParser: Sendable {
     var state: State = .head
     /// Head bytes received so far (empty when idle or the head arrived in one piece).
     private var headBuffer: [UInt8] = []
+    /// The last head's bytes and fields, shared with the head handed out; reused in place for
+    /// the next head when that one was let go.
+    private var headBytes: [UInt8] = []
+    private var headFields: [HeaderField] = []
     /// Where the head-end scan stands: 0 inside a line, 1 just after LF, 2 after LF CR.
     private var lineState: UInt8 = 0
     private var sawFirstLineEnd = false
@@ -66,6 +70,17 @@ public struct HTTPParser: Sendable {
     public init(kind: Kind, limits: Limits = Limits()) {
         self.kind = kind
         self.limits = limits
+    }
+
+    /// Back to waiting for a new message, keeping the head storage: a parser reused for the next
+    /// response on a pooled connection allocates nothing for its head.
+    public mutating func reset() {
+        state = .head
+        headBuffer.removeAll(keepingCapacity: true)
+        lineState = 0
+        sawFirstLineEnd = false
+        responseToHEAD = false
+        upgradeAfterEnd = false
     }
 
     /// For response parsers: the next response answers a HEAD request (so it has no body).
@@ -186,27 +201,31 @@ public struct HTTPParser: Sendable {
             lineState = st
             return (n, nil)
         }
-        let bytes: [UInt8]
-        if headBuffer.isEmpty {
-            bytes = Array(slice)
-        } else {
-            headBuffer.append(contentsOf: slice)
-            bytes = Array(headBuffer)
+        // The previous head's storage is reused when nobody kept that head (a relayed response
+        // head is dropped once written): no allocation per head on a busy connection.
+        headBytes.removeAll(keepingCapacity: true)
+        if !headBuffer.isEmpty {
+            headBytes.append(contentsOf: headBuffer)
             headBuffer.removeAll(keepingCapacity: true)
         }
+        headBytes.append(contentsOf: slice)
         lineState = 0
         sawFirstLineEnd = false
-        var head = try parseHead(bytes)
-        head.bytes = bytes
+        headFields.removeAll(keepingCapacity: true)
+        var head = try parseHead(headBytes, fields: &headFields)
+        head.bytes = headBytes
+        // An unusually large head's storage is not kept for the life of the connection.
+        if headBytes.capacity > 8192 { headBytes = [] }
+        if headFields.capacity > 64 { headFields = [] }
         startBody(head)
         return (end, .head(head))
     }
 
-    private func parseHead(_ bytes: [UInt8]) throws(HTTPParseError) -> HTTPHead {
+    private func parseHead(_ bytes: [UInt8], fields: inout [HeaderField]) throws(HTTPParseError) -> HTTPHead {
         let result: Result<HTTPHead, HTTPParseError> = bytes.withUnsafeBufferPointer { p in
             var parser = HeadParser(p, kind: kind, limits: limits, toHEAD: responseToHEAD)
             do throws(HTTPParseError) {
-                return .success(try parser.parse())
+                return .success(try parser.parse(fields: &fields))
             } catch {
                 return .failure(error)
             }

@@ -40,15 +40,16 @@ struct HeadParser {
         return (end, i + 1)
     }
 
-    mutating func parse() throws(HTTPParseError) -> HTTPHead {
+    /// Parses the head; the fields are appended to `fields` (empty, with room kept from the last
+    /// head) and handed out with it.
+    mutating func parse(fields: inout [HeaderField]) throws(HTTPParseError) -> HTTPHead {
         var head = HTTPHead()
         let first = line(from: 0)
         switch kind {
         case .request: try parseRequestLine(0..<first.end, into: &head)
         case .response: try parseStatusLine(0..<first.end, into: &head)
         }
-        var fields: [HeaderField] = []
-        fields.reserveCapacity(16)
+        if fields.capacity < 16 { fields.reserveCapacity(16) }
         var pos = first.next
         while true {
             let l = line(from: pos)

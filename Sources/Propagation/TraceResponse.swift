@@ -6,7 +6,22 @@ public enum TraceResponse {
     /// so it is written by the same code.
     public static func value(_ ctx: OutgoingContext) -> String {
         var out: [UInt8] = []
-        W3CTraceContext.appendValue(traceID: ctx.traceID, spanID: ctx.spanID, sampled: ctx.sampled, to: &out)
+        appendValue(ctx, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// The value appended to a head being written: no String per response.
+    public static func appendValue(_ ctx: OutgoingContext, to out: inout [UInt8]) {
+        W3CTraceContext.appendValue(traceID: ctx.traceID, spanID: ctx.spanID, sampled: ctx.sampled, to: &out)
+    }
+
+    /// The whole field line, `traceresponse: <value>` CRLF.
+    public static func appendField(_ ctx: OutgoingContext, to out: inout [UInt8]) {
+        out.append(contentsOf: fieldPrefix)
+        appendValue(ctx, to: &out)
+        out.append(13)
+        out.append(10)
+    }
+
+    private static let fieldPrefix = Array("traceresponse: ".utf8)
 }

@@ -47,10 +47,10 @@ enum RequestTracer {
         let shared = ctx.shared
         HeadWriter.appendRequestHead(head, excluding: shared.requestExcluded, to: &out) { out in
             if head.hostFieldCount == 0 { HeadWriter.appendField("Host", shared.upstreamHostHeader, to: &out) }
-            appendList(head, "x-forwarded-for", "X-Forwarded-For", appending: peerHost, to: &out)
-            appendList(head, "x-forwarded-proto", "X-Forwarded-Proto", appending: "http", to: &out)
-            if let host = head.firstValue(lowercasedName: "host") {
-                appendList(head, "x-forwarded-host", "X-Forwarded-Host", appending: host, to: &out)
+            appendList(head, "x-forwarded-for", "X-Forwarded-For", appending: peerHost.utf8, to: &out)
+            appendList(head, "x-forwarded-proto", "X-Forwarded-Proto", appending: "http".utf8, to: &out)
+            if let host = head.firstValueRange(lowercasedName: "host") {
+                appendList(head, "x-forwarded-host", "X-Forwarded-Host", appending: head.bytes[host], to: &out)
             }
             shared.propagator.inject(trace.outgoing, into: &out)
         }
@@ -58,7 +58,8 @@ enum RequestTracer {
 
     /// Writes `Name: <existing values>, <value>`: the X-Forwarded-* fields are lists each hop extends.
     private static func appendList(
-        _ head: HTTPHead, _ lower: String, _ name: String, appending value: String, to out: inout [UInt8]
+        _ head: HTTPHead, _ lower: String, _ name: String, appending value: some Sequence<UInt8>,
+        to out: inout [UInt8]
     ) {
         out.append(contentsOf: name.utf8)
         out.append(contentsOf: ": ".utf8)
@@ -66,13 +67,8 @@ enum RequestTracer {
             out.append(contentsOf: v)
             out.append(contentsOf: ", ".utf8)
         }
-        out.append(contentsOf: value.utf8)
+        out.append(contentsOf: value)
         out.append(contentsOf: HeadWriter.crlf)
-    }
-
-    /// W3C `traceresponse` (Trace Context Level 2): lets a caller quote the trace id.
-    static func traceResponseValue(_ c: OutgoingContext) -> String {
-        TraceResponse.value(c)
     }
 
     /// Counts the response, writes the access-log line and, for a sampled request, records its

@@ -3,7 +3,7 @@
 /// buffer at all (RSS per idle connection stays small) and a busy one does not allocate per read.
 /// Loop queue only.
 public final class BufferPool {
-    private var free: [ByteBuffer] = []
+    @usableFromInline var free: [ByteBuffer] = []
     public let bufferSize: Int
     public let maxFree: Int
 
@@ -13,7 +13,7 @@ public final class BufferPool {
     }
 
     /// Gives `buffer` storage if it has none.
-    @inline(__always)
+    @inlinable
     public func provide(_ buffer: inout ByteBuffer) {
         if buffer.capacity > 0 { return }
         buffer = free.popLast() ?? ByteBuffer(capacity: bufferSize)
@@ -21,7 +21,7 @@ public final class BufferPool {
 
     /// Takes `buffer`'s storage back when it holds no bytes; a buffer that grew far beyond the
     /// usual size (a large head or a burst) is freed instead of kept.
-    @inline(__always)
+    @inlinable
     public func reclaim(_ buffer: inout ByteBuffer) {
         guard buffer.isEmpty, buffer.capacity > 0 else { return }
         if free.count < maxFree && buffer.capacity <= bufferSize * 4 {

@@ -23,13 +23,13 @@ public protocol ByteTransport: AnyObject {
 
 extension ByteBuffer {
     /// Reads once from `transport` into the free space (at least `chunk` bytes of it).
-    @inline(__always)
+    @inlinable
     public mutating func read(from transport: ByteTransport, chunk: Int = 16 * 1024) -> Socket.IOResult {
         readInto(chunk: chunk) { transport.read(into: $0) }
     }
 
     /// Writes as much of the readable bytes as `transport` takes.
-    @inline(__always)
+    @inlinable
     public mutating func write(to transport: ByteTransport) -> Socket.IOResult {
         writeFrom { transport.write($0) }
     }

@@ -24,6 +24,9 @@ public enum SpanErrorKind: String, Sendable, CaseIterable {
     /// OpenTelemetry's HTTP conventions do not count a request the client cancelled as an error of
     /// the server hop, so such spans get a `client_aborted` event instead of the error flag.
     public var isClientAbort: Bool { self == .clientReset || self == .clientClosed }
+
+    /// The client broke its side: it went away, stalled, or sent what the parser refuses.
+    public var isClientSide: Bool { isClientAbort || self == .clientTimeout || self == .clientProtocol }
 }
 
 /// The client's socket address as 16 address bytes, port and family: a fixed value, so a span
@@ -254,12 +257,12 @@ public struct SpanRecord: Sendable, Equatable {
     private func text(_ r: TextRange) -> ArraySlice<UInt8>? { r.range.map { headBytes[$0] } }
 
     /// Whether the span carries OpenTracing's `error=true`: a 5xx (the upstream's or the proxy's
-    /// 502/504), no status at all, or a failure recorded while the exchange ran, except that the
-    /// client going away is not this hop's failure, and neither is a request it abandoned before
-    /// any answer (499).
+    /// 502/503/504), no status at all, or a failure of the upstream's or the proxy's while the
+    /// exchange ran. What the client did (went away, stalled, sent a malformed body) is not this
+    /// hop's failure, as a 4xx is not (OpenTelemetry's rule for server spans).
     public var isError: Bool {
         if status >= 500 || status == 0 { return true }
         guard let kind = errorKind else { return false }
-        return !kind.isClientAbort && status != 499
+        return !kind.isClientSide && status != 499
     }
 }

@@ -130,6 +130,10 @@ final class SpanRecordEncodingTests: XCTestCase {
         XCTAssertFalse(record(499, .clientReset).isError)
         XCTAssertFalse(record(200, .clientClosed).isError)
         XCTAssertTrue(record(503, .clientReset).isError, "the upstream's 5xx stays an error")
-        XCTAssertTrue(record(408, .clientTimeout).isError, "unchanged: a proxy-side failure")
+        XCTAssertFalse(record(408, .clientTimeout).isError, "a client that stalls is not this hop's failure")
+        XCTAssertFalse(record(400, .clientProtocol).isError, "nor one that sends a malformed body")
+        XCTAssertFalse(record(200, .clientTimeout).isError, "body stalled after the response started")
+        XCTAssertTrue(record(503, .drainTimeout).isError, "the proxy gave up: its failure")
+        XCTAssertTrue(record(200, .drainTimeout).isError, "cut by the drain after a 200 head")
     }
 }

@@ -1,4 +1,5 @@
 import HTTP1
+import Propagation
 import Reactor
 
 /// The I/O shell of one client connection: reads and parses requests, hands each to the upstream
@@ -223,7 +224,7 @@ final class ClientConnection: EventHandler {
 
     private func appendTraceResponse(_ out: inout [UInt8]) {
         guard ctx.config.traceResponse, let ex = exchange else { return }
-        HeadWriter.appendField("traceresponse", RequestTracer.traceResponseValue(ex.trace.outgoing), to: &out)
+        TraceResponse.appendField(ex.trace.outgoing, to: &out)
     }
 
     // MARK: actions

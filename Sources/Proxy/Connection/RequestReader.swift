@@ -29,18 +29,9 @@ struct RequestReader {
     /// it returns. A head that breaks the Host rule (RFC 9112 section 3.2) is an error here, so
     /// the codec's count and the proxy's rule meet in one place.
     mutating func next(body: (UnsafeRawBufferPointer) -> Void) throws(HTTPParseError) -> HTTPParser.Event? {
-        while true {
-            var event: HTTPParser.Event?
-            let consumed = try input.withReadableBytes { (b) throws(HTTPParseError) -> Int in
-                let (n, e) = try parser.next(b)
-                if case .body(let r) = e { body(UnsafeRawBufferPointer(rebasing: b[r])) }
-                event = e
-                return n
-            }
-            input.consume(consumed)
-            if case .head(let head) = event, let error = HTTPParseError.checkHost(head) { throw error }
-            if event != nil || consumed == 0 || input.isEmpty { return event }
-        }
+        let event = try input.nextEvent(of: &parser, body: body)
+        if case .head(let head) = event, let error = HTTPParseError.checkHost(head) { throw error }
+        return event
     }
 
     /// Hands the buffered bytes to `body` and drops them (a tunnel passes them on as they are).

@@ -1,3 +1,4 @@
+import HTTP1
 import Reactor
 
 /// What the client side is told about its upstream connection.
@@ -22,6 +23,9 @@ final class UpstreamConnection: EventHandler {
     private(set) var state: State
     private var input = ByteBuffer()
     private var output = ByteBuffer()
+    /// What the upstream sends is parsed here, with the connection: a pooled connection reuses its
+    /// parser's head storage for every response it carries.
+    private var parser = HTTPParser(kind: .response)
     weak var delegate: UpstreamDelegate?
     /// Served at least one exchange before (a stale pooled connection may have been closed by the
     /// upstream already: such a failure before any response byte is retried for idempotent requests).
@@ -72,10 +76,32 @@ final class UpstreamConnection: EventHandler {
         flush()
     }
 
-    /// Lends the unread response bytes to `body`, which returns how many it used.
-    func consumeInput<E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> Int) throws(E) {
-        let n = try input.withReadableBytes(body)
-        input.consume(n)
+    /// Lends the unread bytes to `body`, which returns how many it used (a tunnel relays them).
+    func consumeInput(_ body: (UnsafeRawBufferPointer) -> Int) {
+        input.consume(input.withReadableBytes(body))
+    }
+
+    /// The next exchange's response is coming (`toHEAD`: it answers a HEAD, so it has no body).
+    func expectResponse(toHEAD: Bool) {
+        parser.reset()
+        parser.expectResponse(toHEAD: toHEAD)
+    }
+
+    /// The next response event from the bytes read so far, or nil when more are needed. Body
+    /// bytes go to `body` first.
+    func nextResponseEvent(body: (UnsafeRawBufferPointer) -> Void) throws(HTTPParseError) -> HTTPParser.Event? {
+        try input.nextEvent(of: &parser, body: body)
+    }
+
+    /// The upstream closed: whether that completed the response (a close-delimited body), found
+    /// none under way, or cut one short.
+    func responseEndOnClose() -> ConnectionStateMachine.UpstreamEnd {
+        do {
+            if case .end = try parser.finish() { return .complete }
+            return .nothing
+        } catch {
+            return .truncated
+        }
     }
 
     /// Stops reading (the client is not taking the response fast enough).

@@ -27,9 +27,9 @@ final class UpstreamRelay {
     private let writer: ClientWriter
     private let notify: (Notice) -> Void
     private(set) var connection: UpstreamConnection?
-    private var parser = HTTPParser(kind: .response)
     private(set) var framing = HeadWriter.RelayFraming.none
     private var chunkedRequest = false
+    private var requestIsHEAD = false
 
     init(ctx: LoopContext, writer: ClientWriter, notify: @escaping (Notice) -> Void) {
         self.ctx = ctx
@@ -40,10 +40,9 @@ final class UpstreamRelay {
     var pendingOutput: Int { connection?.pendingOutput ?? 0 }
     var hasInput: Bool { connection?.hasInput ?? false }
 
-    /// A new exchange for `request`: the response parser starts over.
+    /// A new exchange for `request`.
     func begin(_ request: HTTPHead) {
-        parser = HTTPParser(kind: .response)
-        parser.expectResponse(toHEAD: request.method == .head)
+        requestIsHEAD = request.method == .head
         chunkedRequest = request.framing == .chunked
         framing = .none
     }
@@ -62,6 +61,7 @@ final class UpstreamRelay {
             ctx.metrics.upstreamConnections.add()
         }
         connection = up
+        up.expectResponse(toHEAD: requestIsHEAD)
         ctx.withScratch { out in
             writeHead(&out)
             up.send(out)
@@ -98,24 +98,16 @@ final class UpstreamRelay {
     /// client, framed, before it returns.
     func next() throws(HTTPParseError) -> Event? {
         guard let up = connection else { return nil }
-        while true {
-            var event: Event?
-            var consumed = 0
-            try up.consumeInput { (b) throws(HTTPParseError) -> Int in
-                let (n, e) = try parser.next(b)
-                switch e {
-                case .head(let head): event = .head(head)
-                case .body(let r):
-                    writer.writeBody(UnsafeRawBufferPointer(rebasing: b[r]), chunked: framing == .chunked)
-                    event = .body(count: r.count)
-                case .end: event = .end
-                case nil: break
-                }
-                consumed = n
-                return n
-            }
-            if event != nil { return event }
-            if consumed == 0 || !up.hasInput { return nil }
+        var bodyBytes = 0
+        let event = try up.nextResponseEvent { bytes in
+            writer.writeBody(bytes, chunked: framing == .chunked)
+            bodyBytes = bytes.count
+        }
+        switch event {
+        case nil: return nil
+        case .head(let head): return .head(head)
+        case .body: return .body(count: bodyBytes)
+        case .end: return .end
         }
     }
 
@@ -126,12 +118,7 @@ final class UpstreamRelay {
 
     /// The upstream closed: what that means for the response in progress.
     func endOnClose() -> ConnectionStateMachine.UpstreamEnd {
-        do {
-            if case .end = try parser.finish() { return .complete }
-            return .nothing
-        } catch {
-            return .truncated
-        }
+        connection?.responseEndOnClose() ?? .nothing
     }
 
     /// Tunnel bytes from the upstream go to the client as they are.
