@@ -14,14 +14,10 @@ final class ClientConnection: EventHandler {
     private let writer: ClientWriter
     private var relay: UpstreamRelay!
     private var exchange: Exchange?
-    private var requestStartWall: Int64 = 0
-    private var requestStartNs: Int64 = 0
     private var readEOF = false
     /// Inside the request parse loop: a finished exchange leaves the next pipelined request to it.
     private var parsing = false
     private(set) var isReleased = false
-
-    static let highWater = 256 * 1024
 
     init(ctx: LoopContext, transport: ByteTransport, peer: ClientPeer) {
         self.ctx = ctx
@@ -35,12 +31,7 @@ final class ClientConnection: EventHandler {
         relay = UpstreamRelay(ctx: ctx, writer: writer) { [unowned self] in upstream($0) }
     }
 
-    /// No request in progress and nothing of one received.
-    var isIdle: Bool { if case .idle = machine.state { reader.isEmpty } else { false } }
-
     private var now: Int64 { ctx.time.monotonicMs() }
-
-    // MARK: events
 
     func onReadable() {
         if isReleased { return }
@@ -49,7 +40,7 @@ final class ClientConnection: EventHandler {
         case .bytes where lingering: break
         case .bytes:
             if case .tunnelling = machine.state {
-                relayTunnelInput()
+                relay.sendTunnel(from: &reader)
             } else {
                 markRequestStart()
                 process()
@@ -66,12 +57,9 @@ final class ClientConnection: EventHandler {
 
     func onWritable() {
         if isReleased { return }
-        let before = writer.pending
-        guard writer.flush() else { return perform(machine.clientReset()) }
-        if before > Self.highWater / 2 && writer.pending <= Self.highWater / 2 && relay.connection != nil {
-            relay.pauseReading(false)
-            if exchange != nil { relayResponse() }
-        }
+        guard let drained = writer.flush() else { return perform(machine.clientReset()) }
+        // The client caught up: read the paused response again.
+        if drained && relay.pauseReading(false) && exchange != nil { relayResponse() }
         settle()
     }
 
@@ -83,7 +71,7 @@ final class ClientConnection: EventHandler {
 
     /// SIGTERM: a request already waiting in the socket is served; idle connections close.
     func beginDrain() {
-        if isIdle { onReadable() }
+        if case .idle = machine.state, reader.isEmpty { onReadable() }
         if isReleased { return }
         perform(machine.beginDrain())
         settle()
@@ -114,13 +102,10 @@ final class ClientConnection: EventHandler {
         settle()
     }
 
-    // MARK: requests
-
     private func markRequestStart() {
         guard case .idle = machine.state, !reader.isEmpty else { return }
-        requestStartWall = ctx.time.wallMicros()
-        requestStartNs = ctx.time.monotonicNs()
-        machine.bytesReceived(now: requestStartNs / 1_000_000)
+        reader.markStart(ctx.time)
+        machine.bytesReceived(now: reader.startNs / 1_000_000)
     }
 
     /// Parses as much client input as the state allows. The parser is called even with no input
@@ -149,8 +134,8 @@ final class ClientConnection: EventHandler {
 
     private func startExchange(_ head: HTTPHead) {
         exchange = Exchange(
-            head: head, trace: RequestTracer.decide(head: head, ctx: ctx), startWallMicros: requestStartWall,
-            startNs: requestStartNs)
+            head: head, trace: RequestTracer.decide(head: head, ctx: ctx), startWallMicros: reader.startWall,
+            startNs: reader.startNs)
         relay.begin(head)
         ctx.metrics.spansStarted.add()
         perform(machine.requestHead(.init(head), now: now))
@@ -168,9 +153,7 @@ final class ClientConnection: EventHandler {
         guard let ex = exchange else { return }
         let startNs = ctx.time.monotonicNs()
         do {
-            let (connecting, reused) = try relay.attach(fresh: fresh) { out in
-                RequestTracer.buildForwardedHead(ex.head, trace: ex.trace, peerHost: peer.host, ctx: ctx, into: &out)
-            }
+            let (connecting, reused) = try relay.attach(fresh: fresh, exchange: ex, peerHost: peer.host)
             if !connecting { exchange!.connectedNs = startNs }
             machine.upstreamAttached(connecting: connecting, reused: reused, now: startNs / 1_000_000)
         } catch {
@@ -178,15 +161,12 @@ final class ClientConnection: EventHandler {
         }
     }
 
-    // MARK: responses
-
     /// Relays what the upstream sent, as far as the client keeps up. Corked: the head and the body
     /// bytes that came with it leave in one write.
     private func relayResponse() {
         writer.cork()
         defer { uncork() }
-        while exchange != nil && !writer.failed {
-            if writer.pending > Self.highWater { return relay.pauseReading(true) }
+        while exchange != nil && !writer.failed && writer.pending <= ClientWriter.highWater {
             let event: UpstreamRelay.Event?
             do {
                 event = try relay.next()
@@ -202,6 +182,8 @@ final class ClientConnection: EventHandler {
             case .end: perform(machine.responseEnd(upstreamIdle: !relay.hasInput, now: now))
             }
         }
+        // The client is not taking the response as fast as it comes: stop reading it for now.
+        if writer.pending > ClientWriter.highWater { relay.pauseReading(true) }
     }
 
     private func responseHead(_ head: HTTPHead) {
@@ -212,14 +194,7 @@ final class ClientConnection: EventHandler {
         let action = machine.responseHead(
             status: head.status, keepAlive: head.keepAlive, framingNeedsClose: framing == .close, now: now)
         guard case .forwardResponseHead(let close) = action else { return perform(action) }
-        let connection: HeadWriter.ConnectionOption =
-            head.status == 101 ? .upgrade : close ? .close : request.versionMinor == 0 ? .keepAlive : .none
-        ctx.withScratch { out in
-            HeadWriter.appendResponseHead(
-                head, framing: framing, requestMethod: request.method, connection: connection,
-                excluding: Self.responseExcluded, to: &out, extraFields: appendTraceResponse)
-            writer.write(out)
-        }
+        relay.writeResponseHead(head, request: request, close: close, extraFields: appendTraceResponse)
     }
 
     private func appendTraceResponse(_ out: inout [UInt8]) {
@@ -227,19 +202,13 @@ final class ClientConnection: EventHandler {
         TraceResponse.appendField(ex.trace.outgoing, to: &out)
     }
 
-    // MARK: actions
-
     private func perform(_ action: ConnectionStateMachine.Action) {
         switch action {
         case .none, .closeWhenFlushed, .forwardResponseHead: break
         case .startUpstream: connectUpstream(fresh: false)
-        case .retryUpstream:
-            relay.release(reuse: false)
-            connectUpstream(fresh: true)
-            relay.flush()
+        case .retryUpstream: connectUpstream(fresh: true)
         case .respond(let failure, let next):
-            fail(failure)
-            exchange?.status = failure.status
+            fail(failure, status: failure.status)
             relay.release(reuse: false)
             writer.writeAnswer(
                 status: failure.status, close: next == .closeWhenFlushed, extraFields: appendTraceResponse)
@@ -250,9 +219,7 @@ final class ClientConnection: EventHandler {
             ctx.logRejected(status: failure.status, reason: failure.message, peer: peer)
             writer.writeAnswer(status: failure.status, close: true)
         case .abort(let failure):
-            fail(failure)
-            if exchange?.status == 0 { exchange?.status = failure.status }
-            relay.release(reuse: false)
+            fail(failure, status: exchange?.status == 0 ? failure.status : nil)
             recordSpan()
             release()
         case .sendContinue: writer.write(HeadWriter.continueResponse)
@@ -262,7 +229,7 @@ final class ClientConnection: EventHandler {
             endExchange(then: next)
         case .enterTunnel:
             recordSpan()
-            relayTunnelInput()
+            relay.sendTunnel(from: &reader)
             relay.relayTunnel()
         case .shutdownUpstreamWrite: relay.shutdownWrite()
         case .linger:
@@ -272,9 +239,9 @@ final class ClientConnection: EventHandler {
         }
     }
 
-    private func fail(_ failure: ExchangeFailure) {
+    private func fail(_ failure: ExchangeFailure, status: Int? = nil) {
         ctx.count(failure)
-        exchange?.fail(failure)
+        exchange?.fail(failure, status: status)
     }
 
     /// Records the span and, for `.serveNext`, starts on a pipelined request already received.
@@ -291,20 +258,13 @@ final class ClientConnection: EventHandler {
         RequestTracer.finish(ex, ctx: ctx, peer: peer)
     }
 
-    private func relayTunnelInput() {
-        guard let up = relay.connection else { return }
-        reader.drain { up.send($0) }
-        up.flushOutput()
-    }
-
     private func release() {
         if isReleased { return }
         isReleased = true
         relay.release(reuse: false)
         exchange = nil
         transport.close()
-        reader.removeAll()
-        reader.reclaim()
+        reader.release()
         writer.discard()
         ctx.connectionClosed(self)
     }
@@ -330,15 +290,10 @@ final class ClientConnection: EventHandler {
             if isReleased { return }
         }
         let backlogged =
-            reader.isFull || writer.pending > Self.highWater || relay.pendingOutput > UpstreamConnection.highWater
+            reader.isFull || writer.pending > ClientWriter.highWater
+            || relay.pendingOutput > UpstreamConnection.highWater
         transport.setInterest(
             readable: !readEOF && (machine.state.isLingering || !backlogged),
             writable: !writer.corked && writer.pending > 0)
     }
-
-    static let responseExcluded: Set<String> = ["traceresponse"]
-}
-
-extension ConnectionStateMachine.State {
-    var isLingering: Bool { if case .lingering = self { true } else { false } }
 }

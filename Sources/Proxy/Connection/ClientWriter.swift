@@ -16,6 +16,10 @@ final class ClientWriter {
     private(set) var corked = false
     private(set) var failed = false
 
+    /// Past this much queued, the upstream's response is not read further until the client
+    /// catches up (and the client's next request is not read either).
+    static let highWater = 256 * 1024
+
     init(transport: ByteTransport, buffers: BufferPool) {
         self.transport = transport
         self.buffers = buffers
@@ -69,11 +73,13 @@ final class ClientWriter {
 
     func uncork() { corked = false }
 
-    /// Writes what is queued, as far as the transport takes it. False when the client is gone.
-    func flush() -> Bool {
+    /// Writes what is queued, as far as the transport takes it: nil when the client is gone,
+    /// otherwise whether the queue just fell to the low-water mark (half of `highWater`).
+    func flush() -> Bool? {
+        let before = output.readableCount
         switch output.write(to: transport) {
-        case .bytes, .wouldBlock: return true
-        case .eof, .error: return false
+        case .bytes, .wouldBlock: return before > Self.highWater / 2 && output.readableCount <= Self.highWater / 2
+        case .eof, .error: return nil
         }
     }
 

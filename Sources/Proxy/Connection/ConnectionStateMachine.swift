@@ -453,3 +453,7 @@ struct ConnectionStateMachine {
         return .serveNext
     }
 }
+
+extension ConnectionStateMachine.State {
+    var isLingering: Bool { if case .lingering = self { true } else { false } }
+}

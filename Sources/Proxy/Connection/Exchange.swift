@@ -25,11 +25,13 @@ struct Exchange {
     }
 
     /// Keeps the first failure: a later one (closing after a timeout) is a consequence of it.
-    mutating func fail(_ failure: ExchangeFailure) {
+    /// `status`, when given, is what the client was answered.
+    mutating func fail(_ failure: ExchangeFailure, status: Int? = nil) {
         if errorKind == nil {
             errorKind = failure.kind
             errorMessage = failure.message
         }
+        if let status { self.status = status }
     }
 }
 

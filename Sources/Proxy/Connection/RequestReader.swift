@@ -8,6 +8,9 @@ struct RequestReader {
     private var input = ByteBuffer()
     private var parser: HTTPParser
     private let buffers: BufferPool
+    /// When the current request's first byte was read: the span's start.
+    private(set) var startWall: Int64 = 0
+    private(set) var startNs: Int64 = 0
 
     init(limits: HTTPParser.Limits, buffers: BufferPool) {
         parser = HTTPParser(kind: .request, limits: limits)
@@ -15,6 +18,11 @@ struct RequestReader {
     }
 
     var isEmpty: Bool { input.isEmpty }
+
+    mutating func markStart(_ time: TimeSource) {
+        startWall = time.wallMicros()
+        startNs = time.monotonicNs()
+    }
     /// Enough is buffered: stop reading until the connection catches up.
     var isFull: Bool { input.readableCount >= 64 * 1024 }
 
@@ -44,4 +52,10 @@ struct RequestReader {
 
     /// Gives an empty buffer back to the pool (an idle connection holds none).
     mutating func reclaim() { buffers.reclaim(&input) }
+
+    /// Drops what is buffered and gives the buffer back (the connection is closing).
+    mutating func release() {
+        input.removeAll()
+        buffers.reclaim(&input)
+    }
 }

@@ -47,11 +47,13 @@ final class UpstreamRelay {
         framing = .none
     }
 
-    /// Takes a pooled connection (unless `fresh`) or opens one, and queues the head `writeHead`
-    /// writes. The connect error of a new connection is thrown.
+    /// Takes a pooled connection or opens one, and queues the exchange's forwarded head. `fresh`
+    /// is the retry after a pooled connection died: a new connection, and the head goes out now
+    /// (there is no body to gather with it). The connect error of a new connection is thrown.
     func attach(
-        fresh: Bool, writeHead: (inout [UInt8]) -> Void
+        fresh: Bool, exchange ex: Exchange, peerHost: String
     ) throws(SystemError) -> (connecting: Bool, reused: Bool) {
+        if fresh { release(reuse: false) }
         let up: UpstreamConnection
         if !fresh, let pooled = ctx.pool.take() {
             pooled.delegate = self
@@ -63,9 +65,10 @@ final class UpstreamRelay {
         connection = up
         up.expectResponse(toHEAD: requestIsHEAD)
         ctx.withScratch { out in
-            writeHead(&out)
+            RequestTracer.buildForwardedHead(ex.head, trace: ex.trace, peerHost: peerHost, ctx: ctx, into: &out)
             up.send(out)
         }
+        if fresh { up.flushOutput() }
         return (up.state == .connecting, up.reused)
     }
 
@@ -111,6 +114,31 @@ final class UpstreamRelay {
         }
     }
 
+    /// The response head as the client gets it: the upstream's fields in the client's framing,
+    /// the proxy's `Connection`, then `extraFields` (traceresponse).
+    func writeResponseHead(
+        _ head: HTTPHead, request: HTTPHead, close: Bool, extraFields: (inout [UInt8]) -> Void
+    ) {
+        let connection: HeadWriter.ConnectionOption =
+            head.status == 101 ? .upgrade : close ? .close : request.versionMinor == 0 ? .keepAlive : .none
+        ctx.withScratch { out in
+            HeadWriter.appendResponseHead(
+                head, framing: framing, requestMethod: request.method, connection: connection,
+                excluding: Self.responseExcluded, to: &out, extraFields: extraFields)
+            writer.write(out)
+        }
+    }
+
+    /// The proxy writes its own `traceresponse`; the upstream's would name the wrong span.
+    static let responseExcluded: Set<String> = ["traceresponse"]
+
+    /// Tunnel bytes from the client go to the upstream as they are.
+    func sendTunnel(from reader: inout RequestReader) {
+        guard let up = connection else { return }
+        reader.drain { up.send($0) }
+        up.flushOutput()
+    }
+
     /// Ends the client's chunked body, if it is one.
     func writeLastChunk() {
         if framing == .chunked { writer.write(ChunkedFraming.lastChunk) }
@@ -129,7 +157,12 @@ final class UpstreamRelay {
         }
     }
 
-    func pauseReading(_ paused: Bool) { connection?.pauseReading(paused) }
+    /// Stops or resumes reading the response; false when there is no connection to pause.
+    @discardableResult
+    func pauseReading(_ paused: Bool) -> Bool {
+        connection?.pauseReading(paused)
+        return connection != nil
+    }
 
     func shutdownWrite() { connection?.shutdownWrite() }
 
