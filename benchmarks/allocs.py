@@ -30,11 +30,9 @@ class Upstream(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
-        body = b"hello, world\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        # One write: a head and a body in two small segments would meet Nagle's algorithm and a
+        # delayed ACK (40 ms), which is the harness's latency, not the proxy's.
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nhello, world\n")
 
     def log_message(self, *args):
         pass
@@ -64,22 +62,29 @@ def udp_sink():
     return s.getsockname()[1]
 
 
+ZIPKIN_COLLECTOR = r"""
+import http.server, sys
+class Collector(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
 def zipkin_sink():
-    class Collector(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            self.send_response(202)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server.server_address[1]
+    """A Zipkin collector that only accepts, in a process of its own (sharing this one's
+    interpreter lock with the upstream would slow the upstream, not the proxy)."""
+    proc = subprocess.Popen([sys.executable, "-c", ZIPKIN_COLLECTOR], stdout=subprocess.PIPE, text=True)
+    port = int(proc.stdout.readline())
+    return port, proc
 
 
 def send_requests(port, n):
@@ -156,8 +161,15 @@ def main():
     known = {
         "off": ("tracing off", lambda: "none"),
         "jaeger": ("Jaeger UDP", lambda: f"jaeger-udp://127.0.0.1:{udp_sink()}"),
-        "zipkin": ("Zipkin HTTP", lambda: f"zipkin+http://127.0.0.1:{zipkin_sink()}"),
+        "zipkin": ("Zipkin HTTP", lambda: f"zipkin+http://127.0.0.1:{zipkin_sink_url()}"),
     }
+    collectors = []
+
+    def zipkin_sink_url():
+        port, proc = zipkin_sink()
+        collectors.append(proc)
+        return port
+
     n = args.requests
     workdir = tempfile.mkdtemp(prefix="tp-allocs-")
     counter = build_counter(workdir)
@@ -170,6 +182,8 @@ def main():
         a = run_once(args.binary, counter, upstream_port, reporter, n)
         b = run_once(args.binary, counter, upstream_port, reporter, 3 * n)
         print(f"| {name} | {a:,} | {b:,} | {(b - a) / (2 * n):.2f} |", flush=True)
+    for proc in collectors:
+        proc.kill()
     return 0
 
 
