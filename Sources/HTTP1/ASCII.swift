@@ -58,8 +58,17 @@ enum ASCII {
         _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercased: String
     ) -> Bool {
         guard lowercased.utf8.count == range.count else { return false }
+        // Native strings (all the proxy's names) compare over their contiguous UTF-8 directly.
+        return lowercased.utf8.withContiguousStorageIfAvailable { matches(bytes, range, $0) }
+            ?? matches(bytes, range, lowercased.utf8)
+    }
+
+    @inline(__always)
+    private static func matches(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercased: some Sequence<UInt8>
+    ) -> Bool {
         var i = range.lowerBound
-        for c in lowercased.utf8 {
+        for c in lowercased {
             if lower(bytes[i]) != c { return false }
             i += 1
         }

@@ -61,15 +61,19 @@ enum Hex {
         return n < 10 ? n &+ 48 : n &+ 87
     }
 
-    /// Appends `v` as 16 lowercase hex digits, zero padded.
+    /// Appends `v` as 16 lowercase hex digits, zero padded: formatted on the stack and appended
+    /// at once (one capacity check instead of sixteen; every forwarded request carries several).
     @inline(__always)
     static func append16(_ v: UInt64, to out: inout [UInt8]) {
-        var shift: UInt64 = 60
-        while true {
-            out.append(digit(v >> shift))
-            if shift == 0 { break }
-            shift -= 4
+        var digits: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &digits) { p in
+            var x = v
+            for i in stride(from: 15, through: 0, by: -1) {
+                p[i] = digit(x)
+                x >>= 4
+            }
         }
+        withUnsafeBytes(of: &digits) { out.append(contentsOf: $0) }
     }
 
     /// Appends a trace id as 32 lowercase hex digits: injectors always write the full width.
@@ -77,13 +81,6 @@ enum Hex {
     static func append32(_ id: TraceID, to out: inout [UInt8]) {
         append16(id.high, to: &out)
         append16(id.low, to: &out)
-    }
-
-    /// Appends `v` as two lowercase hex digits.
-    @inline(__always)
-    static func append2(_ v: UInt8, to out: inout [UInt8]) {
-        out.append(digit(UInt64(v >> 4)))
-        out.append(digit(UInt64(v)))
     }
 }
 

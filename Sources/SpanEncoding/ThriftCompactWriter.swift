@@ -106,11 +106,6 @@ public struct ThriftCompactWriter: Sendable {
         writeByte(value)
     }
 
-    public mutating func writeI16Field(id: Int16, _ value: Int16) {
-        writeFieldBegin(id: id, type: .i16)
-        writeI16(value)
-    }
-
     public mutating func writeI32Field(id: Int16, _ value: Int32) {
         writeFieldBegin(id: id, type: .i32)
         writeI32(value)
