@@ -54,6 +54,17 @@ public struct ThriftCompactWriter: Sendable {
 
     /// Appends already encoded compact bytes (an independently encoded struct, for instance: a
     /// struct's field deltas restart at zero, so its encoding does not depend on where it sits).
+    /// Bytes laid out by the caller (fixed headers it has worked out itself).
+    @inline(__always)
+    mutating func appendByte(_ b: UInt8) { bytes.append(b) }
+
+    @inline(__always)
+    mutating func appendBytes(_ pair: (UInt8, UInt8), _ third: UInt8) {
+        bytes.append(pair.0)
+        bytes.append(pair.1)
+        bytes.append(third)
+    }
+
     public mutating func appendRaw(_ raw: some Sequence<UInt8>) {
         bytes.append(contentsOf: raw)
     }
