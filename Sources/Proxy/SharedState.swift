@@ -6,7 +6,7 @@ import Stats
 
 /// What every loop reads and nobody mutates after start-up (the pipeline and counters are
 /// thread-safe by construction).
-final class SharedState: @unchecked Sendable {
+final class SharedState: Sendable {
     let config: ProxyConfig
     let registry: MetricsRegistry
     let metrics: ProxyMetrics
