@@ -53,7 +53,7 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-BIN="$ROOT/.build/release/traceproxy"
+BIN="${TRACEPROXY:-$ROOT/.build/release/traceproxy}"
 if [[ ! -x "$BIN" ]]; then
     echo "building the release binary..." >&2
     (cd "$ROOT" && swift build -c release --product traceproxy >&2)

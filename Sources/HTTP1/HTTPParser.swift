@@ -201,9 +201,11 @@ public struct HTTPParser: Sendable {
             lineState = st
             return (n, nil)
         }
-        // The previous head's storage is reused when nobody kept that head (a relayed response
-        // head is dropped once written): no allocation per head on a busy connection.
-        headBytes.removeAll(keepingCapacity: true)
+        // A response head's storage is reused: the proxy drops a relayed head once it is written,
+        // so a pooled connection allocates nothing per head. A request head's bytes are kept by
+        // its span record until reported; reusing them would only copy the old capacity into a
+        // fresh buffer (and grew RSS steadily under the soak with dead collectors).
+        if kind == .response { headBytes.removeAll(keepingCapacity: true) } else { headBytes = [] }
         if !headBuffer.isEmpty {
             headBytes.append(contentsOf: headBuffer)
             headBuffer.removeAll(keepingCapacity: true)

@@ -272,3 +272,21 @@ final class HTTPParserRequestTests: XCTestCase {
         }
     }
 }
+
+/// A response parser reuses its head storage for the next head once the proxy let the last one
+/// go; each head still reads back exactly as it arrived.
+final class HTTPParserHeadStorageTests: XCTestCase {
+    func test_droppedResponseHeads_reuseStorage_sameBytes() throws {
+        var parser = HTTPParser(kind: .response)
+        for i in 0..<50 {
+            let response = ascii(
+                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-A: \(String(repeating: "b", count: i))\r\n\r\n")
+            let r = try parser.step(response)
+            guard case .head(let h)? = r.event else { return XCTFail("no head") }
+            XCTAssertEqual(h.bytes, response)
+            XCTAssertEqual(h.fields.count, 2)
+            XCTAssertEqual(h.firstValue(lowercasedName: "x-a")?.count, i)
+            _ = try parser.step([])
+        }
+    }
+}
