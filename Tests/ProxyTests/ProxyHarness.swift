@@ -8,9 +8,9 @@ import XCTest
 
 @testable import Proxy
 
-/// A proxy started in-process on 127.0.0.1 port 0 with one loop. There is no stop() for an
-/// in-process server, so every started server is kept for the life of the test process (each
-/// test has its own ports; a dangling `unowned` loop reference would crash otherwise).
+/// A proxy started in-process on 127.0.0.1 port 0 with one loop. Tests do not wait for
+/// `ProxyServer.shutdown()`'s drain, so every started server is kept for the life of the test
+/// process (each test has its own ports; a dangling `unowned` loop reference would crash otherwise).
 struct RunningProxy {
     let server: ProxyServer
     let port: UInt16
@@ -37,7 +37,7 @@ enum ProxyHarness {
         let server = try ProxyServer(config: config, logger: Logger(label: "proxy-tests"))
         try server.start()
         keepAlive.withLock { $0.append(server) }
-        let port = Socket.localAddress(server.listeners[0].fd).hostAndPort.port
+        let port = server.listenPort
         let adminPort = server.adminListener.map { Socket.localAddress($0.fd).hostAndPort.port }
         return RunningProxy(server: server, port: port, adminPort: adminPort)
     }

@@ -82,10 +82,5 @@ enum ExchangeFailure: Equatable {
     }
 
     /// The client broke or left its side; the rest are the upstream's or the proxy's.
-    var isClientSide: Bool {
-        switch self {
-        case .malformedRequest, .headTimeout, .bodyTimeout, .clientClosed, .clientReset: return true
-        default: return false
-        }
-    }
+    var isClientSide: Bool { kind.isClientSide }
 }
