@@ -8,6 +8,7 @@ enum ASCII {
     static let colon: UInt8 = 0x3A
     static let comma: UInt8 = 0x2C
     static let semicolon: UInt8 = 0x3B
+    static let underscore: UInt8 = 0x5F
 
     /// `tchar`: the characters of a token (method, field name, connection option).
     @inline(__always)
@@ -61,6 +62,21 @@ enum ASCII {
         // Native strings (all the proxy's names) compare over their contiguous UTF-8 directly.
         return lowercased.utf8.withContiguousStorageIfAvailable { matches(bytes, range, $0) }
             ?? matches(bytes, range, lowercased.utf8)
+    }
+
+    /// As `equalsIgnoringCase`, with `_` in `bytes` read as `-`: how a CGI-style back end would
+    /// see the name.
+    static func equalsFoldingUnderscore(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ lowercased: String
+    ) -> Bool {
+        guard lowercased.utf8.count == range.count else { return false }
+        var i = range.lowerBound
+        for c in lowercased.utf8 {
+            let b = lower(bytes[i])
+            if (b == underscore ? UInt8(ascii: "-") : b) != c { return false }
+            i += 1
+        }
+        return true
     }
 
     @inline(__always)

@@ -18,22 +18,35 @@ extension HTTPHead {
     /// Appends every end-to-end field line (`name: value\r\n`, as received) to `out`, leaving out the
     /// hop-by-hop fields (Connection and the fields it names, Keep-Alive, Proxy-Connection, TE,
     /// Trailer, Transfer-Encoding, Content-Length (the proxy re-frames), Upgrade unless
-    /// `keepUpgrade`), and any field whose lowercased name is in `excluding`.
+    /// `keepUpgrade`), any field whose lowercased name is in `excluding`, Host when `dropHost`,
+    /// and the field names with `_` that `underscores` leaves out. Returns how many of those
+    /// underscore fields it left out.
     ///
     /// RFC 9110 section 7.6.1: a proxy must remove Connection and every field it names before
     /// forwarding; Proxy-Connection and Keep-Alive are the common unlisted ones.
+    @discardableResult
     public func appendForwardableFields(
-        to out: inout [UInt8], excluding: Set<String>, keepUpgrade: Bool
-    ) {
+        to out: inout [UInt8], excluding: Set<String>, keepUpgrade: Bool,
+        underscores: HeadWriter.UnderscorePolicy = .keepAll, dropHost: Bool = false
+    ) -> Int {
         bytes.withUnsafeBufferPointer { p in
             // Whether Connection names any options at all; usually it names none or one, so each
             // field is checked against them in place rather than collecting them (no allocation).
             let hasConnection = fields.contains {
                 ASCII.equalsIgnoringCase(p, Int($0.nameStart)..<Int($0.nameEnd), "connection")
             }
+            let checkUnderscores = underscoreFieldCount > 0 && underscores != .keepAll
+            var leftOut = 0
             for f in fields {
                 let name = Int(f.nameStart)..<Int(f.nameEnd)
+                if checkUnderscores && p[name].contains(ASCII.underscore) {
+                    if underscores == .drop || Self.isReserved(p, name, excluding: excluding) {
+                        leftOut += 1
+                        continue
+                    }
+                }
                 if Self.isHopByHop(p, name, keepUpgrade: keepUpgrade) { continue }
+                if dropHost && ASCII.equalsIgnoringCase(p, name, "host") { continue }
                 // With keepUpgrade the proxy relays an upgrade and writes its own
                 // `Connection: upgrade`, so the Upgrade field it names stays.
                 let keptUpgrade = keepUpgrade && ASCII.equalsIgnoringCase(p, name, "upgrade")
@@ -48,7 +61,19 @@ extension HTTPHead {
                 out.append(ASCII.cr)
                 out.append(ASCII.lf)
             }
+            return leftOut
         }
+    }
+
+    /// A name with `_` that a back end folding `_` into `-` would take for a framing or hop-by-hop
+    /// field, or for one the proxy writes itself (`excluding`): never forwarded.
+    private static func isReserved(_ p: UnsafeBufferPointer<UInt8>, _ name: Range<Int>, excluding: Set<String>) -> Bool
+    {
+        for reserved in ["content-length", "transfer-encoding", "keep-alive", "proxy-connection"]
+        where ASCII.equalsFoldingUnderscore(p, name, reserved) {
+            return true
+        }
+        return excluding.contains { ASCII.equalsFoldingUnderscore(p, name, $0) }
     }
 
     /// Whether the field name at `name` is one of the options a Connection field lists.
@@ -80,8 +105,7 @@ extension HTTPHead {
         }
     }
 
-    /// The request target exactly as received (path and query, percent-encoding untouched),
-    /// since a proxy must not rewrite it (RFC 9112 section 3.2).
+    /// The request target exactly as received (percent-encoding untouched, a fragment included).
     public var target: String { String(decoding: bytes[targetRange], as: UTF8.self) }
 
     /// The target's path: everything before the first `?` (for span names and tags).
@@ -89,6 +113,12 @@ extension HTTPHead {
         let t = bytes[targetRange]
         let end = t.firstIndex(of: UInt8(ascii: "?")) ?? t.endIndex
         return String(decoding: t[..<end], as: UTF8.self)
+    }
+
+    /// Which host the request is for: an absolute-form target's authority, which wins over Host
+    /// (RFC 9112 section 3.2.2), otherwise the first Host value.
+    public var effectiveHostRange: Range<Int>? {
+        targetForm == .absolute ? authorityRange : hostValueRange
     }
 
     public var methodString: String { String(decoding: bytes[methodRange], as: UTF8.self) }

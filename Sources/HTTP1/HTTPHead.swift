@@ -29,6 +29,12 @@ public struct HTTPHead: Sendable {
     /// Offsets of the method token and the request target in `bytes`.
     public internal(set) var methodRange: Range<Int> = 0..<0
     public internal(set) var targetRange: Range<Int> = 0..<0
+    public internal(set) var targetForm: RequestTargetForm = .origin
+    /// The part of the target that goes upstream: no fragment, and for absolute-form only the
+    /// path and query (empty when the target had neither; `HeadWriter` supplies the `/`).
+    public internal(set) var forwardTargetRange: Range<Int> = 0..<0
+    /// The target's authority (absolute and authority forms).
+    public internal(set) var authorityRange: Range<Int>?
 
     // Response heads.
     public internal(set) var status: Int = 0
@@ -48,7 +54,13 @@ public struct HTTPHead: Sendable {
     /// How many Host fields a request carried. The codec accepts any number; a server applies
     /// RFC 9112 section 3.2 (see `HTTPParseError.invalidHost`).
     public internal(set) var hostFieldCount = 0
-    /// Request: `Connection: upgrade` with an `Upgrade` field. Response: status 101.
+    /// The first Host field's value.
+    public internal(set) var hostValueRange: Range<Int>?
+    /// Field lines whose name holds `_`: CGI-style back ends fold `_` into `-`, so such a name
+    /// can pass for another field (see `HeadWriter.UnderscorePolicy`).
+    public internal(set) var underscoreFieldCount = 0
+    /// Request: `Connection: upgrade` with an `Upgrade` field. Response: status 101, or a 2xx to
+    /// CONNECT (a tunnel follows either).
     public internal(set) var isUpgrade: Bool = false
 
     public init() {}

@@ -62,8 +62,12 @@ public struct HTTPParser: Sendable {
     /// Where the head-end scan stands: 0 inside a line, 1 just after LF, 2 after LF CR.
     private var lineState: UInt8 = 0
     private var sawFirstLineEnd = false
-    /// The next response answers a HEAD request; kept across 1xx interim responses.
+    /// The next response answers a HEAD (or CONNECT) request; kept across 1xx interim responses.
     private var responseToHEAD = false
+    private var responseToCONNECT = false
+    /// Request parsers: how far an incomplete request line has been checked (see `checkPartialHead`).
+    private var lineScanner = RequestLineScanner()
+    private var requestLineChecked = false
     /// Set by a 101 head: after its `.end` the parser stops.
     private var upgradeAfterEnd = false
 
@@ -80,13 +84,23 @@ public struct HTTPParser: Sendable {
         lineState = 0
         sawFirstLineEnd = false
         responseToHEAD = false
+        responseToCONNECT = false
         upgradeAfterEnd = false
+        lineScanner = RequestLineScanner()
+        requestLineChecked = false
     }
 
-    /// For response parsers: the next response answers a HEAD request (so it has no body).
-    /// Call before feeding that response's bytes. It holds until a final (non-1xx) head arrives.
+    /// For response parsers: the method of the request the next response answers. A response to
+    /// HEAD has no body; a 2xx to CONNECT has none either, and the connection is a tunnel after
+    /// it. Call before feeding that response's bytes; it holds until a final (non-1xx) head.
+    public mutating func expectResponse(to method: HTTPMethod) {
+        responseToHEAD = method == .head
+        responseToCONNECT = method == .connect
+    }
+
+    /// `expectResponse(to: .head)` when `toHEAD`, otherwise as for a GET.
     public mutating func expectResponse(toHEAD: Bool) {
-        responseToHEAD = toHEAD
+        expectResponse(to: toHEAD ? .head : .get)
     }
 
     /// Parses from the start of `input`. Returns how many bytes were consumed and the event, if any.
@@ -199,6 +213,7 @@ public struct HTTPParser: Sendable {
         guard end >= 0 else {
             headBuffer.append(contentsOf: slice)
             lineState = st
+            if kind == .request { try checkPartialHead() }
             return (n, nil)
         }
         // A response head's storage is reused: the proxy drops a relayed head once it is written,
@@ -213,6 +228,8 @@ public struct HTTPParser: Sendable {
         headBytes.append(contentsOf: slice)
         lineState = 0
         sawFirstLineEnd = false
+        lineScanner = RequestLineScanner()
+        requestLineChecked = false
         headFields.removeAll(keepingCapacity: true)
         var head = try parseHead(headBytes, fields: &headFields)
         head.bytes = headBytes
@@ -223,9 +240,35 @@ public struct HTTPParser: Sendable {
         return (end, .head(head))
     }
 
+    /// A head still incomplete: its request line is checked as far as it has come, so a client
+    /// that sent a line no request can start with (a TLS handshake on the plain port, a control
+    /// byte) is answered now, not when the header timeout runs out. Each byte is scanned once.
+    private mutating func checkPartialHead() throws(HTTPParseError) {
+        if requestLineChecked { return }
+        let limits = limits
+        let lineDone = sawFirstLineEnd
+        var scanner = lineScanner
+        let result: Result<Void, HTTPParseError> = headBuffer.withUnsafeBufferPointer { p in
+            do throws(HTTPParseError) {
+                if lineDone {
+                    try HeadParser.checkRequestLine(p, limits: limits)
+                } else {
+                    try scanner.scan(p)
+                }
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        lineScanner = scanner
+        requestLineChecked = lineDone
+        try result.get()
+    }
+
     private func parseHead(_ bytes: [UInt8], fields: inout [HeaderField]) throws(HTTPParseError) -> HTTPHead {
         let result: Result<HTTPHead, HTTPParseError> = bytes.withUnsafeBufferPointer { p in
             var parser = HeadParser(p, kind: kind, limits: limits, toHEAD: responseToHEAD)
+            parser.toCONNECT = responseToCONNECT
             do throws(HTTPParseError) {
                 return .success(try parser.parse(fields: &fields))
             } catch {
@@ -236,8 +279,11 @@ public struct HTTPParser: Sendable {
     }
 
     private mutating func startBody(_ head: HTTPHead) {
-        if kind == .response && head.status >= 200 { responseToHEAD = false }
-        upgradeAfterEnd = kind == .response && head.status == 101
+        if kind == .response && head.status >= 200 {
+            responseToHEAD = false
+            responseToCONNECT = false
+        }
+        upgradeAfterEnd = kind == .response && head.isUpgrade
         switch head.framing {
         case .none, .length(0): state = .endPending
         case .length(let n): state = .length(remaining: n)

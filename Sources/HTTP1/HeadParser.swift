@@ -8,10 +8,14 @@ struct HeadParser {
     let limits: HTTPParser.Limits
     /// Response parsers: the request this answers was HEAD.
     let toHEAD: Bool
+    /// Response parsers: the request this answers was CONNECT.
+    var toCONNECT = false
 
     // Facts collected from the fields.
     private var contentLength: Int?
     private var hostCount = 0
+    private var hostValue: Range<Int>?
+    private var underscoreFields = 0
     private var transferEncodingSeen = false
     private var codingCount = 0
     private var lastCodingIsChunked = false
@@ -86,6 +90,22 @@ struct HeadParser {
         guard j > targetStart, j < r.upperBound else { throw .invalidRequestLine }
         head.targetRange = targetStart..<j
         head.versionMinor = try version(j + 1..<r.upperBound, invalid: .invalidRequestLine)
+        let target = try URIGrammar.parseTarget(p, head.targetRange, method: head.method)
+        head.targetForm = target.form
+        head.forwardTargetRange = target.forward
+        head.authorityRange = target.authority
+    }
+
+    /// Checks a request line on its own, before the rest of its head has arrived, so a line that
+    /// can never be served is refused at once (the same checks `parse` makes on it).
+    static func checkRequestLine(
+        _ p: UnsafeBufferPointer<UInt8>, limits: HTTPParser.Limits
+    ) throws(HTTPParseError) {
+        var end = 0
+        while end < p.count && p[end] != ASCII.lf { end += 1 }
+        if end > 0 && p[end - 1] == ASCII.cr { end -= 1 }
+        var head = HTTPHead()
+        try HeadParser(p, kind: .request, limits: limits, toHEAD: false).parseRequestLine(0..<end, into: &head)
     }
 
     private func parseStatusLine(_ r: Range<Int>, into head: inout HTTPHead) throws(HTTPParseError) {
@@ -147,17 +167,22 @@ struct HeadParser {
 
     // MARK: Field lines (RFC 9112 section 5)
 
-    private func parseField(_ r: Range<Int>) throws(HTTPParseError) -> HeaderField {
+    private mutating func parseField(_ r: Range<Int>) throws(HTTPParseError) -> HeaderField {
         // A line starting with whitespace continues the previous one (obs-fold), which a server
         // must reject or replace (RFC 9112 section 5.2); a proxy that unfolds differently from
         // the upstream invites smuggling, so reject.
         if ASCII.isOWS(p[r.lowerBound]) { throw .obsoleteLineFolding }
         var i = r.lowerBound
-        while i < r.upperBound && ASCII.isTChar(p[i]) { i += 1 }
+        var underscore = false
+        while i < r.upperBound && ASCII.isTChar(p[i]) {
+            if p[i] == ASCII.underscore { underscore = true }
+            i += 1
+        }
         // No whitespace between name and colon (RFC 9112 section 5.1).
         guard i > r.lowerBound, i < r.upperBound, p[i] == ASCII.colon else {
             throw .invalidHeaderField
         }
+        if underscore { underscoreFields += 1 }
         var vs = i + 1
         var ve = r.upperBound
         while vs < ve && ASCII.isOWS(p[vs]) { vs += 1 }
@@ -193,6 +218,7 @@ struct HeadParser {
             if ASCII.equalsIgnoringCase(p, value, "100-continue") { expectContinue = true }
         case 4 where ASCII.equalsIgnoringCase(p, name, "host"):
             hostCount += 1
+            if hostValue == nil { hostValue = value }
         default:
             break
         }
@@ -225,6 +251,8 @@ struct HeadParser {
     private func decideFraming(_ head: inout HTTPHead) throws(HTTPParseError) {
         head.contentLength = contentLength
         head.hostFieldCount = hostCount
+        head.hostValueRange = hostValue
+        head.underscoreFieldCount = underscoreFields
         head.expectsContinue = kind == .request && expectContinue
         if head.versionMinor == 0 {
             head.keepAlive = connectionKeepAlive && !connectionClose
@@ -247,10 +275,17 @@ struct HeadParser {
             } else {
                 head.framing = .none
             }
+            // The bytes after a CONNECT head belong to the tunnel (RFC 9110 section 9.3.6): a
+            // declared body would make them ambiguous.
+            if head.method == .connect && head.framing != .none && head.framing != .length(0) {
+                throw .ambiguousFraming
+            }
         case .response:
-            head.isUpgrade = head.status == 101
             let status = head.status
-            if (toHEAD && status >= 200) || status < 200 || status == 204 || status == 304 {
+            // A 2xx to CONNECT has no body and no framing: the tunnel starts after its head.
+            let tunnel = toCONNECT && status >= 200 && status < 300
+            head.isUpgrade = status == 101 || tunnel
+            if (toHEAD && status >= 200) || tunnel || status < 200 || status == 204 || status == 304 {
                 head.framing = .none
             } else if transferEncodingSeen {
                 head.framing = try chunkedOnly()

@@ -16,6 +16,18 @@ public enum HeadWriter {
         case close
     }
 
+    /// What happens to a request field whose name holds `_` (nginx's `underscores_in_headers`,
+    /// Envoy's `headers_with_underscores_action`; refusing the request is the proxy's to do).
+    public enum UnderscorePolicy: Sendable {
+        /// Forwarded like any other field (responses).
+        case keepAll
+        /// Left out.
+        case drop
+        /// Forwarded, except a name that folds (`_` to `-`) into a framing or hop-by-hop field or
+        /// one the proxy writes itself: that one is left out.
+        case allow
+    }
+
     /// The `Connection` field the proxy writes on a head it sends.
     public enum ConnectionOption: Sendable {
         /// None: HTTP/1.1's default, keep-alive.
@@ -27,15 +39,31 @@ public enum HeadWriter {
     }
 
     /// Request line (`METHOD target HTTP/1.1`), end-to-end fields, `extraFields`, framing and
-    /// `Connection: upgrade` for an upgrade request, and the empty line.
+    /// `Connection: upgrade` for an upgrade request, and the empty line. An absolute-form target
+    /// goes upstream in origin-form with its authority as the only Host (RFC 9112 section 3.2.2);
+    /// a fragment never goes. Returns how many underscore fields `underscores` left out.
+    @discardableResult
     public static func appendRequestHead(
-        _ head: HTTPHead, excluding: Set<String>, to out: inout [UInt8], extraFields: (inout [UInt8]) -> Void
-    ) {
+        _ head: HTTPHead, excluding: Set<String>, underscores: UnderscorePolicy = .keepAll, to out: inout [UInt8],
+        extraFields: (inout [UInt8]) -> Void
+    ) -> Int {
         out.append(contentsOf: head.bytes[head.methodRange])
         out.append(ASCII.sp)
-        out.append(contentsOf: head.bytes[head.targetRange])
+        let target = head.forwardTargetRange
+        let absolute = head.targetForm == .absolute
+        if absolute && (target.isEmpty || head.bytes[target.lowerBound] != UInt8(ascii: "/")) {
+            // An empty path is `/`, or `*` for OPTIONS with no query (RFC 9112 section 3.2.4).
+            out.append(target.isEmpty && head.method == .options ? UInt8(ascii: "*") : UInt8(ascii: "/"))
+        }
+        out.append(contentsOf: head.bytes[target])
         out.append(contentsOf: httpVersionLineEnd)
-        head.appendForwardableFields(to: &out, excluding: excluding, keepUpgrade: head.isUpgrade)
+        if absolute, let authority = head.authorityRange {
+            out.append(contentsOf: hostPrefix)
+            out.append(contentsOf: head.bytes[authority])
+            out.append(contentsOf: crlf)
+        }
+        let leftOut = head.appendForwardableFields(
+            to: &out, excluding: excluding, keepUpgrade: head.isUpgrade, underscores: underscores, dropHost: absolute)
         extraFields(&out)
         switch head.framing {
         case .length(let n): appendContentLength(n, to: &out)
@@ -44,13 +72,14 @@ public enum HeadWriter {
         }
         if head.isUpgrade { out.append(contentsOf: connectionUpgrade) }
         out.append(contentsOf: crlf)
+        return leftOut
     }
 
     /// How `response` is framed towards a client that sent `requestMethod` over HTTP/1.`requestMinor`.
     public static func relayFraming(
         for response: HTTPHead, requestMethod: HTTPMethod, requestMinor: Int
     ) -> RelayFraming {
-        if requestMethod == .head || response.status == 204 || response.status == 304 || response.status == 101 {
+        if requestMethod == .head || response.status == 204 || response.status == 304 || response.isUpgrade {
             return .none
         }
         switch response.framing {
@@ -155,6 +184,7 @@ public enum HeadWriter {
     static let httpVersionLineEnd = Array(" HTTP/1.1\r\n".utf8)
     static let statusLinePrefix = Array("HTTP/1.1 ".utf8)
     static let contentLengthPrefix = Array("Content-Length: ".utf8)
+    static let hostPrefix = Array("Host: ".utf8)
     static let chunkedField = Array("Transfer-Encoding: chunked\r\n".utf8)
     static let connectionClose = Array("Connection: close\r\n".utf8)
     static let connectionKeepAlive = Array("Connection: keep-alive\r\n".utf8)

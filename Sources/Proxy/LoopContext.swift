@@ -49,7 +49,8 @@ final class LoopContext {
         let c = shared.config
         timeouts = .init(
             headerMs: Int64(c.headerTimeoutMs), idleMs: Int64(c.idleTimeoutMs), bodyMs: Int64(c.bodyTimeoutMs),
-            upstreamConnectMs: Int64(c.upstreamConnectTimeoutMs), upstreamMs: Int64(c.upstreamTimeoutMs))
+            upstreamConnectMs: Int64(c.upstreamConnectTimeoutMs), upstreamMs: Int64(c.upstreamTimeoutMs),
+            sendMs: Int64(c.sendTimeoutMs))
         pool = UpstreamPool(maxIdle: max(1, c.upstreamMaxIdle / max(1, c.threads)))
         scratch.reserveCapacity(8192)
     }

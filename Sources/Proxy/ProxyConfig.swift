@@ -47,6 +47,11 @@ public struct ProxyConfig: Sendable {
     public var maxPacketBytes = 65000
     public var zipkinGzip = false
 
+    // Request rules.
+    /// Forward CONNECT and tunnel after a 2xx (`--allow-connect`); refused with 405 otherwise.
+    public var allowConnect = false
+    public var headersWithUnderscores = UnderscoreAction.drop
+
     // Limits and timeouts.
     public var maxHeaderBytes = 64 * 1024
     public var maxHeaders = 100
@@ -58,6 +63,7 @@ public struct ProxyConfig: Sendable {
     public var bodyTimeoutMs = 60_000
     public var upstreamConnectTimeoutMs = 5_000
     public var upstreamTimeoutMs = 60_000
+    public var sendTimeoutMs = 60_000
     public var drainTimeoutMs = 10_000
 
     // Logs.
@@ -65,4 +71,14 @@ public struct ProxyConfig: Sendable {
     public var accessLog: String?
 
     public init() {}
+}
+
+/// What happens to a request field whose name holds `_` (`--headers-with-underscores`).
+public enum UnderscoreAction: String, CaseIterable, Sendable {
+    /// Left out and counted (nginx's and Envoy's default behaviour).
+    case drop
+    /// 400 and close.
+    case reject
+    /// Forwarded, except names that fold into a framing, hop-by-hop or proxy-written field.
+    case allow
 }

@@ -13,6 +13,7 @@ final class ProxyMetrics: Sendable {
     let spansStarted: Counter
     let spansSampled: Counter
     let upstreamConnections: Counter
+    let underscoreFieldsDropped: Counter
 
     init(registry r: MetricsRegistry) {
         requestsByClass = ["other", "1xx", "2xx", "3xx", "4xx", "5xx"].map {
@@ -37,6 +38,10 @@ final class ProxyMetrics: Sendable {
         spansSampled = r.counter("traceproxy_spans_sampled_total", help: "Spans sampled and handed to reporters.")
         upstreamConnections = r.counter(
             "traceproxy_upstream_connections_opened_total", help: "New upstream connections opened.")
+        underscoreFieldsDropped = r.counter(
+            "traceproxy_request_fields_dropped_total",
+            help: "Request header fields not forwarded, by reason (--headers-with-underscores).",
+            labels: [("reason", "underscore")])
     }
 
     func countResponse(_ status: Int) {
@@ -48,7 +53,9 @@ final class ProxyMetrics: Sendable {
     /// 499 is in `requestsByClass`).
     func count(_ failure: ExchangeFailure) {
         switch failure {
-        case .malformedRequest, .headTimeout, .bodyTimeout: clientErrors.add()
+        case .malformedRequest, .headTimeout, .bodyTimeout, .sendTimeout, .connectNotAllowed,
+            .underscoreInFieldName:
+            clientErrors.add()
         case .upstreamConnect: upstreamConnectErrors.add()
         case .upstreamConnectTimeout, .upstreamTimeout: upstreamTimeouts.add()
         case .upstreamProtocol, .upstreamUnrequestedUpgrade: upstreamProtocolErrors.add()

@@ -40,20 +40,25 @@ enum RequestTracer {
     }
 
     /// Request line, end-to-end fields, Host when the client sent none, X-Forwarded-*, the
-    /// proxy's framing and the injected context.
+    /// proxy's framing and the injected context. Underscore fields left out are counted.
     static func buildForwardedHead(
         _ head: HTTPHead, trace: TraceDecision, peerHost: String, ctx: LoopContext, into out: inout [UInt8]
     ) {
         let shared = ctx.shared
-        HeadWriter.appendRequestHead(head, excluding: shared.requestExcluded, to: &out) { out in
-            if head.hostFieldCount == 0 { HeadWriter.appendField("Host", shared.upstreamHostHeader, to: &out) }
+        let leftOut = HeadWriter.appendRequestHead(
+            head, excluding: shared.requestExcluded, underscores: shared.requestRules.forwarding, to: &out
+        ) { out in
+            if head.effectiveHostRange == nil {
+                HeadWriter.appendField("Host", shared.upstreamHostHeader, to: &out)
+            }
             appendList(head, "x-forwarded-for", "X-Forwarded-For", appending: peerHost.utf8, to: &out)
             appendList(head, "x-forwarded-proto", "X-Forwarded-Proto", appending: "http".utf8, to: &out)
-            if let host = head.firstValueRange(lowercasedName: "host") {
+            if let host = head.effectiveHostRange {
                 appendList(head, "x-forwarded-host", "X-Forwarded-Host", appending: head.bytes[host], to: &out)
             }
             shared.propagator.inject(trace.outgoing, into: &out)
         }
+        if leftOut > 0 { shared.metrics.underscoreFieldsDropped.add(leftOut) }
     }
 
     /// Writes `Name: <existing values>, <value>`: the X-Forwarded-* fields are lists each hop extends.

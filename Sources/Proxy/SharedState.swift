@@ -19,6 +19,7 @@ final class SharedState: Sendable {
     let upstreamDescription: String
     /// Incoming fields the proxy rewrites rather than forwards.
     let requestExcluded: Set<String>
+    let requestRules: RequestRules
     let accessLog: AccessLogWriter?
 
     init(
@@ -37,6 +38,7 @@ final class SharedState: Sendable {
         requestExcluded = propagator.ownedHeaderNames.union([
             "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
         ])
+        requestRules = RequestRules(config)
         self.accessLog = accessLog
     }
 }

@@ -210,8 +210,9 @@ public struct SpanRecord: Sendable, Equatable {
         self.errorMessage = errorMessage
         headBytes = head.bytes
         methodRange = TextRange(head.methodRange)
-        targetRange = TextRange(head.targetRange)
-        hostRange = TextRange(head.firstValueRange(lowercasedName: "host"))
+        // What the upstream was asked for: no fragment, an absolute-form target's authority as host.
+        targetRange = TextRange(head.forwardTargetRange)
+        hostRange = TextRange(head.effectiveHostRange)
         userAgentRange = TextRange(head.firstValueRange(lowercasedName: "user-agent"))
     }
 

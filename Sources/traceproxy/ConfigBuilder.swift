@@ -142,6 +142,14 @@ struct ConfigBuilder {
             &config.upstreamConnectTimeoutMs, options.upstreamConnectTimeoutMs,
             "--upstream-connect-timeout-ms")
         try set(&config.upstreamTimeoutMs, options.upstreamTimeoutMs, "--upstream-timeout-ms")
+        try set(&config.sendTimeoutMs, options.sendTimeoutMs, "--send-timeout-ms")
+        config.allowConnect = options.allowConnect
+        if let text = options.headersWithUnderscores {
+            guard let action = UnderscoreAction(rawValue: text.lowercased()) else {
+                throw ConfigError(invalid: text, for: "--headers-with-underscores", "expected drop, reject or allow")
+            }
+            config.headersWithUnderscores = action
+        }
         try set(&config.drainTimeoutMs, options.drainTimeoutMs, "--drain-timeout-ms")
     }
 

@@ -24,6 +24,8 @@ enum ConfigSummary {
             "max-queue-spans = \(c.maxQueueSpans)",
             "max-packet-bytes = \(c.maxPacketBytes)",
             "zipkin-gzip = \(c.zipkinGzip)",
+            "allow-connect = \(c.allowConnect)",
+            "headers-with-underscores = \(c.headersWithUnderscores.rawValue)",
             "max-header-bytes = \(c.maxHeaderBytes)",
             "max-headers = \(c.maxHeaders)",
             "max-connections = \(c.maxConnections)",
@@ -33,6 +35,7 @@ enum ConfigSummary {
             "body-timeout-ms = \(c.bodyTimeoutMs)",
             "upstream-connect-timeout-ms = \(c.upstreamConnectTimeoutMs)",
             "upstream-timeout-ms = \(c.upstreamTimeoutMs)",
+            "send-timeout-ms = \(c.sendTimeoutMs)",
             "drain-timeout-ms = \(c.drainTimeoutMs)",
             "access-log = \(c.accessLog ?? "none")",
         ]

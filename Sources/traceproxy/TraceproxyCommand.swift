@@ -165,6 +165,29 @@ struct TraceproxyCommand: ParsableCommand {
         help: "Gzip Zipkin POST bodies (default: off).")
     var zipkinGzip = false
 
+    // MARK: Request rules
+
+    @Flag(
+        name: .customLong("allow-connect"),
+        help: """
+            Forward CONNECT requests and tunnel after the upstream's 2xx; without it CONNECT gets \
+            405 (default: off).
+            """
+    )
+    var allowConnect = false
+
+    @Option(
+        name: .customLong("headers-with-underscores"),
+        help: .init(
+            """
+            Request fields whose name has an underscore: drop them (counted in /metrics), reject \
+            the request with 400, or allow them (never as a framing or hop-by-hop field) \
+            (default: \(defaults.headersWithUnderscores.rawValue)).
+            """,
+            valueName: "drop|reject|allow")
+    )
+    var headersWithUnderscores: String?
+
     // MARK: Limits and timeouts
 
     @Option(
@@ -237,6 +260,17 @@ struct TraceproxyCommand: ParsableCommand {
             valueName: "MS")
     )
     var upstreamTimeoutMs: String?
+
+    @Option(
+        name: .customLong("send-timeout-ms"),
+        help: .init(
+            """
+            Longest time a client may read none of the output queued for it; then the connection \
+            is closed (default: \(defaults.sendTimeoutMs)).
+            """,
+            valueName: "MS")
+    )
+    var sendTimeoutMs: String?
 
     @Option(
         name: .customLong("drain-timeout-ms"),

@@ -136,7 +136,7 @@ final class ClientConnectionTests: XCTestCase {
         XCTAssertTrue(out.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
         XCTAssertTrue(out.contains("Connection: upgrade\r\n"))
         XCTAssertTrue(out.hasSuffix("\r\n\r\nserver-hello"))
-        XCTAssertEqual(p.spans.count, 1, "the span ends when the tunnel starts")
+        XCTAssertEqual(p.spans.count, 0, "the span covers the tunnel: it is still open")
         p.send(c, "\u{1}\u{2}not http\r\n\r\n")
         XCTAssertEqual(up.takeWritten(), "\u{1}\u{2}not http\r\n\r\n")
         p.answer("GET / HTTP/1.1\r\n")
@@ -149,7 +149,10 @@ final class ClientConnectionTests: XCTestCase {
         up.receiveEOF()
         p.run()
         XCTAssertTrue(c.isClosed)
-        XCTAssertEqual(p.spans.count, 1, "recorded once")
+        XCTAssertEqual(p.spans.count, 1, "recorded once, when the tunnel closed")
+        XCTAssertEqual(p.spans.first?.tag("http.status_code"), .long(101))
+        XCTAssertEqual(p.spans.first?.tag("http.request.body.size"), .long(14), "tunnel bytes from the client")
+        XCTAssertEqual(p.spans.first?.tag("http.response.body.size"), .long(28), "tunnel bytes from the upstream")
     }
 
     // MARK: the proxy's own statuses

@@ -76,7 +76,7 @@ final class ConnectionStateMachineTests: XCTestCase {
         for (error, status) in cases {
             var m = Machine(timeouts: timeouts, now: 0)
             m.bytesReceived(now: 0)
-            XCTAssertEqual(m.requestInvalid(error), .reject(.malformedRequest(error)), "\(error)")
+            XCTAssertEqual(m.requestRefused(.malformedRequest(error)), .reject(.malformedRequest(error)), "\(error)")
             XCTAssertEqual(ExchangeFailure.malformedRequest(error).status, status, "\(error)")
             XCTAssertEqual(m.state, .closingAfterFlush)
         }
@@ -316,7 +316,7 @@ final class ConnectionStateMachineTests: XCTestCase {
     func test_closingAfterFlush_lingersUntilPeerClosesOrDeadline() {
         var m = Machine(timeouts: timeouts, now: 0)
         m.bytesReceived(now: 0)
-        _ = m.requestInvalid(.invalidRequestLine)
+        _ = m.requestRefused(.malformedRequest(.invalidRequestLine))
         XCTAssertEqual(m.tick(now: 1000), .none, "no deadline while the answer is being written")
         XCTAssertEqual(m.outputFlushed(readEOF: false, now: 7), .linger)
         XCTAssertEqual(m.state, .lingering(closeAt: 9))
@@ -325,7 +325,7 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(m.tick(now: 9), .close)
         var early = Machine(timeouts: timeouts, now: 0)
         early.bytesReceived(now: 0)
-        _ = early.requestInvalid(.invalidRequestLine)
+        _ = early.requestRefused(.malformedRequest(.invalidRequestLine))
         _ = early.outputFlushed(readEOF: false, now: 1)
         XCTAssertEqual(early.clientEOF(), .close)
     }

@@ -18,10 +18,11 @@ final class ForwardingTests: XCTestCase {
         upstream.stop()
     }
 
-    func test_get_targetWithQueryAndEscapes_reachesUpstreamUnchanged() throws {
+    /// Percent-encoding and sub-delimiters pass untouched; a fragment is never forwarded.
+    func test_get_targetWithQueryAndEscapes_reachesUpstreamUnchanged_fragmentDropped() throws {
         let client = try proxy.client()
-        let target = "/a%2Fb;x=1/c?q=1&r=%20two#frag"
-        let response = try client.roundTrip(httpRequest("GET", target, headers: [("X-End", "e2e")]))
+        let target = "/a%2Fb;x=1/c?q=1&r=%20two"
+        let response = try client.roundTrip(httpRequest("GET", target + "#frag", headers: [("X-End", "e2e")]))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.text, "ok")
         let request = try XCTUnwrap(upstream.waitForRequests(count: 1).first)

@@ -26,7 +26,7 @@ final class ClientConnection: EventHandler {
         writer = ClientWriter(transport: transport, buffers: ctx.buffers)
         reader = RequestReader(
             limits: .init(maxHeaderBytes: ctx.config.maxHeaderBytes, maxHeaders: ctx.config.maxHeaders),
-            buffers: ctx.buffers)
+            rules: ctx.shared.requestRules, buffers: ctx.buffers)
         machine = ConnectionStateMachine(timeouts: ctx.timeouts, now: ctx.time.monotonicMs())
         relay = UpstreamRelay(ctx: ctx, writer: writer) { [unowned self] in upstream($0) }
     }
@@ -40,7 +40,7 @@ final class ClientConnection: EventHandler {
         case .bytes where lingering: break
         case .bytes:
             if case .tunnelling = machine.state {
-                relay.sendTunnel(from: &reader)
+                tunnel(fromClient: true, fromUpstream: false)
             } else {
                 markRequestStart()
                 process()
@@ -58,8 +58,12 @@ final class ClientConnection: EventHandler {
     func onWritable() {
         if isReleased { return }
         guard let drained = writer.flush() else { return perform(machine.clientReset()) }
+        if writer.pending > 0 { machine.clientOutput(pending: true, progressed: true, now: now) }
         // The client caught up: read the paused response again.
-        if drained && relay.pauseReading(false) && exchange != nil { relayResponse() }
+        if drained && relay.pauseReading(false) && exchange != nil {
+            machine.responsePaused(false, now: now)
+            relayResponse()
+        }
         settle()
     }
 
@@ -90,13 +94,18 @@ final class ClientConnection: EventHandler {
             exchange?.connectedNs = ctx.time.monotonicNs()
             machine.upstreamConnected(now: now)
         case .readable:
-            if case .tunnelling = machine.state { relay.relayTunnel() } else { relayResponse() }
+            if case .tunnelling = machine.state {
+                tunnel(fromClient: false, fromUpstream: true)
+            } else {
+                relayResponse()
+            }
         case .closed(let errno):
             let end = machine.exchange == nil ? .nothing : relay.endOnClose()
             perform(machine.upstreamClosed(errno: errno, end: end, now: now))
         case .connectFailed(let errno):
             perform(machine.upstreamFailed(.upstreamConnect(errno: errno), now: now))
         case .drained:
+            machine.requestPaused(false, now: now)
             process()
         }
         settle()
@@ -118,7 +127,7 @@ final class ClientConnection: EventHandler {
             do {
                 event = try reader.next { forwardRequestBody($0) }
             } catch {
-                return perform(machine.requestInvalid(error))
+                return perform(machine.requestRefused(error))
             }
             switch event {
             case nil: return relay.flush()
@@ -130,6 +139,8 @@ final class ClientConnection: EventHandler {
             }
         }
         relay.flush()
+        // Stopped because the upstream is not taking the body (it resumes on `.drained`).
+        if relay.pendingOutput > UpstreamConnection.highWater { machine.requestPaused(true, now: now) }
     }
 
     private func startExchange(_ head: HTTPHead) {
@@ -183,7 +194,10 @@ final class ClientConnection: EventHandler {
             }
         }
         // The client is not taking the response as fast as it comes: stop reading it for now.
-        if writer.pending > ClientWriter.highWater { relay.pauseReading(true) }
+        if writer.pending > ClientWriter.highWater {
+            relay.pauseReading(true)
+            machine.responsePaused(true, now: now)
+        }
     }
 
     private func responseHead(_ head: HTTPHead) {
@@ -217,7 +231,7 @@ final class ClientConnection: EventHandler {
             fail(failure)
             ctx.metrics.countResponse(failure.status)
             ctx.logRejected(status: failure.status, reason: failure.message, peer: peer)
-            writer.writeAnswer(status: failure.status, close: true)
+            writer.writeAnswer(status: failure.status, close: true, extraFields: failure.appendAnswerFields)
         case .abort(let failure):
             fail(failure, status: exchange?.status == 0 ? failure.status : nil)
             recordSpan()
@@ -227,16 +241,20 @@ final class ClientConnection: EventHandler {
             relay.writeLastChunk()
             relay.release(reuse: reuse)
             endExchange(then: next)
-        case .enterTunnel:
-            recordSpan()
-            relay.sendTunnel(from: &reader)
-            relay.relayTunnel()
+        case .enterTunnel: tunnel(fromClient: true, fromUpstream: true)
         case .shutdownUpstreamWrite: relay.shutdownWrite()
         case .linger:
             transport.shutdownWrite()
             reader.removeAll()
         case .close: release()
         }
+    }
+
+    /// Passes tunnel bytes on. The span stays open until the connection closes: it covers the
+    /// tunnel, and its sizes count the bytes each way.
+    private func tunnel(fromClient: Bool, fromUpstream: Bool) {
+        if fromClient { exchange?.requestBodyBytes += relay.sendTunnel(from: &reader) }
+        if fromUpstream { exchange?.responseBodyBytes += relay.relayTunnel() }
     }
 
     private func fail(_ failure: ExchangeFailure, status: Int? = nil) {
@@ -262,7 +280,7 @@ final class ClientConnection: EventHandler {
         if isReleased { return }
         isReleased = true
         relay.release(reuse: false)
-        exchange = nil
+        recordSpan()  // a tunnel's, which ends with the connection
         transport.close()
         reader.release()
         writer.discard()
@@ -285,6 +303,9 @@ final class ClientConnection: EventHandler {
         }
         reader.reclaim()
         writer.reclaim()
+        if (writer.pending > 0) != (machine.sendDeadline != nil) {
+            machine.clientOutput(pending: writer.pending > 0, now: now)
+        }
         if case .closingAfterFlush = machine.state, writer.pending == 0, !writer.corked {
             perform(machine.outputFlushed(readEOF: readEOF, now: now))
             if isReleased { return }

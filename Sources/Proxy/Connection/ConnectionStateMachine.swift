@@ -10,10 +10,16 @@ import HTTP1
 /// Requests are served one at a time: a pipelined request waits unparsed in the shell's input
 /// until the state is back to `idle`, which keeps answers in order.
 struct ConnectionStateMachine {
+    /// Each deadline runs only while its party is the one the connection waits for: the body
+    /// timeout while the proxy reads the client's body, the upstream timeout once the request is
+    /// sent (or while the upstream is not taking the body), and neither while the other side is
+    /// the slow one; the send timeout while output waits for a client that reads none of it.
     struct Timeouts: Equatable {
         /// `--header-timeout-ms`, `--idle-timeout-ms`, `--body-timeout-ms`,
         /// `--upstream-connect-timeout-ms`, `--upstream-timeout-ms`.
         let headerMs, idleMs, bodyMs, upstreamConnectMs, upstreamMs: Int64
+        /// `--send-timeout-ms`.
+        var sendMs: Int64 = 60_000
         /// How long a connection closed after a response keeps reading (and discarding) so an
         /// unread pipelined request does not turn the close into a reset that loses the response.
         var lingerMs: Int64 = 2000
@@ -25,7 +31,7 @@ struct ConnectionStateMachine {
         /// Some bytes of a head have arrived: 408 at `timeoutAt`.
         case readingHead(timeoutAt: Int64)
         case exchanging(Exchange)
-        /// After a relayed `101`: bytes pass both ways untouched.
+        /// After a relayed `101` or a 2xx to CONNECT: bytes pass both ways untouched.
         case tunnelling
         /// A last answer is queued; the connection closes once it is written.
         case closingAfterFlush
@@ -64,6 +70,10 @@ struct ConnectionStateMachine {
         var upstreamKeepAlive = true
         var retried = false
         var bodyBytesSent = false
+        /// The proxy stopped reading the client's body because the upstream is not taking it.
+        var requestPaused = false
+        /// The proxy stopped reading the response because the client is not taking it.
+        var responsePaused = false
 
         /// The client has seen a response head: a failure can no longer be answered, only cut.
         var responseStarted: Bool { response == .streaming || response == .upgrading }
@@ -77,13 +87,19 @@ struct ConnectionStateMachine {
         /// HTTP/1.1 with `Expect: 100-continue`: an upstream's `100 Continue` is relayed.
         var expectsContinue: Bool
         var upgrade: Bool
+        /// CONNECT: a 2xx answer turns the connection into a tunnel.
+        var connect: Bool
 
-        init(hasBody: Bool, keepAlive: Bool, idempotent: Bool, expectsContinue: Bool, upgrade: Bool) {
+        init(
+            hasBody: Bool, keepAlive: Bool, idempotent: Bool, expectsContinue: Bool, upgrade: Bool,
+            connect: Bool = false
+        ) {
             self.hasBody = hasBody
             self.keepAlive = keepAlive
             self.idempotent = idempotent
             self.expectsContinue = expectsContinue
             self.upgrade = upgrade
+            self.connect = connect
         }
 
         init(_ head: HTTPHead) {
@@ -92,6 +108,7 @@ struct ConnectionStateMachine {
             idempotent = head.method.isIdempotent
             expectsContinue = head.versionMinor >= 1 && head.expectsContinue
             upgrade = head.isUpgrade
+            connect = head.method == .connect
         }
     }
 
@@ -145,6 +162,9 @@ struct ConnectionStateMachine {
     let timeouts: Timeouts
     private(set) var state: State
     private(set) var draining = false
+    /// Output is queued for the client: it must read some by then. Kept apart from the states
+    /// because output can wait in any of them (a response's tail while the next request is read).
+    private(set) var sendDeadline: Int64?
 
     init(timeouts: Timeouts, now: Int64) {
         self.timeouts = timeouts
@@ -202,8 +222,9 @@ struct ConnectionStateMachine {
         state = .exchanging(ex)
     }
 
-    mutating func requestInvalid(_ error: HTTPParseError) -> Action {
-        clientFailed(.malformedRequest(error))
+    /// The request broke the grammar or one of the proxy's rules.
+    mutating func requestRefused(_ failure: ExchangeFailure) -> Action {
+        clientFailed(failure)
     }
 
     mutating func clientEOF() -> Action {
@@ -283,13 +304,14 @@ struct ConnectionStateMachine {
             return upstreamFailed(.upstreamUnrequestedUpgrade, now: now)
         }
         ex.upstreamKeepAlive = keepAlive
-        if status == 101 {
+        if status == 101 || (ex.request.connect && status >= 200 && status < 300) {
             ex.response = .upgrading
             state = .exchanging(ex)
             return .forwardResponseHead(close: false)
         }
         ex.response = .streaming
-        if framingNeedsClose || draining { ex.closeAfterResponse = true }
+        // A refused CONNECT: the client may already be sending tunnel bytes, which are no request.
+        if framingNeedsClose || draining || ex.request.connect { ex.closeAfterResponse = true }
         state = .exchanging(ex)
         return .forwardResponseHead(close: ex.closeAfterResponse)
     }
@@ -360,13 +382,62 @@ struct ConnectionStateMachine {
         return .respond(failure, then: next(after: ex, now: now))
     }
 
+    // MARK: flow control
+
+    /// The upstream stopped (or resumed) taking the request body, so the proxy stopped (or
+    /// resumed) reading it: while paused the upstream is the slow party, so its deadline runs and
+    /// the body timeout does not.
+    mutating func requestPaused(_ paused: Bool, now: Int64) {
+        guard case .exchanging(var ex) = state, !ex.requestDone, ex.requestPaused != paused else { return }
+        ex.requestPaused = paused
+        if paused {
+            if case .open = ex.upstream { ex.upstream = .open(timeoutAt: now + timeouts.upstreamMs) }
+        } else {
+            ex.bodyTimeoutAt = now + timeouts.bodyMs
+        }
+        state = .exchanging(ex)
+    }
+
+    /// The client stopped (or resumed) taking the response, so the proxy stopped (or resumed)
+    /// reading it: while paused the send timeout decides, not the upstream's.
+    mutating func responsePaused(_ paused: Bool, now: Int64) {
+        guard case .exchanging(var ex) = state, ex.responsePaused != paused else { return }
+        ex.responsePaused = paused
+        if !paused, case .open = ex.upstream { ex.upstream = .open(timeoutAt: now + timeouts.upstreamMs) }
+        state = .exchanging(ex)
+    }
+
+    /// Whether output is queued for the client (`progressed`: some of it was just written). The
+    /// send deadline starts with the first byte that waits and moves with every write that goes
+    /// out. Once all is written, an idle connection's idle time starts: a response still being
+    /// written is not idleness.
+    mutating func clientOutput(pending: Bool, progressed: Bool = false, now: Int64) {
+        if pending {
+            if sendDeadline == nil || progressed { sendDeadline = now + timeouts.sendMs }
+            return
+        }
+        guard sendDeadline != nil else { return }
+        sendDeadline = nil
+        if case .idle = state { state = .idle(closeAt: now + timeouts.idleMs) }
+    }
+
     // MARK: time and lifecycle
 
     /// Checks the deadline of the current state. `now` in monotonic ms.
     mutating func tick(now: Int64) -> Action {
+        if let t = sendDeadline, now >= t, state != .closed, !state.isLingering {
+            sendDeadline = nil
+            if case .exchanging = state {
+                state = .closed
+                return .abort(.sendTimeout)
+            }
+            state = .closed
+            return .close
+        }
         switch state {
         case .idle(let closeAt):
-            if now >= closeAt || draining {
+            // Output still going out keeps an idle connection open (the send timeout bounds it).
+            if (now >= closeAt || draining) && sendDeadline == nil {
                 state = .closed
                 return .close
             }
@@ -381,10 +452,15 @@ struct ConnectionStateMachine {
             if case .connecting(let t) = ex.upstream, now >= t {
                 return upstreamFailed(.upstreamConnectTimeout, now: now)
             }
-            if let t = ex.bodyTimeoutAt, !ex.requestDone, now >= t { return clientFailed(.bodyTimeout) }
-            // The response timeout runs once the whole request went out (or the upstream has started
-            // answering): a slow upload is the body timeout's business, not a 504.
-            if case .open(let t) = ex.upstream, ex.requestDone || ex.response != .awaiting, now >= t {
+            if let t = ex.bodyTimeoutAt, !ex.requestDone, !ex.requestPaused, now >= t {
+                return clientFailed(.bodyTimeout)
+            }
+            // The response timeout runs once the whole request went out, the upstream has started
+            // answering, or it stopped taking the body; a slow upload is the body timeout's
+            // business, and a slow reader the send timeout's.
+            if case .open(let t) = ex.upstream,
+                ex.requestDone || ex.response != .awaiting || ex.requestPaused, !ex.responsePaused, now >= t
+            {
                 return upstreamFailed(.upstreamTimeout, now: now)
             }
         case .tunnelling, .closingAfterFlush, .closed:

@@ -4,13 +4,19 @@ import Spans
 
 /// Why an exchange (or a request before it became one) ended badly. The one owner of the status
 /// the client is sent, the span's `error.kind`, and which counter in /metrics counts it.
-enum ExchangeFailure: Equatable {
+enum ExchangeFailure: Error, Equatable {
     /// The request broke RFC 9112 or a limit: the parser's status (400, 414, 431, 505).
     case malformedRequest(HTTPParseError)
     /// `--header-timeout-ms` ran out before the head was complete.
     case headTimeout
     /// `--body-timeout-ms` passed between request body bytes.
     case bodyTimeout
+    /// `--send-timeout-ms` passed with output queued and the client reading none of it.
+    case sendTimeout
+    /// CONNECT without `--allow-connect`.
+    case connectNotAllowed
+    /// A field name with `_` under `--headers-with-underscores reject`.
+    case underscoreInFieldName
     /// The client closed its side before the request was complete.
     case clientClosed
     /// The client reset the connection, or writing to it failed.
@@ -33,7 +39,9 @@ enum ExchangeFailure: Equatable {
     var status: Int {
         switch self {
         case .malformedRequest(let e): return e.status
-        case .headTimeout, .bodyTimeout: return 408
+        case .headTimeout, .bodyTimeout, .sendTimeout: return 408
+        case .connectNotAllowed: return 405
+        case .underscoreInFieldName: return 400
         case .clientClosed, .clientReset: return 499
         // Unreachable is a 502 (Envoy answers 503, nginx 504): 504 is kept for an upstream that
         // accepted the request and did not answer.
@@ -48,8 +56,8 @@ enum ExchangeFailure: Equatable {
     /// The span's `error.kind` and the access log's `error=`.
     var kind: SpanErrorKind {
         switch self {
-        case .malformedRequest: return .clientProtocol
-        case .headTimeout, .bodyTimeout: return .clientTimeout
+        case .malformedRequest, .connectNotAllowed, .underscoreInFieldName: return .clientProtocol
+        case .headTimeout, .bodyTimeout, .sendTimeout: return .clientTimeout
         case .clientClosed: return .clientClosed
         case .clientReset: return .clientReset
         case .upstreamConnect: return .upstreamConnect
@@ -66,6 +74,9 @@ enum ExchangeFailure: Equatable {
         case .malformedRequest(let e): return "malformed request: \(e)"
         case .headTimeout: return "request head not received in time"
         case .bodyTimeout: return "request body not received in time"
+        case .sendTimeout: return "client did not read the response in time"
+        case .connectNotAllowed: return "CONNECT is not enabled (--allow-connect)"
+        case .underscoreInFieldName: return "field name with an underscore (--headers-with-underscores reject)"
         case .clientClosed: return "client closed the connection mid-request"
         case .clientReset: return "client connection reset"
         case .upstreamConnect(let e): return "\(SystemError("connect", e))"
@@ -83,4 +94,12 @@ enum ExchangeFailure: Equatable {
 
     /// The client broke or left its side; the rest are the upstream's or the proxy's.
     var isClientSide: Bool { kind.isClientSide }
+
+    /// Fields the answer needs besides the usual: 405 must say what is allowed (RFC 9110
+    /// section 15.5.6); the proxy forwards every method but CONNECT.
+    func appendAnswerFields(to out: inout [UInt8]) {
+        if self == .connectNotAllowed {
+            HeadWriter.appendField("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE", to: &out)
+        }
+    }
 }

@@ -8,12 +8,14 @@ struct RequestReader {
     private var input = ByteBuffer()
     private var parser: HTTPParser
     private let buffers: BufferPool
+    private let rules: RequestRules
     /// When the current request's first byte was read: the span's start.
     private(set) var startWall: Int64 = 0
     private(set) var startNs: Int64 = 0
 
-    init(limits: HTTPParser.Limits, buffers: BufferPool) {
+    init(limits: HTTPParser.Limits, rules: RequestRules, buffers: BufferPool) {
         parser = HTTPParser(kind: .request, limits: limits)
+        self.rules = rules
         self.buffers = buffers
     }
 
@@ -34,11 +36,16 @@ struct RequestReader {
     }
 
     /// The next request event, or nil when more bytes are needed. Body bytes go to `body` before
-    /// it returns. A head that breaks the Host rule (RFC 9112 section 3.2) is an error here, so
-    /// the codec's count and the proxy's rule meet in one place.
-    mutating func next(body: (UnsafeRawBufferPointer) -> Void) throws(HTTPParseError) -> HTTPParser.Event? {
-        let event = try input.nextEvent(of: &parser, body: body)
-        if case .head(let head) = event, let error = HTTPParseError.checkHost(head) { throw error }
+    /// it returns. A head the codec accepts but the proxy's rules refuse is an error here, so
+    /// both kinds of refusal reach the connection the same way.
+    mutating func next(body: (UnsafeRawBufferPointer) -> Void) throws(ExchangeFailure) -> HTTPParser.Event? {
+        let event: HTTPParser.Event?
+        do {
+            event = try input.nextEvent(of: &parser, body: body)
+        } catch {
+            throw .malformedRequest(error)
+        }
+        if case .head(let head) = event, let failure = rules.check(head) { throw failure }
         return event
     }
 

@@ -81,10 +81,11 @@ final class UpstreamConnection: EventHandler {
         input.consume(input.withReadableBytes(body))
     }
 
-    /// The next exchange's response is coming (`toHEAD`: it answers a HEAD, so it has no body).
-    func expectResponse(toHEAD: Bool) {
+    /// The next exchange's response is coming, to a request with `method` (HEAD: no body;
+    /// CONNECT: a 2xx starts a tunnel).
+    func expectResponse(to method: HTTPMethod) {
         parser.reset()
-        parser.expectResponse(toHEAD: toHEAD)
+        parser.expectResponse(to: method)
     }
 
     /// The next response event from the bytes read so far, or nil when more are needed. Body

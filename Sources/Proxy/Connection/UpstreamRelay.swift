@@ -29,7 +29,7 @@ final class UpstreamRelay {
     private(set) var connection: UpstreamConnection?
     private(set) var framing = HeadWriter.RelayFraming.none
     private var chunkedRequest = false
-    private var requestIsHEAD = false
+    private var requestMethod = HTTPMethod.get
 
     init(ctx: LoopContext, writer: ClientWriter, notify: @escaping (Notice) -> Void) {
         self.ctx = ctx
@@ -42,7 +42,7 @@ final class UpstreamRelay {
 
     /// A new exchange for `request`.
     func begin(_ request: HTTPHead) {
-        requestIsHEAD = request.method == .head
+        requestMethod = request.method
         chunkedRequest = request.framing == .chunked
         framing = .none
     }
@@ -63,7 +63,7 @@ final class UpstreamRelay {
             ctx.metrics.upstreamConnections.add()
         }
         connection = up
-        up.expectResponse(toHEAD: requestIsHEAD)
+        up.expectResponse(to: requestMethod)
         ctx.withScratch { out in
             RequestTracer.buildForwardedHead(ex.head, trace: ex.trace, peerHost: peerHost, ctx: ctx, into: &out)
             up.send(out)
@@ -120,7 +120,8 @@ final class UpstreamRelay {
         _ head: HTTPHead, request: HTTPHead, close: Bool, extraFields: (inout [UInt8]) -> Void
     ) {
         let connection: HeadWriter.ConnectionOption =
-            head.status == 101 ? .upgrade : close ? .close : request.versionMinor == 0 ? .keepAlive : .none
+            head.status == 101
+            ? .upgrade : head.isUpgrade ? .none : close ? .close : request.versionMinor == 0 ? .keepAlive : .none
         ctx.withScratch { out in
             HeadWriter.appendResponseHead(
                 head, framing: framing, requestMethod: request.method, connection: connection,
@@ -132,11 +133,17 @@ final class UpstreamRelay {
     /// The proxy writes its own `traceresponse`; the upstream's would name the wrong span.
     static let responseExcluded: Set<String> = ["traceresponse"]
 
-    /// Tunnel bytes from the client go to the upstream as they are.
-    func sendTunnel(from reader: inout RequestReader) {
-        guard let up = connection else { return }
-        reader.drain { up.send($0) }
+    /// Tunnel bytes from the client go to the upstream as they are; returns how many.
+    @discardableResult
+    func sendTunnel(from reader: inout RequestReader) -> Int {
+        guard let up = connection else { return 0 }
+        var count = 0
+        reader.drain {
+            count = $0.count
+            up.send($0)
+        }
         up.flushOutput()
+        return count
     }
 
     /// Ends the client's chunked body, if it is one.
@@ -149,12 +156,16 @@ final class UpstreamRelay {
         connection?.responseEndOnClose() ?? .nothing
     }
 
-    /// Tunnel bytes from the upstream go to the client as they are.
-    func relayTunnel() {
+    /// Tunnel bytes from the upstream go to the client as they are; returns how many.
+    @discardableResult
+    func relayTunnel() -> Int {
+        var count = 0
         connection?.consumeInput { b in
             writer.write(b)
+            count += b.count
             return b.count
         }
+        return count
     }
 
     /// Stops or resumes reading the response; false when there is no connection to pause.
