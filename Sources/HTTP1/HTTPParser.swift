@@ -65,9 +65,8 @@ public struct HTTPParser: Sendable {
     /// The next response answers a HEAD (or CONNECT) request; kept across 1xx interim responses.
     private var responseToHEAD = false
     private var responseToCONNECT = false
-    /// Request parsers: how far an incomplete request line has been checked (see `checkPartialHead`).
+    /// Request parsers: the first line's bytes so far, checked as they come.
     private var lineScanner = RequestLineScanner()
-    private var requestLineChecked = false
     /// Set by a 101 head: after its `.end` the parser stops.
     private var upgradeAfterEnd = false
 
@@ -87,7 +86,6 @@ public struct HTTPParser: Sendable {
         responseToCONNECT = false
         upgradeAfterEnd = false
         lineScanner = RequestLineScanner()
-        requestLineChecked = false
     }
 
     /// For response parsers: the method of the request the next response answers. A response to
@@ -188,32 +186,22 @@ public struct HTTPParser: Sendable {
                 st = 1
                 if !sawFirstLineEnd {
                     sawFirstLineEnd = true
-                    // The same limit as before the line end was seen (below), so the answer does
-                    // not depend on how the bytes arrived (found by the request_parser fuzzer).
-                    if kind == .request && headBuffer.count + (i - start) > limits.maxTargetLength + 32 {
-                        throw .targetTooLong
-                    }
+                    // The whole request line is checked once it is read, head complete or not.
+                    if kind == .request { try checkRequestLine(UnsafeRawBufferPointer(rebasing: input[start..<i])) }
                 }
-            } else if b == ASCII.cr {
-                st = st == 1 ? 2 : 0
             } else {
-                st = 0
+                st = b == ASCII.cr && st == 1 ? 2 : 0
+                if kind == .request && !sawFirstLineEnd { try lineScanner.step(b, limits: limits) }
             }
             i += 1
         }
         let taken = (end >= 0 ? end : n) - start
         let total = headBuffer.count + taken
-        // A start line longer than any allowed target (plus room for the method and version):
-        // answer 414 rather than wait for 431.
-        if kind == .request && !sawFirstLineEnd && total > limits.maxTargetLength + 32 {
-            throw .targetTooLong
-        }
         if total > limits.maxHeaderBytes { throw .headerTooLarge }
         let slice = UnsafeRawBufferPointer(rebasing: input[start..<start + taken])
         guard end >= 0 else {
             headBuffer.append(contentsOf: slice)
             lineState = st
-            if kind == .request { try checkPartialHead() }
             return (n, nil)
         }
         // A response head's storage is reused: the proxy drops a relayed head once it is written,
@@ -229,7 +217,6 @@ public struct HTTPParser: Sendable {
         lineState = 0
         sawFirstLineEnd = false
         lineScanner = RequestLineScanner()
-        requestLineChecked = false
         headFields.removeAll(keepingCapacity: true)
         var head = try parseHead(headBytes, fields: &headFields)
         head.bytes = headBytes
@@ -240,29 +227,24 @@ public struct HTTPParser: Sendable {
         return (end, .head(head))
     }
 
-    /// A head still incomplete: its request line is checked as far as it has come, so a client
-    /// that sent a line no request can start with (a TLS handshake on the plain port, a control
-    /// byte) is answered now, not when the header timeout runs out. Each byte is scanned once.
-    private mutating func checkPartialHead() throws(HTTPParseError) {
-        if requestLineChecked { return }
+    /// The request line, `rest` being its bytes in this input (the start may wait in `headBuffer`).
+    private func checkRequestLine(_ rest: UnsafeRawBufferPointer) throws(HTTPParseError) {
         let limits = limits
-        let lineDone = sawFirstLineEnd
-        var scanner = lineScanner
-        let result: Result<Void, HTTPParseError> = headBuffer.withUnsafeBufferPointer { p in
+        func check(_ p: UnsafeRawBufferPointer) -> HTTPParseError? {
             do throws(HTTPParseError) {
-                if lineDone {
-                    try HeadParser.checkRequestLine(p, limits: limits)
-                } else {
-                    try scanner.scan(p)
-                }
-                return .success(())
+                try HeadParser.checkRequestLine(p.assumingMemoryBound(to: UInt8.self), limits: limits)
+                return nil
             } catch {
-                return .failure(error)
+                return error
             }
         }
-        lineScanner = scanner
-        requestLineChecked = lineDone
-        try result.get()
+        let error: HTTPParseError?
+        if headBuffer.isEmpty {
+            error = check(rest)
+        } else {
+            error = (headBuffer + rest).withUnsafeBytes { check($0) }
+        }
+        if let error { throw error }
     }
 
     private func parseHead(_ bytes: [UInt8], fields: inout [HeaderField]) throws(HTTPParseError) -> HTTPHead {

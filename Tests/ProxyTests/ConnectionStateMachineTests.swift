@@ -394,4 +394,99 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertTrue(ExchangeFailure.upstreamReset(errno: 0).message.contains("before responding"))
         XCTAssertTrue(ExchangeFailure.upstreamReset(errno: 104).message.contains("reset"))
     }
+
+    // MARK: CONNECT
+
+    func test_connect_2xxTunnels_noCloseAdded() {
+        var m = exchanging(facts(get) { $0.connect = true })
+        XCTAssertEqual(head(&m, 200), .forwardResponseHead(close: false))
+        XCTAssertEqual(m.responseEnd(upstreamIdle: true, now: 1), .enterTunnel)
+        XCTAssertEqual(m.state, .tunnelling)
+    }
+
+    func test_connect_refusedByUpstream_relayedThenClosed() {
+        var m = exchanging(facts(get) { $0.connect = true })
+        XCTAssertEqual(head(&m, 403), .forwardResponseHead(close: true), "tunnel bytes may follow: close")
+        XCTAssertEqual(m.responseEnd(upstreamIdle: true, now: 2), .finish(reuseUpstream: true, then: .closeWhenFlushed))
+    }
+
+    func test_connectNotAllowed_405WithAllow() {
+        var m = Machine(timeouts: timeouts, now: 0)
+        m.bytesReceived(now: 0)
+        XCTAssertEqual(m.requestRefused(.connectNotAllowed), .reject(.connectNotAllowed))
+        XCTAssertEqual(ExchangeFailure.connectNotAllowed.status, 405)
+        var out: [UInt8] = []
+        ExchangeFailure.connectNotAllowed.appendAnswerFields(to: &out)
+        XCTAssertTrue(String(decoding: out, as: UTF8.self).hasPrefix("Allow: GET, HEAD, POST"))
+        XCTAssertEqual(ExchangeFailure.underscoreInFieldName.status, 400)
+    }
+
+    // MARK: who is the slow party
+
+    /// The upstream stops taking the body: the proxy stops reading it, so the body timeout must not
+    /// blame the client; the upstream's deadline runs instead (504).
+    func test_uploadPausedByUpstream_noBodyTimeout_upstreamTimeoutInstead() {
+        var m = exchanging(post)
+        m.requestBody(now: 1)
+        m.requestPaused(true, now: 5)
+        XCTAssertEqual(m.tick(now: 30), .none, "past the body timeout (21): not the client's fault")
+        XCTAssertEqual(m.tick(now: 35), .respond(.upstreamTimeout, then: .closeWhenFlushed))
+    }
+
+    func test_uploadResumed_bodyTimeoutRestartsFromResume() {
+        var m = exchanging(post)
+        m.requestBody(now: 1)
+        m.requestPaused(true, now: 5)
+        m.requestPaused(false, now: 25)
+        XCTAssertEqual(m.tick(now: 44), .none)
+        XCTAssertEqual(m.tick(now: 45), .respond(.bodyTimeout, then: .closeWhenFlushed))
+    }
+
+    /// The client stops reading the response: the proxy stops reading the upstream, so the
+    /// upstream's deadline stops; the send timeout bounds the client instead.
+    func test_responsePausedBySlowClient_noUpstreamTimeout_sendTimeoutCuts() {
+        var m = streaming()
+        m.responsePaused(true, now: 2)
+        m.clientOutput(pending: true, now: 2)
+        XCTAssertEqual(m.tick(now: 1000 * 60 + 1), .none, "upstream deadline (32) suspended; send deadline 60002")
+        XCTAssertEqual(m.tick(now: 60_002), .abort(.sendTimeout))
+        XCTAssertEqual(m.state, .closed)
+    }
+
+    func test_sendDeadline_movesWithEachWrite_clearedWhenDrained() {
+        var m = streaming()
+        m.responsePaused(true, now: 10)
+        m.clientOutput(pending: true, now: 10)
+        m.clientOutput(pending: true, progressed: true, now: 50_000)
+        XCTAssertEqual(m.sendDeadline, 110_000)
+        m.clientOutput(pending: true, now: 60_000)
+        XCTAssertEqual(m.sendDeadline, 110_000, "only progress moves it")
+        m.responsePaused(false, now: 70_000)
+        m.clientOutput(pending: false, now: 70_000)
+        XCTAssertNil(m.sendDeadline)
+        XCTAssertEqual(m.tick(now: 70_029), .none, "the upstream deadline restarted at the resume")
+        XCTAssertEqual(m.tick(now: 70_030), .abort(.upstreamTimeout))
+    }
+
+    /// A finished response still going out is not idleness: the idle timer starts once it is out.
+    func test_idleWithOutputPending_notClosed_idleStartsWhenDrained() {
+        var m = streaming()
+        m.clientOutput(pending: true, now: 1)
+        XCTAssertEqual(m.responseEnd(upstreamIdle: true, now: 2), .finish(reuseUpstream: true, then: .serveNext))
+        XCTAssertEqual(m.tick(now: 62), .none, "idle deadline passed, output still pending")
+        m.clientOutput(pending: false, now: 1000)
+        XCTAssertEqual(m.state, .idle(closeAt: 1060))
+        XCTAssertEqual(m.tick(now: 1059), .none)
+        XCTAssertEqual(m.tick(now: 1060), .close)
+    }
+
+    func test_closingAfterFlush_clientNeverReads_sendTimeoutCloses() {
+        var m = Machine(timeouts: timeouts, now: 0)
+        m.bytesReceived(now: 0)
+        _ = m.requestRefused(.malformedRequest(.invalidTarget))
+        m.clientOutput(pending: true, now: 1)
+        XCTAssertEqual(m.tick(now: 60_000), .none)
+        XCTAssertEqual(m.tick(now: 60_001), .close)
+    }
+
 }

@@ -161,6 +161,65 @@ final class FramingRulesTests: XCTestCase {
         ])
     }
 
+    /// RFC 9112 section 3.2: a target of none of the four forms, or a form its method does not
+    /// take, or bytes outside RFC 3986 (raw non-ASCII included).
+    func test_requestTargets_400AndClosed() throws {
+        try check([
+            Case("GET !", "GET ! HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Case("GET J1", "GET J1 HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Case("POST =", "POST = HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"),
+            Case("M-SEARCH *", "M-SEARCH * HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Case("PRI *", "PRI * HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Case("authority-form GET", "GET h:443 HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Case("CONNECT origin-form", "CONNECT /x HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Case("userinfo", "GET http://u:p@h/ HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Case("ftp scheme", "GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Case("empty authority", "GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Case(
+                "raw UTF-8", bytes: Array("GET /caf".utf8) + [0xC3, 0xA9] + Array(" HTTP/1.1\r\nHost: h\r\n\r\n".utf8)),
+            Case("broken percent-encoding", "GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Case("quote", "GET /a\"b HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Case("angle bracket", "GET /a<b HTTP/1.1\r\nHost: h\r\n\r\n"),
+        ])
+    }
+
+    /// RFC 9110 section 7.2: Host is `uri-host [ ":" port ]`.
+    func test_hostValues_400AndClosed() throws {
+        try check([
+            Case("HTAB in Host", "GET / HTTP/1.1\r\nHost: a\tb\r\n\r\n"),
+            Case("Host: : x", "GET / HTTP/1.1\r\nHost:: x\r\n\r\n"),
+            Case("space in Host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
+            Case("port too big", "GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n"),
+            Case("userinfo in Host", "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n"),
+            Case("empty Host", "GET / HTTP/1.1\r\nHost:\r\n\r\n"),
+        ])
+    }
+
+    func test_connectRefused_405AndClosed() throws {
+        try check([Case("CONNECT", "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", 405)])
+    }
+
+    func test_underscoreNames_rejectPolicy_400AndClosed() throws {
+        try check([Case("X_A", "GET / HTTP/1.1\r\nHost: h\r\nX_A: 1\r\n\r\n")]) {
+            $0.headersWithUnderscores = .reject
+        }
+    }
+
+    /// The answer to a request line that can never be valid comes at once, with the head still
+    /// open and a long header timeout.
+    func test_badRequestLine_answeredBeforeTheHeadEnds() throws {
+        let proxy = try Hardening.start(upstreamPort: upstream.port, collector: nil) { $0.headerTimeoutMs = 30_000 }
+        for bytes in [[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03], Array("GET /\u{1}".utf8)] {
+            let client = try proxy.client()
+            try client.send(bytes)
+            let start = Date()
+            let response = try client.readFinalResponse(timeout: 5)
+            XCTAssertEqual(response.status, 400)
+            XCTAssertLessThan(Date().timeIntervalSince(start), 3, "answered long before the header timeout")
+        }
+        Hardening.assertServesGoodRequest(proxy)
+    }
+
     func test_chunkedBodyErrors_400AndClosed() throws {
         let head = "POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
         try check([

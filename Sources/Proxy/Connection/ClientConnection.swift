@@ -218,7 +218,8 @@ final class ClientConnection: EventHandler {
 
     private func perform(_ action: ConnectionStateMachine.Action) {
         switch action {
-        case .none, .closeWhenFlushed, .forwardResponseHead: break
+        case .none, .forwardResponseHead: break
+        case .closeWhenFlushed: recordSpan()  // the upstream ended the tunnel
         case .startUpstream: connectUpstream(fresh: false)
         case .retryUpstream: connectUpstream(fresh: true)
         case .respond(let failure, let next):
