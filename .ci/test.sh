@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole traceproxy test suite, from the project root:
 #   swift format lint, a check that nothing reads ../shared, XCTest (all modules), bounded fuzzing and the sanitizer runs (fuzz/), the release build, the
-#   CLI black-box tests, the Python interop tests (Tests/interop/run.sh, when present) and the
-#   acceptance checks (../shared/acceptance, when present). Every stage runs even when an earlier
+#   CLI black-box tests, the Python interop tests (Tests/interop/run.sh, when present), the
+#   acceptance checks (../shared/acceptance, when present), the benchmark smoke and soak, and the
+#   request rules compared with nginx (Tests/conformance). Every stage runs even when an earlier
 #   one failed; the exit status is non-zero if any stage failed, and a summary lists them.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -76,6 +77,9 @@ if [[ -n ${done_ok["build (release)"]:-} ]]; then
     # The load benchmark's quick mode as a smoke test, so the scripts cannot rot: every setup must
     # serve and spans must arrive; timings are not judged here.
     stage "benchmark smoke" bash benchmarks/run.sh --smoke
+    # The request rules against nginx (installed by the benchmark stage when missing): the same raw
+    # requests to both; only traceproxy's expectations are judged (Tests/conformance/README.md).
+    stage "request rules vs nginx" env TRACEPROXY=.build/release/traceproxy bash Tests/conformance/run.sh
     # A short soak: steady load with dead collectors; memory must stay flat and fds must not leak.
     stage "soak (30 s, dead collectors)" bash benchmarks/soak.sh --duration 30 --interval 2
 else
@@ -88,6 +92,7 @@ else
         skip_failed "acceptance checks" "the release build failed"
     fi
     skip_failed "benchmark smoke" "the release build failed"
+    skip_failed "request rules vs nginx" "the release build failed"
     skip_failed "soak (30 s, dead collectors)" "the release build failed"
 fi
 
