@@ -35,6 +35,19 @@ REQUESTS = {
     "bad_chunk_size": b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",
     "bad_version": b"GET / HTTP/2.0\r\n\r\n",
     "connect": b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    # Request rules, round 2: target forms, Host values, underscores, early refusal.
+    "absolute_form": b"GET http://a.example:8080/x?y=1#frag HTTP/1.1\r\nHost: b.example\r\n\r\n",
+    "absolute_empty_path": b"OPTIONS HTTPS://[::1]:8443 HTTP/1.1\r\nHost: h\r\n\r\n",
+    "absolute_userinfo": b"GET http://u:p@a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n",
+    "asterisk_not_options": b"M-SEARCH * HTTP/1.1\r\nHost: 239.255.255.250:1900\r\n\r\n",
+    "no_form": b"GET ! HTTP/1.1\r\nHost: h\r\n\r\nPOST = HTTP/1.1\r\nHost: h\r\n\r\n",
+    "target_chars": b"GET /a%2Fb;x=1/~c?q[]={1}|^`\\&r=%20#f HTTP/1.1\r\nHost: h\r\n\r\n",
+    "target_utf8": b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n",
+    "connect_body": b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 4\r\n\r\nping",
+    "host_values": b"GET / HTTP/1.1\r\nHost: [2001:db8::1]:65535\r\n\r\nGET / HTTP/1.1\r\nHost:: x\r\n\r\n",
+    "underscores": b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nTransfer_Encoding: chunked\r\n"
+                   b"X_Forwarded_For: 1.2.3.4\r\n\r\nok",
+    "tls_hello": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(32)),
 }
 
 RESPONSES = {
