@@ -86,8 +86,8 @@ FLAGS=(--listen --upstream --demo --service-name --admin --threads --reporter --
     --propagation --span-kind --no-collapse-ids --no-traceresponse --flush-interval-ms
     --max-batch-spans --max-queue-spans --max-packet-bytes --zipkin-gzip --max-header-bytes
     --max-headers --max-connections --upstream-max-idle --header-timeout-ms --idle-timeout-ms --body-timeout-ms
-    --upstream-connect-timeout-ms --upstream-timeout-ms --drain-timeout-ms --access-log
-    --print-config)
+    --upstream-connect-timeout-ms --upstream-timeout-ms --send-timeout-ms --drain-timeout-ms --access-log
+    --allow-connect --headers-with-underscores --print-config)
 ENVS=(OTEL_SERVICE_NAME JAEGER_SERVICE_NAME JAEGER_AGENT_HOST JAEGER_AGENT_PORT
     JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_PARAM OTEL_PROPAGATORS)
 
@@ -159,9 +159,11 @@ expect_usage_error "span-kind unknown" --span-kind -- --demo --span-kind produce
 expect_usage_error "max-packet-bytes too large" --max-packet-bytes -- --demo --max-packet-bytes 70000
 expect_usage_error "access-log empty" --access-log -- --demo --access-log ""
 expect_usage_error "service-name empty" --service-name -- --demo --service-name ""
+expect_usage_error "headers-with-underscores unknown" --headers-with-underscores -- --demo \
+    --headers-with-underscores keep
 for f in --flush-interval-ms --max-batch-spans --max-queue-spans --max-header-bytes --max-headers \
     --max-connections --upstream-max-idle --header-timeout-ms --idle-timeout-ms --body-timeout-ms \
-    --upstream-connect-timeout-ms --upstream-timeout-ms --drain-timeout-ms; do
+    --upstream-connect-timeout-ms --upstream-timeout-ms --send-timeout-ms --drain-timeout-ms; do
     expect_usage_error "$f abc" "$f" -- --demo "$f" abc
     expect_usage_error "$f 0" "$f" -- --demo "$f" 0
 done
@@ -186,7 +188,8 @@ expect_usage_error "env propagators only baggage" OTEL_PROPAGATORS OTEL_PROPAGAT
 expect_config "defaults" -- --upstream http://127.0.0.1:3000 ::: \
     "listen = 127.0.0.1:8080" "upstream = http://127.0.0.1:3000" "admin = 127.0.0.1:9901" \
     "reporter = none" "sampler = const:1" "propagation = w3c,b3,jaeger" "span-kind = server" \
-    "service-name = traceproxy" "collapse-ids = true" "traceresponse = true" "access-log = none"
+    "service-name = traceproxy" "collapse-ids = true" "traceresponse = true" "access-log = none" \
+    "allow-connect = false" "headers-with-underscores = drop" "send-timeout-ms = 60000"
 expect_config "demo implies stdout reporter" -- --demo ::: "demo = true" "upstream = none" \
     "reporter = stdout"
 expect_config "demo with reporter none" -- --demo --reporter none ::: "reporter = none"
@@ -198,7 +201,7 @@ expect_config "every flag" -- --listen [::1]:8081 --upstream http://[::1]:3000/ 
     --zipkin-gzip --max-header-bytes 8192 --max-headers 20 --max-connections 7 \
     --upstream-max-idle 9 --header-timeout-ms 2000 --idle-timeout-ms 3000 --body-timeout-ms 4000 \
     --upstream-connect-timeout-ms 500 --upstream-timeout-ms 1500 --drain-timeout-ms 2500 \
-    --access-log - ::: \
+    --access-log - --allow-connect --headers-with-underscores REJECT --send-timeout-ms 7000 ::: \
     "listen = [::1]:8081" "upstream = http://[::1]:3000" "service-name = svc" "admin = off" \
     "threads = 3" "reporter = jaeger-udp://127.0.0.1:6831 zipkin+http://localhost:9411/custom/spans" \
     "sampler = probabilistic:0.5" "propagation = jaeger,w3c" "span-kind = client" \
@@ -207,7 +210,8 @@ expect_config "every flag" -- --listen [::1]:8081 --upstream http://[::1]:3000/ 
     "max-header-bytes = 8192" "max-headers = 20" "max-connections = 7" \
     "upstream-max-idle = 9" "header-timeout-ms = 2000" "idle-timeout-ms = 3000" "body-timeout-ms = 4000" \
     "upstream-connect-timeout-ms = 500" "upstream-timeout-ms = 1500" \
-    "drain-timeout-ms = 2500" "access-log = -"
+    "drain-timeout-ms = 2500" "access-log = -" "allow-connect = true" \
+    "headers-with-underscores = reject" "send-timeout-ms = 7000"
 expect_config "upstream port defaults to 80" -- --upstream http://backend ::: \
     "upstream = http://backend:80"
 expect_config "admin none" -- --demo --admin none ::: "admin = off"
