@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "SpanEncodingTests", dependencies: ["SpanEncoding", "Spans", "Propagation"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Stats", "TestSupport"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
-        .testTarget(name: "TLSTests", dependencies: ["TLS", "Reactor", "Stats", "TestSupport"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "CSSL", "Reactor", "Stats", "TestSupport"]),
         .testTarget(
             name: "ReportersTests",
             dependencies: ["Reporters", "SpanEncoding", "Spans", "Gzip", "Stats", "TestSupport"]

@@ -25,6 +25,10 @@ static inline long traceproxy_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int ve
     return SSL_CTX_set_min_proto_version(ctx, version);
 }
 
+static inline long traceproxy_SSL_set_max_proto_version(SSL *ssl, int version) {
+    return SSL_set_max_proto_version(ssl, version);
+}
+
 static inline long traceproxy_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
 
 static inline long traceproxy_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode) {

@@ -4,7 +4,7 @@ import CSSL
 /// verification result, and the message in OpenSSL's words. Knowing which category is whose
 /// (our verification failed vs. the peer's alert told us it refused ours) lives only here.
 enum TLSFailureClassifier {
-    static func classify(_ code: Int32, ssl: OpaquePointer, serverName: String?, duringHandshake: Bool) -> TLSError {
+    static func classify(ssl: OpaquePointer, serverName: String?, duringHandshake: Bool) -> TLSError {
         let entries = OpenSSLErrorQueue.drain()
         let when = duringHandshake ? "TLS handshake failed" : "TLS session failed"
         let sslReasons = entries.filter { $0.library == ERR_LIB_SSL }.map(\.reason)
@@ -18,10 +18,10 @@ enum TLSFailureClassifier {
         }
         for reason in sslReasons {
             if let category = category(ofSSLReason: reason) {
-                return TLSError(category, "\(when): \(text)")
+                let hint = category == .protocol ? " (the peer is not speaking TLS)" : ""
+                return TLSError(category, "\(when): \(text)\(hint)")
             }
         }
-        _ = code
         return TLSError(.other, "\(when): \(text)")
     }
 

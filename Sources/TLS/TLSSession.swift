@@ -181,8 +181,8 @@ public final class TLSSession {
         switch SSL_get_error(ssl, rc) {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
             return .inProgress
-        case let code:
-            fail(TLSFailureClassifier.classify(code, ssl: ssl, serverName: serverName, duringHandshake: true))
+        default:
+            fail(TLSFailureClassifier.classify(ssl: ssl, serverName: serverName, duringHandshake: true))
             return .failed
         }
     }
@@ -252,7 +252,7 @@ public final class TLSSession {
             readClosed = true
             return .closed
         default:
-            let error = TLSFailureClassifier.classify(code, ssl: ssl, serverName: serverName, duringHandshake: false)
+            let error = TLSFailureClassifier.classify(ssl: ssl, serverName: serverName, duringHandshake: false)
             fatal = true
             // End of input without close_notify is how most HTTP peers hang up; the framing above
             // decides whether anything was cut short.
@@ -291,7 +291,7 @@ public final class TLSSession {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
             return .wantMore
         default:
-            let error = TLSFailureClassifier.classify(code, ssl: ssl, serverName: serverName, duringHandshake: false)
+            let error = TLSFailureClassifier.classify(ssl: ssl, serverName: serverName, duringHandshake: false)
             fail(error)
             return .error(error)
         }
@@ -309,8 +309,12 @@ public final class TLSSession {
         sentCloseNotify = true
     }
 
-    /// Asks for a TLS 1.3 key update (ours, and the peer's in return): the one post-handshake
-    /// message that makes a reading peer write. Tests use it to exercise that path.
+    /// OpenSSL's object, for tests that make a session misbehave as no configuration can (a TLS
+    /// 1.2 peer asking to renegotiate).
+    var handleForTesting: OpaquePointer { ssl }
+
+    /// Asks for a TLS 1.3 key update, ours and the peer's in return (OpenSSL 3.0 answers with the
+    /// next write, later releases while reading). Tests use it to exercise that path.
     func requestKeyUpdate() -> Bool {
         guard handshakeState == .done, !fatal else { return false }
         OpenSSLErrorQueue.clear()

@@ -154,18 +154,22 @@ public final class TLSTransport: ByteTransport {
             if writeErrno != 0 { return .error(writeErrno) }
             if hasUnsent { return .wouldBlock }
         }
+        // The session takes a record per call (partial-write mode); the whole chunk is encrypted
+        // before one flush, so the socket sees few large writes.
         let chunk = UnsafeRawBufferPointer(rebasing: bytes.prefix(Self.maxPlaintextPerWrite))
-        switch session.writePlaintext(chunk) {
-        case .bytes(let n):
-            flush()
-            if writeErrno != 0 { return .error(writeErrno) }
-            return .bytes(n)
-        case .wantMore:
-            return .wouldBlock
-        case .error:
-            flush()
-            return .error(EPROTO)
+        var taken = 0
+        while taken < chunk.count {
+            switch session.writePlaintext(UnsafeRawBufferPointer(rebasing: chunk[taken...])) {
+            case .bytes(let n): taken += n
+            case .wantMore: return .wouldBlock
+            case .error:
+                flush()
+                return .error(EPROTO)
+            }
         }
+        flush()
+        if writeErrno != 0 { return .error(writeErrno) }
+        return .bytes(taken)
     }
 
     public func setInterest(readable: Bool, writable: Bool) {
@@ -186,12 +190,12 @@ public final class TLSTransport: ByteTransport {
         updateInterest()
     }
 
-    /// Says close_notify if the session is healthy and has not yet (one attempt: the socket is
-    /// closed right after, whatever it takes), then closes the socket.
+    /// Says close_notify if the session is healthy and has not yet, and sends what is held (one
+    /// attempt: the socket is closed right after, whatever it took), then closes the socket.
     public func close() {
         if closed { return }
-        if session.handshakeState == .done && !writeShut && !shutdownPending && writeErrno == 0 {
-            session.shutdown()
+        if !writeShut && writeErrno == 0 {
+            if session.handshakeState == .done { session.shutdown() }
             flush()
         }
         closed = true

@@ -73,3 +73,15 @@ enum Contexts {
         return try TLSContext(c)
     }
 }
+
+/// Compares byte strings by length and first difference: XCTAssertEqual on megabytes prints them all.
+func assertSameBytes(
+    _ actual: [UInt8], _ expected: [UInt8], _ message: String = "", file: StaticString = #filePath, line: UInt = #line
+) {
+    if actual == expected { return }
+    let common = min(actual.count, expected.count)
+    let firstDifference = (0..<common).first { actual[$0] != expected[$0] } ?? common
+    XCTFail(
+        "\(message) \(actual.count) bytes, expected \(expected.count); first difference at \(firstDifference)",
+        file: file, line: line)
+}

@@ -42,7 +42,7 @@ final class TLSSessionTests: XCTestCase {
         }
         pair.shuttle()
         let response = SessionPair.readAll(pair.client)
-        XCTAssertEqual(response.bytes, body)
+        assertSameBytes(response.bytes, body)
     }
 
     func test_writeAndRead_beforeHandshake_wantMore() throws {
