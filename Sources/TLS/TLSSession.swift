@@ -299,6 +299,31 @@ public final class TLSSession {
 
     public func writePlaintext(_ bytes: [UInt8]) -> WriteResult { bytes.withUnsafeBytes { writePlaintext($0) } }
 
+    /// Lets OpenSSL process what was fed without taking plaintext, to find a fatal alert the peer
+    /// sent before resetting the connection (a server refusing our missing client certificate).
+    /// Returns the failure it found; nil when the input holds plaintext first, or nothing.
+    func noticePeerAlert() -> TLSError? {
+        guard handshakeState == .done, failure == nil, !readClosed else { return failure }
+        OpenSSLErrorQueue.clear()
+        var byte: UInt8 = 0
+        var n = 0
+        let rc = SSL_peek_ex(ssl, &byte, 1, &n)
+        if rc == 1 { return nil }
+        switch SSL_get_error(ssl, rc) {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE, SSL_ERROR_ZERO_RETURN:
+            return nil
+        default:
+            let error = TLSFailureClassifier.classify(ssl: ssl, serverName: serverName, duringHandshake: false)
+            fatal = true
+            if error.reason == .connectionClosed {
+                readClosed = true
+                return nil
+            }
+            failure = error
+            return error
+        }
+    }
+
     /// Queues close_notify (our side is done writing). A no-op before the handshake finished or
     /// after a failure, when OpenSSL has nothing orderly to say.
     public func shutdown() {

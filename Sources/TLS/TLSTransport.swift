@@ -138,7 +138,7 @@ public final class TLSTransport: ByteTransport {
     public func write(_ bytes: UnsafeRawBufferPointer) -> Socket.IOResult {
         if closed { return .error(EBADF) }
         if connectErrno != 0 { return .error(connectErrno) }
-        if writeErrno != 0 { return .error(writeErrno) }
+        if writeErrno != 0 { return .error(writeFailure) }
         if writeShut || shutdownPending { return .error(EPIPE) }
         switch session.handshakeState {
         case .inProgress: return .wouldBlock
@@ -151,7 +151,7 @@ public final class TLSTransport: ByteTransport {
         // the transport holds, and the caller keeps the rest in its own buffer).
         if hasUnsent {
             flush()
-            if writeErrno != 0 { return .error(writeErrno) }
+            if writeErrno != 0 { return .error(writeFailure) }
             if hasUnsent { return .wouldBlock }
         }
         // The session takes a record per call (partial-write mode); the whole chunk is encrypted
@@ -168,9 +168,13 @@ public final class TLSTransport: ByteTransport {
             }
         }
         flush()
-        if writeErrno != 0 { return .error(writeErrno) }
+        if writeErrno != 0 { return .error(writeFailure) }
         return .bytes(taken)
     }
+
+    /// A failed socket write as the handler sees it: EPROTO when the peer's alert explains it
+    /// (`failure` then says how), else the errno.
+    private var writeFailure: Int32 { session.failure != nil ? EPROTO : writeErrno }
 
     public func setInterest(readable: Bool, writable: Bool) {
         if closed { return }
@@ -391,8 +395,8 @@ public final class TLSTransport: ByteTransport {
             switch unsent.write(to: inner) {
             case .bytes: continue
             case .wouldBlock: return
-            case .eof: writeErrno = EPIPE
-            case .error(let e): writeErrno = e
+            case .eof: writeFailed(EPIPE)
+            case .error(let e): writeFailed(e)
             }
         }
         if writeErrno != 0 { return }
@@ -409,10 +413,10 @@ public final class TLSTransport: ByteTransport {
                         unsent.append(rest)
                         return true
                     case .eof:
-                        writeErrno = EPIPE
+                        writeFailed(EPIPE)
                         return true
                     case .error(let e):
-                        writeErrno = e
+                        writeFailed(e)
                         return true
                     }
                 }
@@ -420,6 +424,17 @@ public final class TLSTransport: ByteTransport {
             }
             if blocked { return }
         }
+    }
+
+    /// Records a socket write error. A peer that refuses us (a missing client certificate under
+    /// TLS 1.3, found after our handshake ended) sends its alert and resets the connection, and the
+    /// reset can reach our write before we read: the alert is still readable, so read it to know why.
+    private func writeFailed(_ e: Int32) {
+        writeErrno = e
+        guard session.handshakeState == .done, session.failure == nil, !innerEOF else { return }
+        while case .bytes = readCiphertext() {}
+        _ = session.noticePeerAlert()
+        inputMayBeBuffered = session.hasBufferedInput
     }
 
     private func finishShutdownIfFlushed() {

@@ -14,7 +14,7 @@ struct ConnectionRecord {
     var received: [UInt8] = []
     var eof = false
     var closeNotify = false
-    var readError: Int32?
+    var ioError: Int32?
     var failure: TLSError?
     var connectError: Int32?
     var closed = false
@@ -203,7 +203,7 @@ final class HarnessConnection: EventHandler {
     private func fail(_ e: Int32) {
         let failure = transport.failure
         recorder.update(index) {
-            $0.readError = e
+            $0.ioError = e
             $0.failure = failure
         }
         finish()
@@ -227,17 +227,22 @@ final class EchoServer: @unchecked Sendable {
     private let style: ReadStyle
     private let smallBuffers: Bool
     private let closeAfterReceiving: Int?
+    private let echo: Bool
+    private let toSend: [UInt8]
     private var listener: Listener?
 
+    /// `echo` off: a sink that keeps what it reads. `toSend` is written to each connection first.
     init(
-        context: TLSContext, style: ReadStyle = ReadStyle(), smallBuffers: Bool = false, closeAfterReceiving: Int? = nil
-    )
-        throws
-    {
+        context: TLSContext, style: ReadStyle = ReadStyle(), smallBuffers: Bool = false,
+        closeAfterReceiving: Int? = nil,
+        echo: Bool = true, toSend: [UInt8] = []
+    ) throws {
         self.context = Locked(context)
         self.style = style
         self.smallBuffers = smallBuffers
         self.closeAfterReceiving = closeAfterReceiving
+        self.echo = echo
+        self.toSend = toSend
         loop = try EventLoop(index: 0, tickIntervalMs: 50)
         let address = try SocketAddress.resolve(host: "127.0.0.1", port: 0)
         try loop.queue.sync { () throws -> Void in
@@ -259,8 +264,8 @@ final class EchoServer: @unchecked Sendable {
         let index = recorder.add()
         transport.onHandshake = { [recorder] result in recorder.update(index) { $0.handshake = result } }
         let connection = HarnessConnection(
-            transport: transport, loop: loop, recorder: recorder, index: index, style: style, echo: true,
-            closeAfterReceiving: closeAfterReceiving)
+            transport: transport, loop: loop, recorder: recorder, index: index, style: style, echo: echo,
+            toSend: toSend, closeAfterReceiving: closeAfterReceiving)
         do { try connection.start() } catch { transport.close() }
     }
 

@@ -88,7 +88,7 @@ final class PythonTLSPeer {
         p.add_argument("--ciphers")
         p.add_argument("--small-buffers", action="store_true")
         # echo | send:N (send N bytes, then read until EOF) | send-then-close-notify:N |
-        # send-then-abort:N (no close_notify) | request:TEXT (send, read until EOF)
+        # send-then-abort:N (FIN, no close_notify) | request:TEXT (send, read until EOF)
         p.add_argument("--action", default="echo")
         a = p.parse_args()
 
@@ -164,7 +164,12 @@ final class PythonTLSPeer {
                 tls.unwrap()
                 report(event="unwrapped")
             elif action == "send-then-abort":
+                # FIN without close_notify. Not close(): unread data (our session tickets) would
+                # turn it into a reset.
                 tls.sendall(pattern(int(arg)))
+                tls.shutdown(socket.SHUT_WR)
+                while tls.recv(65536):
+                    pass
             elif action == "request":
                 tls.sendall(arg.encode())
                 data, clean = read_to_end(tls)
