@@ -5,7 +5,8 @@ import PackageDescription
 /// traceproxy -> {Proxy, Reporters, Spans, Propagation, Reactor}
 /// Proxy -> {Reporters, Spans, Propagation, HTTP1, Reactor, Stats}
 /// Reporters -> {SpanEncoding, Spans, Propagation, HTTP1, Reactor, Gzip, Stats}
-/// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, HTTP1, Stats}; Reactor -> CEpoll; Gzip -> CZlib.
+/// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, HTTP1, Stats}; Reactor -> CEpoll; Gzip -> CZlib;
+/// TLS -> {CSSL, Reactor} (CSSL: the system libssl; nothing uses TLS yet).
 /// Release builds skip the runtime exclusivity checks: the request path mutates state of
 /// loop-confined classes on every event, and the checks (swift_beginAccess/endAccess) showed up
 /// in the load profile. Debug builds and the sanitizer runs keep them, so the tests still catch a
@@ -28,6 +29,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .systemLibrary(
+            name: "CSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(name: "CEpoll"),
         .target(name: "Stats"),
         .target(name: "HTTP1", swiftSettings: hotPath),
@@ -36,6 +42,7 @@ let package = Package(
         .target(name: "SpanEncoding", dependencies: ["Spans", "Propagation"], swiftSettings: hotPath),
         .target(name: "Reactor", dependencies: ["CEpoll"], swiftSettings: hotPath),
         .target(name: "Gzip", dependencies: ["CZlib"]),
+        .target(name: "TLS", dependencies: ["CSSL", "Reactor"]),
         .target(
             name: "Reporters",
             dependencies: [
@@ -72,6 +79,7 @@ let package = Package(
         .testTarget(name: "SpanEncodingTests", dependencies: ["SpanEncoding", "Spans", "Propagation"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Stats", "TestSupport"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "CSSL", "Reactor", "Stats", "TestSupport"]),
         .testTarget(
             name: "ReportersTests",
             dependencies: ["Reporters", "SpanEncoding", "Spans", "Gzip", "Stats", "TestSupport"]
