@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "Reporters",
             dependencies: [
-                "SpanEncoding", "Spans", "Propagation", "HTTP1", "Reactor", "Gzip", "Stats",
+                "SpanEncoding", "Spans", "Propagation", "HTTP1", "Reactor", "TLS", "Gzip", "Stats",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: hotPath
@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "Proxy",
             dependencies: [
-                "Reporters", "Spans", "Propagation", "HTTP1", "Reactor", "Stats",
+                "Reporters", "Spans", "Propagation", "HTTP1", "Reactor", "TLS", "Stats",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: hotPath
@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "traceproxy",
             dependencies: [
-                "Proxy", "Reporters", "Spans", "Propagation", "Reactor",
+                "Proxy", "Reporters", "Spans", "Propagation", "Reactor", "TLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -33,6 +33,7 @@ final class LoopContext {
     var accessLog: [UInt8] = []
     private(set) var draining = false
     private var upstreamErrorLog = LogThrottle(intervalMs: 5_000)
+    private var handshakeErrorLog = LogThrottle(intervalMs: 5_000)
     private let logger = Logger(label: "traceproxy")
     /// Called when a connection closes (the listener may accept again).
     var onConnectionClosed: () -> Void = {}
@@ -50,7 +51,8 @@ final class LoopContext {
         timeouts = .init(
             headerMs: Int64(c.headerTimeoutMs), idleMs: Int64(c.idleTimeoutMs), bodyMs: Int64(c.bodyTimeoutMs),
             upstreamConnectMs: Int64(c.upstreamConnectTimeoutMs), upstreamMs: Int64(c.upstreamTimeoutMs),
-            sendMs: Int64(c.sendTimeoutMs))
+            sendMs: Int64(c.sendTimeoutMs),
+            handshakeMs: Int64(c.listenTLS?.handshakeTimeoutMs ?? ListenerTLS.defaultHandshakeTimeoutMs))
         pool = UpstreamPool(maxIdle: max(1, c.upstreamMaxIdle / max(1, c.threads)))
         scratch.reserveCapacity(8192)
     }
@@ -96,6 +98,16 @@ final class LoopContext {
     }
 
     /// The access-log line of a request refused before it had a usable head.
+    /// An HTTPS client's handshake failed or timed out: counted by reason, logged at most every
+    /// few seconds (a scanner can fail thousands a second), never disturbing other connections.
+    func countHandshakeFailure(reason: String, message: String, peer: ClientPeer) {
+        metrics.tlsHandshakeErrors[reason]?.add()
+        if let more = handshakeErrorLog.admit(nowMs: time.monotonicMs()) {
+            let tail = more > 0 ? " (\(more) more failed handshakes since the last report)" : ""
+            logger.warning("TLS handshake from \(peer.host) failed (\(reason)): \(message)\(tail)")
+        }
+    }
+
     func logRejected(status: Int, reason: String, peer: ClientPeer) {
         guard shared.accessLog != nil else { return }
         AccessLog.appendRejected(status: status, reason: reason, peer: peer.host, to: &accessLog)

@@ -2,6 +2,7 @@ import Propagation
 import Reactor
 import Reporters
 import Spans
+import TLS
 
 /// A host and port to bind or connect to. Host is a literal IPv4/IPv6 address or a name resolved
 /// once at start-up.
@@ -19,9 +20,16 @@ public struct HostPort: Equatable, Sendable, CustomStringConvertible {
 
 /// The validated configuration the command line produces; everything the proxy needs to run.
 public struct ProxyConfig: Sendable {
-    public var listen = HostPort(host: "127.0.0.1", port: 8080)
+    /// The plain-HTTP listener; nil with `--listen off` (TLS only).
+    public var listen: HostPort? = HostPort(host: "127.0.0.1", port: 8080)
+    /// The HTTPS listener (`--listen-tls`), beside the plain one.
+    public var listenTLS: ListenerTLS?
     /// `http://HOST:PORT` of the service behind the proxy. Nil only with `demo`.
     public var upstream: HostPort?
+    /// Set for an `https://` upstream.
+    public var upstreamTLS: ClientTLS?
+    /// `zipkin+https://` collectors (and OTLP's, later): trust and client certificate.
+    public var collectorTLS = ClientTLS()
     /// Start a built-in demo upstream on loopback (`--demo`).
     public var demo = false
     public var serviceName = "traceproxy"
@@ -81,4 +89,58 @@ public enum UnderscoreAction: String, CaseIterable, Sendable {
     case reject
     /// Forwarded, except names that fold into a framing, hop-by-hop or proxy-written field.
     case allow
+}
+
+/// The HTTPS listener: where, which certificate, and what it asks of clients. Paths only; the
+/// files are read when the context is built (at start-up and on SIGHUP).
+public struct ListenerTLS: Equatable, Sendable {
+    public var address: HostPort
+    /// PEM, the certificate followed by its intermediates.
+    public var certificateFile: String
+    public var keyFile: String
+    /// Require a client certificate signed by one of these CAs (mTLS between sidecars).
+    public var clientCAFile: String?
+    /// OpenSSL's cipher-list syntax for TLS 1.2; TLS 1.3 keeps OpenSSL's suites.
+    public var ciphers: String?
+    public var minimumVersion = TLSConfiguration.ProtocolVersion.tls12
+    public var handshakeTimeoutMs = Self.defaultHandshakeTimeoutMs
+    public static let defaultHandshakeTimeoutMs = 10_000
+
+    public init(address: HostPort, certificateFile: String, keyFile: String) {
+        self.address = address
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+    }
+
+    /// ALPN offers `http/1.1` only: the proxy speaks nothing else.
+    var configuration: TLSConfiguration {
+        TLSConfiguration(
+            role: .server, certificateChainFile: certificateFile, privateKeyFile: keyFile, clientCAFile: clientCAFile,
+            minimumVersion: minimumVersion, cipherList: ciphers, applicationProtocols: ["http/1.1"])
+    }
+}
+
+/// How the proxy checks a server it calls (an HTTPS upstream, a collector) and what it shows it.
+public struct ClientTLS: Equatable, Sendable {
+    /// A PEM bundle of trusted CAs; nil: the system trust store.
+    public var caFile: String?
+    /// The name (or IP address) the certificate must carry instead of the URL's host; sent as SNI
+    /// when it is a name.
+    public var serverName: String?
+    /// A client certificate (and its key) for servers that demand one.
+    public var certificateFile: String?
+    public var keyFile: String?
+    /// Accept any certificate (`--upstream-insecure`, warned about at start-up).
+    public var insecure = false
+
+    public init() {}
+
+    /// For the server at `host` (its URL's host unless `serverName` says otherwise; nil leaves
+    /// it to each reporter, which names its own collector).
+    func configuration(host: String?) -> TLSConfiguration {
+        TLSConfiguration(
+            role: .client, certificateChainFile: certificateFile, privateKeyFile: keyFile,
+            trustRoots: caFile.map { .file($0) } ?? .system, verifyPeer: !insecure, serverName: serverName ?? host,
+            applicationProtocols: ["http/1.1"])
+    }
 }

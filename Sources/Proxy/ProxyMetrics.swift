@@ -1,4 +1,5 @@
 import Stats
+import TLS
 
 /// The proxy's counters, looked up once so the request path only does relaxed atomic adds.
 final class ProxyMetrics: Sendable {
@@ -7,6 +8,10 @@ final class ProxyMetrics: Sendable {
     let upstreamTimeouts: Counter
     let upstreamResets: Counter
     let upstreamProtocolErrors: Counter
+    let upstreamTLSErrors: Counter
+    /// HTTPS clients whose handshake failed, by `TLSFailureReason` (and `handshake_timeout`).
+    let tlsHandshakeErrors: [String: Counter]
+    let tlsHandshakes: Counter
     let openConnections: Counter
     let acceptedConnections: Counter
     let clientErrors: Counter
@@ -28,6 +33,15 @@ final class ProxyMetrics: Sendable {
         upstreamTimeouts = upstreamError("timeout")
         upstreamResets = upstreamError("reset")
         upstreamProtocolErrors = upstreamError("protocol")
+        upstreamTLSErrors = upstreamError("tls")
+        var byReason: [String: Counter] = [:]
+        for reason in TLSFailureReason.allCases.map(\.rawValue) + [Self.handshakeTimeout] {
+            byReason[reason] = r.counter(
+                "traceproxy_tls_handshake_errors_total", help: "HTTPS client handshakes that failed, by reason.",
+                labels: [("reason", reason)])
+        }
+        tlsHandshakeErrors = byReason
+        tlsHandshakes = r.counter("traceproxy_tls_handshakes_total", help: "HTTPS client handshakes completed.")
         openConnections = r.counter(
             "traceproxy_open_connections", help: "Client connections currently open.", kind: .gauge)
         acceptedConnections = r.counter(
@@ -44,6 +58,8 @@ final class ProxyMetrics: Sendable {
             labels: [("reason", "underscore")])
     }
 
+    static let handshakeTimeout = "handshake_timeout"
+
     func countResponse(_ status: Int) {
         let i = status / 100
         requestsByClass[(1...5).contains(i) ? i : 0].add()
@@ -57,6 +73,7 @@ final class ProxyMetrics: Sendable {
             .underscoreInFieldName:
             clientErrors.add()
         case .upstreamConnect: upstreamConnectErrors.add()
+        case .upstreamTLS: upstreamTLSErrors.add()
         case .upstreamConnectTimeout, .upstreamTimeout: upstreamTimeouts.add()
         case .upstreamProtocol, .upstreamUnrequestedUpgrade: upstreamProtocolErrors.add()
         case .upstreamReset, .upstreamTruncated: upstreamResets.add()

@@ -5,6 +5,7 @@ import Reactor
 import Reporters
 import Spans
 import Stats
+import TLS
 
 #if canImport(Glibc)
     import Glibc
@@ -27,7 +28,13 @@ public final class ProxyServer: @unchecked Sendable {
     let shared: SharedState
     private let loops: [EventLoop]
     private let contexts: [LoopContext]
+    /// The plain-HTTP listeners, one per loop (none with `--listen off`).
     private(set) var listeners: [Listener] = []
+    /// The HTTPS listeners, one per loop.
+    private(set) var tlsListeners: [Listener] = []
+    /// The HTTPS listener's context. SIGHUP swaps it: new connections take the current one, open
+    /// ones keep the one they were accepted with.
+    private let listenerTLS: Locked<TLSContext>?
     private(set) var adminListener: Listener?
     private var demoListener: Listener?
     private var demoTimer: DispatchSourceTimer?
@@ -61,8 +68,30 @@ public final class ProxyServer: @unchecked Sendable {
             spanFacts: SpanFacts(
                 upstreamAddress: upstreamAddress.description, upstreamHost: upstream.description,
                 collapsePathIDs: config.collapsePathIDs))
+        // Certificates and keys are read now: a bad file is a start-up error, not a failed handshake.
+        if let listener = config.listenTLS {
+            do {
+                listenerTLS = Locked(try TLSContext(listener.configuration))
+            } catch {
+                throw StartupError("HTTPS listener (--tls-cert, --tls-key): \(error.message)")
+            }
+        } else {
+            listenerTLS = nil
+        }
+        var upstreamTLS: TLSContext?
+        if let tls = config.upstreamTLS {
+            do {
+                upstreamTLS = try TLSContext(tls.configuration(host: upstream.host))
+            } catch {
+                throw StartupError("https upstream: \(error.message)")
+            }
+            if tls.insecure {
+                printError("traceproxy: warning: --upstream-insecure: the upstream's certificate is not verified")
+            }
+        }
         let options = ReporterOptions(
-            process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip)
+            process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip,
+            collectorTLS: config.collectorTLS.configuration(host: nil))
         var reporters: [any SpanReporter] = []
         for target in config.reporters {
             reporters.append(try ReporterURL.make(target, options: options, metrics: registry))
@@ -84,10 +113,18 @@ public final class ProxyServer: @unchecked Sendable {
             upstreamAddress: upstreamAddress, accessLog: accessLog)
         self.shared = shared
         let time = SystemTime()
-        contexts = loops.map {
-            LoopContext(
-                shared: shared, buffers: $0.buffers, time: time,
-                connector: SocketConnector(address: upstreamAddress, loop: $0), spanSink: pipeline)
+        contexts = try loops.map { loop in
+            let socket = SocketConnector(address: upstreamAddress, loop: loop)
+            var connector: TransportConnector = socket
+            if let upstreamTLS {
+                do throws(TLSError) {
+                    connector = try TLSConnector(inner: socket, context: upstreamTLS, scheduler: loop)
+                } catch {
+                    throw StartupError("https upstream: \(error.message)")
+                }
+            }
+            return LoopContext(
+                shared: shared, buffers: loop.buffers, time: time, connector: connector, spanSink: pipeline)
         }
         if demoFD >= 0 {
             let loop = loops[0]
@@ -108,24 +145,22 @@ public final class ProxyServer: @unchecked Sendable {
         // Writes use MSG_NOSIGNAL; this covers any other write to a closed peer.
         signal(SIGPIPE, SIG_IGN)
         shared.pipeline.start()
-        let listenAddr = try SocketAddress.resolve(host: config.listen.host, port: config.listen.port)
-        var boundAddr = listenAddr
-        let perLoop = max(1, config.maxConnections / contexts.count)
+        var bound: [String] = []
+        if let listen = config.listen {
+            let address = try bindListeners(listen, tls: nil, into: &listeners)
+            bound.append("\(address)")
+        }
+        if let tls = config.listenTLS, let holder = listenerTLS {
+            let address = try bindListeners(tls.address, tls: holder, into: &tlsListeners)
+            bound.append("https://\(address)")
+        }
+        let boundAddr = listeners.first.map { Socket.localAddress($0.fd) }
         for (i, (loop, ctx)) in zip(loops, contexts).enumerated() {
-            let fd = try Socket.listen(boundAddr, reusePort: true)
-            if i == 0 { boundAddr = Socket.localAddress(fd) }
-            let listener = try loop.queue.sync { () throws -> Listener in
-                let l = try Listener(fd: fd, loop: loop) { [unowned ctx] c, peer in
-                    Socket.setNoDelay(c)
-                    ctx.adopt(SocketTransport(fd: c, loop: loop), peer: ClientPeer(peer))
-                }
-                l.atCapacity = { [unowned ctx] in ctx.clients.count >= perLoop }
-                l.onError = { [logger] e in logger.error("accept failed, backing off: \(e)") }
-                ctx.onConnectionClosed = { [unowned l] in l.resumeIfPaused() }
+            let own = [listeners, tlsListeners].compactMap { $0.indices.contains(i) ? $0[i] : nil }
+            loop.queue.sync {
+                ctx.onConnectionClosed = { for l in own { l.resumeIfPaused() } }
                 loop.onTick { [unowned ctx] now in ctx.tick(now) }
-                return l
             }
-            listeners.append(listener)
         }
         if let admin = config.admin {
             let addr = try SocketAddress.resolve(host: admin.host, port: admin.port)
@@ -150,18 +185,76 @@ public final class ProxyServer: @unchecked Sendable {
                 }
             }
         }
-        if config.demo {
+        if config.demo, let boundAddr {
             demoTimer = DemoTraffic.start(proxy: boundAddr)
         }
         let adminText = adminListener.flatMap { _ in config.admin?.description } ?? "off"
         let reporters = config.reporters.isEmpty ? "none" : config.reporters.map(\.description).joined(separator: ", ")
+        let upstreamText = (config.upstreamTLS == nil ? "" : "https://") + shared.upstreamDescription
         printError(
-            "traceproxy \(traceproxyVersion): listening on \(boundAddr) -> upstream \(shared.upstreamDescription)"
+            "traceproxy \(traceproxyVersion): listening on \(bound.joined(separator: " and ")) -> upstream \(upstreamText)"
                 + " (\(loops.count) loops), admin \(adminText), reporters: \(reporters)")
     }
 
-    /// The port the first listener is bound to (the one to use after `--listen HOST:0`).
-    public var listenPort: UInt16 { Socket.localAddress(listeners[0].fd).hostAndPort.port }
+    /// One listener per loop on `address` (SO_REUSEPORT spreads the connections), plain or, with
+    /// `tls`, HTTPS. Returns the bound address (the port chosen for `:0`).
+    private func bindListeners(
+        _ address: HostPort, tls: Locked<TLSContext>?, into list: inout [Listener]
+    ) throws -> SocketAddress {
+        var bound = try SocketAddress.resolve(host: address.host, port: address.port)
+        let perLoop = max(1, config.maxConnections / contexts.count)
+        for (i, (loop, ctx)) in zip(loops, contexts).enumerated() {
+            let fd = try Socket.listen(bound, reusePort: true)
+            if i == 0 { bound = Socket.localAddress(fd) }
+            let listener = try loop.queue.sync { () throws -> Listener in
+                let l = try Listener(fd: fd, loop: loop) { [unowned ctx] c, address in
+                    Socket.setNoDelay(c)
+                    let peer = ClientPeer(address)
+                    guard let tls else {
+                        ctx.adopt(SocketTransport(fd: c, loop: loop), peer: peer)
+                        return
+                    }
+                    do throws(TLSError) {
+                        let context = tls.withLock { $0 }
+                        ctx.adopt(try TLSTransport.accepted(fd: c, loop: loop, context: context), peer: peer)
+                    } catch {
+                        Glibc.close(c)
+                        ctx.countHandshakeFailure(reason: error.reason.rawValue, message: error.message, peer: peer)
+                    }
+                }
+                // Both listeners of a loop count the same connections.
+                l.atCapacity = { [unowned ctx] in ctx.clients.count >= perLoop }
+                l.onError = { [logger] e in logger.error("accept failed, backing off: \(e)") }
+                return l
+            }
+            list.append(listener)
+        }
+        return bound
+    }
+
+    /// The port the plain listener is bound to (the one to use after `--listen HOST:0`), or the
+    /// HTTPS one's with `--listen off`.
+    public var listenPort: UInt16 { Socket.localAddress((listeners.first ?? tlsListeners[0]).fd).hostAndPort.port }
+
+    /// The HTTPS listener's port, if there is one.
+    public var tlsListenPort: UInt16? { tlsListeners.first.map { Socket.localAddress($0.fd).hostAndPort.port } }
+
+    /// SIGHUP: reads the HTTPS listener's certificate and key again. New connections get the new
+    /// pair; open ones keep theirs, so nothing in flight is dropped. A file that cannot be read, or a
+    /// key that does not match, keeps the current pair: the reason is logged and returned.
+    @discardableResult
+    public func reloadTLS() -> String? {
+        guard let holder = listenerTLS, let listener = config.listenTLS else { return nil }
+        do {
+            let context = try TLSContext(listener.configuration)
+            holder.withLock { $0 = context }
+            logger.info("reloaded the HTTPS certificate \(listener.certificateFile)")
+            return nil
+        } catch {
+            logger.error("reloading the HTTPS certificate failed, keeping the current one: \(error.message)")
+            return error.message
+        }
+    }
 
     /// Drains and stops: stops accepting (what is already in the kernel's queue is served), closes
     /// idle connections, lets requests in flight finish within `--drain-timeout-ms`, answers or cuts
@@ -175,13 +268,14 @@ public final class ProxyServer: @unchecked Sendable {
         guard first else { return }
         demoTimer?.cancel()
         let deadline = Clock.monotonicMs() + Int64(config.drainTimeoutMs)
-        for (loop, (ctx, listener)) in zip(loops, zip(contexts, listeners)) {
+        for (i, (loop, ctx)) in zip(loops, contexts).enumerated() {
             dispatchPrecondition(condition: .notOnQueue(loop.queue))
+            let own = [listeners, tlsListeners].compactMap { $0.indices.contains(i) ? $0[i] : nil }
             loop.queue.sync {
                 // Connections the kernel already accepted were made before the signal: serve them.
-                listener.acceptBacklog()
+                for l in own { l.acceptBacklog() }
                 ctx.beginDrain()
-                listener.close()
+                for l in own { l.close() }
             }
         }
         if let admin = adminListener { loops[0].queue.sync { admin.close() } }

@@ -42,7 +42,8 @@ enum RequestTracer {
     /// Request line, end-to-end fields, Host when the client sent none, X-Forwarded-*, the
     /// proxy's framing and the injected context. Underscore fields left out are counted.
     static func buildForwardedHead(
-        _ head: HTTPHead, trace: TraceDecision, peerHost: String, ctx: LoopContext, into out: inout [UInt8]
+        _ head: HTTPHead, trace: TraceDecision, peerHost: String, secure: Bool, ctx: LoopContext,
+        into out: inout [UInt8]
     ) {
         let shared = ctx.shared
         let leftOut = HeadWriter.appendRequestHead(
@@ -52,7 +53,8 @@ enum RequestTracer {
                 HeadWriter.appendField("Host", shared.upstreamHostHeader, to: &out)
             }
             appendList(head, "x-forwarded-for", "X-Forwarded-For", appending: peerHost.utf8, to: &out)
-            appendList(head, "x-forwarded-proto", "X-Forwarded-Proto", appending: "http".utf8, to: &out)
+            appendList(
+                head, "x-forwarded-proto", "X-Forwarded-Proto", appending: (secure ? "https" : "http").utf8, to: &out)
             if let host = head.effectiveHostRange {
                 appendList(head, "x-forwarded-host", "X-Forwarded-Host", appending: head.bytes[host], to: &out)
             }
@@ -97,6 +99,6 @@ enum RequestTracer {
                 upstreamConnectedOffsetMicros: ex.connectedNs > 0 ? (ex.connectedNs - ex.startNs) / 1000 : nil,
                 firstResponseByteOffsetMicros: ex.firstByteNs > 0 ? (ex.firstByteNs - ex.startNs) / 1000 : nil,
                 status: status, requestBodyBytes: ex.requestBodyBytes, responseBodyBytes: ex.responseBodyBytes,
-                peer: peer.address, errorKind: ex.errorKind, errorMessage: ex.errorMessage))
+                peer: peer.address, errorKind: ex.errorKind, errorMessage: ex.errorMessage, tls: ex.tls))
     }
 }

@@ -21,14 +21,15 @@ public struct ReporterURLError: Error, CustomStringConvertible, Sendable {
 public enum ReporterTarget: Equatable, Sendable, CustomStringConvertible {
     case stdout
     case jaegerUDP(host: String, port: UInt16)
-    case zipkinHTTP(host: String, port: UInt16, path: String)
+    /// `tls`: `zipkin+https://`.
+    case zipkinHTTP(host: String, port: UInt16, path: String, tls: Bool = false)
 
     public static let expectedForms =
-        "expected jaeger-udp://HOST:PORT, zipkin+http://HOST:PORT[/PATH], stdout or none"
+        "expected jaeger-udp://HOST:PORT, zipkin+http[s]://HOST:PORT[/PATH], stdout or none"
     /// zipkin2-api.yaml: `basePath: /api/v2`, `POST /spans`.
     public static let defaultZipkinPath = "/api/v2/spans"
 
-    /// `jaeger-udp://HOST:PORT`, `zipkin+http://HOST:PORT[/PATH]`, `stdout`, or `none` (nil). The
+    /// `jaeger-udp://HOST:PORT`, `zipkin+http[s]://HOST:PORT[/PATH]`, `stdout`, or `none` (nil). The
     /// scheme is case-insensitive; HOST is a name, an IPv4 address or a bracketed IPv6 address.
     /// The error says what was expected; the caller names the flag or variable.
     public static func parse(_ text: String) throws(ReporterURLError) -> ReporterTarget? {
@@ -38,11 +39,7 @@ public enum ReporterTarget: Equatable, Sendable, CustomStringConvertible {
         case "stdout": return .stdout
         default: break
         }
-        if lower.hasPrefix("zipkin+https://") {
-            throw ReporterURLError(
-                "https collectors are not supported yet; use zipkin+http://HOST:PORT[/PATH]")
-        }
-        for scheme in ["jaeger-udp://", "zipkin+http://"] where lower.hasPrefix(scheme) {
+        for scheme in ["jaeger-udp://", "zipkin+http://", "zipkin+https://"] where lower.hasPrefix(scheme) {
             let rest = text.dropFirst(scheme.count)
             let slash = rest.firstIndex(of: "/") ?? rest.endIndex
             let path = String(rest[slash...])
@@ -60,7 +57,9 @@ public enum ReporterTarget: Equatable, Sendable, CustomStringConvertible {
             guard path.allSatisfy({ $0.isASCII && $0 > " " && $0 != "#" && $0 != "\u{7F}" }) else {
                 throw ReporterURLError("the collector path is not a valid URL path")
             }
-            return .zipkinHTTP(host: host, port: port, path: path.isEmpty ? defaultZipkinPath : path)
+            return .zipkinHTTP(
+                host: host, port: port, path: path.isEmpty ? defaultZipkinPath : path,
+                tls: scheme == "zipkin+https://")
         }
         throw ReporterURLError(expectedForms)
     }
@@ -70,9 +69,15 @@ public enum ReporterTarget: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .stdout: "stdout"
         case .jaegerUDP(let host, let port): "jaeger-udp://\(HostPortSyntax.format(host: host, port: port))"
-        case .zipkinHTTP(let host, let port, let path):
-            "zipkin+http://\(HostPortSyntax.format(host: host, port: port))"
+        case .zipkinHTTP(let host, let port, let path, let tls):
+            "zipkin+\(tls ? "https" : "http")://\(HostPortSyntax.format(host: host, port: port))"
                 + (path == Self.defaultZipkinPath ? "" : path)
         }
+    }
+
+    /// Whether the reporter talks TLS (`--collector-*` apply to it).
+    public var usesTLS: Bool {
+        if case .zipkinHTTP(_, _, _, let tls) = self { return tls }
+        return false
     }
 }

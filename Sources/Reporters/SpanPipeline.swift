@@ -239,7 +239,9 @@ final class ReporterLane: Sendable {
             let nowMs = Int64(clock.now().uptimeNanoseconds / 1_000_000)
             if let more = failureLog.admit(nowMs: nowMs) {
                 let tail = more > 0 ? " (\(more) more failed batches since the last report)" : ""
-                logger.warning("reporter \(reporter.name): a batch of \(batch.count) spans was not delivered\(tail)")
+                let why = reporter.lastFailure.map { ": \($0)" } ?? ""
+                logger.warning(
+                    "reporter \(reporter.name): a batch of \(batch.count) spans was not delivered\(why)\(tail)")
             }
         }
     }

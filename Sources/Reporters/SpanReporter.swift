@@ -15,9 +15,14 @@ public protocol SpanReporter: AnyObject, Sendable {
     func send(_ spans: [SpanRecord], before deadline: DispatchTime) -> Bool
     /// Releases sockets; no `send` follows.
     func close()
+    /// Why the last batch was not delivered, when the reporter knows (a TLS verification failure,
+    /// a refused connection); the pipeline's warning quotes it.
+    var lastFailure: String? { get }
 }
 
 extension SpanReporter {
+    public var lastFailure: String? { nil }
+
     public func send(_ spans: [SpanRecord], before deadline: DispatchTime) -> Bool {
         send(spans)
     }

@@ -4,6 +4,7 @@ import Reactor
 import SpanEncoding
 import Spans
 import Stats
+import TLS
 
 #if canImport(Glibc)
     import Glibc
@@ -44,14 +45,32 @@ public final class ZipkinHTTPReporter: SpanReporter {
     private let gzip: Bool
     private let timeouts: Timeouts
     /// The kept-alive connection; only the worker thread uses it, the lock satisfies Sendable.
-    private let connection = Locked<BlockingTCPConnection?>(nil)
+    private let connection = Locked<CollectorConnection?>(nil)
+    /// For `zipkin+https://`: built once, shared by the connections.
+    private let tls: TLSContext?
+    private let serverName: String
+    private let failure = Locked<String?>(nil)
 
-    /// Resolves `host` now; `path` is the request target, e.g. `/api/v2/spans`.
+    /// Resolves `host` now; `path` is the request target, e.g. `/api/v2/spans`. With `tls`, the
+    /// collector is verified as `options.collectorTLS` says (its server name defaulting to `host`);
+    /// a context that cannot be built (unreadable files) fails here, at start-up.
     public init(
-        name: String, host: String, port: UInt16, path: String, options: ReporterOptions,
+        name: String, host: String, port: UInt16, path: String, tls: Bool = false, options: ReporterOptions,
         timeouts: Timeouts = Timeouts()
     ) throws(ReporterURLError) {
         let address = try ReporterURLError.resolving(name, host: host, port: port)
+        serverName = options.collectorTLS.serverName ?? host
+        if tls {
+            var configuration = options.collectorTLS
+            configuration.serverName = serverName
+            do {
+                self.tls = try TLSContext(configuration)
+            } catch {
+                throw ReporterURLError("reporter \"\(name)\": \(error.message)")
+            }
+        } else {
+            self.tls = nil
+        }
         self.name = name
         self.address = address
         self.process = options.process
@@ -91,6 +110,8 @@ public final class ZipkinHTTPReporter: SpanReporter {
         return false
     }
 
+    public var lastFailure: String? { failure.withLock { $0 } }
+
     public func close() {
         connection.withLock { c in
             c?.close()
@@ -107,19 +128,24 @@ public final class ZipkinHTTPReporter: SpanReporter {
         return connection.withLock { kept -> Bool in
             var reused = kept != nil
             while true {
-                let conn: BlockingTCPConnection
+                let conn: CollectorConnection
                 if let existing = kept {
                     conn = existing
                 } else {
                     let connectEnd = min(
                         attemptEnd, DispatchTime.now() + .milliseconds(timeouts.connectTimeoutMs))
-                    guard let fresh = try? BlockingTCPConnection.connect(to: address, deadline: connectEnd)
-                    else { return false }
-                    conn = fresh
-                    kept = fresh
+                    do {
+                        conn = try CollectorConnection.open(
+                            to: address, tls: tls, serverName: serverName, deadline: connectEnd)
+                    } catch {
+                        failure.withLock { $0 = "\(error)" }
+                        return false
+                    }
+                    kept = conn
                 }
                 switch exchange(request, on: conn, deadline: attemptEnd) {
                 case .answered(let status, let keepAlive):
+                    failure.withLock { $0 = (200...299).contains(status) ? nil : "collector answered \(status)" }
                     if !keepAlive || !(200...299).contains(status) {
                         conn.close()
                         kept = nil
@@ -140,7 +166,7 @@ public final class ZipkinHTTPReporter: SpanReporter {
         case failed(sawResponseBytes: Bool)
     }
 
-    private func exchange(_ request: [UInt8], on conn: BlockingTCPConnection, deadline: DispatchTime)
+    private func exchange(_ request: [UInt8], on conn: CollectorConnection, deadline: DispatchTime)
         -> Outcome
     {
         var response: [UInt8] = []

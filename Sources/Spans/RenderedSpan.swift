@@ -106,7 +106,7 @@ public struct RenderedSpan: Sendable {
 
     /// The proxy's span of one request. Tags: `component`, `http.method`, `http.url`, `http.path`,
     /// `http.status_code`, `http.user_agent`, `peer.ipv4`/`peer.ipv6`, `peer.port`,
-    /// `upstream.address`, the body sizes, `error=true` on a failed exchange and
+    /// `upstream.address`, the body sizes, `tls.*` for an HTTPS client, `error=true` on a failed exchange and
     /// `client.aborted=true` when the client went away. Logs: the failure (`event=error` with
     /// `error.kind` and `message`) or the client's abort (`event=client_aborted` with `message`),
     /// `upstream_connected` and `first_response_byte`.
@@ -123,7 +123,7 @@ public struct RenderedSpan: Sendable {
         tag("component", "traceproxy".utf8)
         tag("http.method", r.methodBytes)
         let urlStart = text.count
-        text.append(contentsOf: "http://".utf8)
+        text.append(contentsOf: (r.tls == nil ? "http://" : "https://").utf8)
         if let host = r.host { text.append(contentsOf: host) } else { text.append(contentsOf: facts.upstreamHost.utf8) }
         text.append(contentsOf: target)
         tag("http.url", .text(urlStart..<text.count))
@@ -137,6 +137,12 @@ public struct RenderedSpan: Sendable {
         tag("upstream.address", facts.upstreamAddress.utf8)
         tag("http.request.body.size", .long(r.requestBodyBytes))
         tag("http.response.body.size", .long(r.responseBodyBytes))
+        if let tls = r.tls {
+            tag("tls.protocol.version", tls.protocolVersion.utf8)
+            tag("tls.cipher", tls.cipher.utf8)
+            if let name = tls.serverName { tag("tls.client.server_name", name.utf8) }
+            if let subject = tls.clientSubject { tag("tls.client.subject", subject.utf8) }
+        }
         if r.isError { tag("error", .bool(true)) }
         if let kind = r.errorKind {
             let message = r.errorMessage ?? kind.rawValue

@@ -17,6 +17,8 @@ public enum SpanErrorKind: String, Sendable, CaseIterable {
     case upstreamTimeout = "upstream_timeout"
     case upstreamProtocol = "upstream_protocol"
     case upstreamReset = "upstream_reset"
+    /// The upstream's TLS handshake failed (certificate not trusted, wrong name, expired, ...).
+    case upstreamTLS = "upstream_tls"
     /// SIGTERM's drain ran out of time with the exchange in flight.
     case drainTimeout = "drain_timeout"
 
@@ -153,6 +155,8 @@ public struct SpanRecord: Sendable, Equatable {
     public var errorKind: SpanErrorKind?
     /// Only set on the (rare) failed exchanges, where it was built already.
     public var errorMessage: String?
+    /// The client connection's TLS, nil for plain HTTP.
+    public var tls: TLSFacts?
     /// The request head's bytes, shared with the parsed head (a retain, not a copy).
     public var headBytes: [UInt8]
     var methodRange: TextRange
@@ -190,8 +194,9 @@ public struct SpanRecord: Sendable, Equatable {
         head: HTTPHead, context: OutgoingContext, kind: SpanKind, startMicros: Int64, durationMicros: Int64,
         upstreamConnectedOffsetMicros: Int64?, firstResponseByteOffsetMicros: Int64?, status: Int,
         requestBodyBytes: Int, responseBodyBytes: Int, peer: PeerAddress, errorKind: SpanErrorKind?,
-        errorMessage: String?
+        errorMessage: String?, tls: TLSFacts? = nil
     ) {
+        self.tls = tls
         traceID = context.traceID
         spanID = context.spanID
         parentSpanID = context.parentSpanID

@@ -3,6 +3,7 @@ import Proxy
 import Reactor
 import Reporters
 import Spans
+import TLS
 
 /// Turns the raw flag values and the environment into a validated `ProxyConfig`.
 ///
@@ -26,6 +27,7 @@ struct ConfigBuilder {
         try applyServing(to: &config)
         try applyTracing(to: &config)
         try applyLimits(to: &config)
+        try applyTLS(to: &config)
         if let accessLog = options.accessLog {
             guard !accessLog.isEmpty else {
                 throw ConfigError(invalid: accessLog, for: "--access-log", "expected a file path or -")
@@ -37,12 +39,17 @@ struct ConfigBuilder {
 
     private func applyServing(to config: inout ProxyConfig) throws(ConfigError) {
         if let listen = options.listen {
-            config.listen = try hostPort(listen, for: "--listen")
+            switch listen.lowercased() {
+            case "off", "none": config.listen = nil
+            default: config.listen = try hostPort(listen, for: "--listen")
+            }
         }
         config.demo = options.demo
         switch (options.upstream, options.demo) {
         case (let upstream?, false):
-            config.upstream = try ConfigParsing.upstream(upstream)
+            let (address, https) = try ConfigParsing.upstream(upstream)
+            config.upstream = address
+            if https { config.upstreamTLS = ClientTLS() }
         case (nil, false):
             throw ConfigError(message: "missing --upstream http://HOST:PORT (or use --demo)")
         case (_?, true):
@@ -170,6 +177,85 @@ struct ConfigBuilder {
             throw ConfigError(invalid: text, for: flag, expected)
         }
         return value
+    }
+
+    /// The HTTPS listener, the https upstream's verification and the collectors' TLS. A TLS flag
+    /// with nothing to apply to is an error rather than silently ignored.
+    private func applyTLS(to config: inout ProxyConfig) throws(ConfigError) {
+        if let text = options.listenTLS {
+            let address = try hostPort(text, for: "--listen-tls")
+            guard let cert = try path(options.tlsCert, "--tls-cert"), let key = try path(options.tlsKey, "--tls-key")
+            else { throw ConfigError(message: "--listen-tls needs --tls-cert FILE and --tls-key FILE") }
+            var listener = ListenerTLS(address: address, certificateFile: cert, keyFile: key)
+            listener.clientCAFile = try path(options.tlsClientCA, "--tls-client-ca")
+            if let ciphers = options.tlsCiphers {
+                guard !ciphers.isEmpty else {
+                    throw ConfigError(invalid: ciphers, for: "--tls-ciphers", "expected an OpenSSL cipher list")
+                }
+                listener.ciphers = ciphers
+            }
+            if let text = options.tlsMinVersion {
+                switch text.lowercased() {
+                case "1.2", "tls1.2", "tlsv1.2": listener.minimumVersion = .tls12
+                case "1.3", "tls1.3", "tlsv1.3": listener.minimumVersion = .tls13
+                default: throw ConfigError(invalid: text, for: "--tls-min-version", "expected 1.2 or 1.3")
+                }
+            }
+            try set(&listener.handshakeTimeoutMs, options.tlsHandshakeTimeoutMs, "--tls-handshake-timeout-ms")
+            config.listenTLS = listener
+        } else if let flag = [
+            ("--tls-cert", options.tlsCert), ("--tls-key", options.tlsKey), ("--tls-client-ca", options.tlsClientCA),
+            ("--tls-ciphers", options.tlsCiphers), ("--tls-min-version", options.tlsMinVersion),
+            ("--tls-handshake-timeout-ms", options.tlsHandshakeTimeoutMs),
+        ].first(where: { $0.1 != nil })?.0 {
+            throw ConfigError(message: "\(flag) applies to the HTTPS listener: add --listen-tls HOST:PORT")
+        }
+        if config.listen == nil && config.listenTLS == nil {
+            throw ConfigError(message: "--listen off needs --listen-tls HOST:PORT: there would be nothing to listen on")
+        }
+        var upstream = ClientTLS()
+        upstream.caFile = try path(options.upstreamCA, "--upstream-ca")
+        upstream.certificateFile = try path(options.upstreamCert, "--upstream-cert")
+        upstream.keyFile = try path(options.upstreamKey, "--upstream-key")
+        upstream.insecure = options.upstreamInsecure
+        if let name = options.upstreamServerName {
+            guard !name.isEmpty, !name.contains(where: { $0 == " " || $0 == "/" }) else {
+                throw ConfigError(invalid: name, for: "--upstream-server-name", "expected a host name or IP address")
+            }
+            upstream.serverName = name
+        }
+        try pair(upstream, "--upstream-cert", "--upstream-key")
+        if config.upstreamTLS != nil {
+            config.upstreamTLS = upstream
+        } else if upstream != ClientTLS() {
+            throw ConfigError(
+                message: "--upstream-ca, --upstream-server-name, --upstream-cert, --upstream-key and "
+                    + "--upstream-insecure apply to an https:// upstream")
+        }
+        var collector = ClientTLS()
+        collector.caFile = try path(options.collectorCA, "--collector-ca")
+        collector.certificateFile = try path(options.collectorCert, "--collector-cert")
+        collector.keyFile = try path(options.collectorKey, "--collector-key")
+        try pair(collector, "--collector-cert", "--collector-key")
+        if collector != ClientTLS() && !config.reporters.contains(where: \.usesTLS) {
+            throw ConfigError(
+                message: "--collector-ca, --collector-cert and --collector-key apply to zipkin+https:// reporters")
+        }
+        config.collectorTLS = collector
+    }
+
+    /// A file path flag: non-empty when given.
+    private func path(_ text: String?, _ flag: String) throws(ConfigError) -> String? {
+        guard let text else { return nil }
+        guard !text.isEmpty else { throw ConfigError(invalid: text, for: flag, "expected a file path") }
+        return text
+    }
+
+    /// A client certificate needs its key and the other way round.
+    private func pair(_ tls: ClientTLS, _ certFlag: String, _ keyFlag: String) throws(ConfigError) {
+        if (tls.certificateFile == nil) != (tls.keyFile == nil) {
+            throw ConfigError(message: "\(certFlag) and \(keyFlag) go together")
+        }
     }
 
     private func hostPort(_ text: String, for flag: String) throws(ConfigError) -> HostPort {

@@ -18,19 +18,16 @@ enum ConfigParsing {
         return HostPort(host: host, port: port)
     }
 
-    /// `--upstream http://HOST[:PORT][/]`; the port defaults to 80 as in any http URL.
-    static func upstream(_ text: String) throws(ConfigError) -> HostPort {
-        let expected = "expected http://HOST:PORT"
+    /// `--upstream http[s]://HOST[:PORT][/]`; the port defaults to 80 or 443 as in any URL.
+    /// Returns whether the upstream speaks TLS.
+    static func upstream(_ text: String) throws(ConfigError) -> (HostPort, https: Bool) {
+        let expected = "expected http://HOST:PORT or https://HOST:PORT"
         let lower = text.lowercased()
-        if lower.hasPrefix("https://") {
-            throw ConfigError(
-                invalid: text, for: "--upstream",
-                "https upstreams are not supported yet; use http://HOST:PORT")
-        }
-        guard lower.hasPrefix("http://") else {
+        let https = lower.hasPrefix("https://")
+        guard https || lower.hasPrefix("http://") else {
             throw ConfigError(invalid: text, for: "--upstream", expected)
         }
-        let rest = text.dropFirst("http://".count)
+        let rest = text.dropFirst(https ? "https://".count : "http://".count)
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         let path = rest[slash...]
         guard path.isEmpty || path == "/" else {
@@ -41,10 +38,10 @@ enum ConfigParsing {
         guard let (host, portText) = HostPortSyntax.split(rest[..<slash]) else {
             throw ConfigError(invalid: text, for: "--upstream", expected)
         }
-        guard let portText else { return HostPort(host: host, port: 80) }
+        guard let portText else { return (HostPort(host: host, port: https ? 443 : 80), https) }
         guard let port = HostPortSyntax.port(portText) else {
             throw ConfigError(invalid: text, for: "--upstream", "\(expected) (port 1 to 65535)")
         }
-        return HostPort(host: host, port: port)
+        return (HostPort(host: host, port: port), https)
     }
 }

@@ -27,7 +27,21 @@ enum ServerRunner {
             src.resume()
             return src
         }
-        withExtendedLifetime(sources) { dispatchMain() }
+        // SIGHUP reloads what can change without a restart (the HTTPS certificate today) instead
+        // of ending the process, which is what its default action would do.
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .main)
+        hangup.setEventHandler {
+            DispatchQueue.global().async {
+                if let failure = server.reloadTLS() {
+                    Launcher.writeError("traceproxy: SIGHUP: kept the current certificate: \(failure)\n")
+                } else {
+                    Launcher.writeError("traceproxy: SIGHUP: reloaded\n")
+                }
+            }
+        }
+        hangup.resume()
+        withExtendedLifetime((sources, hangup)) { dispatchMain() }
     }
 
     private static let draining = Atomic<Bool>(false)

@@ -40,14 +40,15 @@ struct TraceproxyCommand: ParsableCommand {
     @Option(
         name: .customLong("listen"),
         help: .init(
-            "Address to accept clients on (default: \(defaults.listen)).", valueName: "HOST:PORT")
+            "Address to accept plain-HTTP clients on, or off (default: \(defaults.listen.map { "\($0)" } ?? "off")).",
+            valueName: "HOST:PORT|off")
     )
     var listen: String?
 
     @Option(
         name: .customLong("upstream"),
         help: .init(
-            "The service behind the proxy; required unless --demo.", valueName: "http://HOST:PORT")
+            "The service behind the proxy; required unless --demo.", valueName: "http[s]://HOST:PORT")
     )
     var upstream: String?
 
@@ -79,6 +80,87 @@ struct TraceproxyCommand: ParsableCommand {
         help: .init("Event loops; 0 means one per core (default: \(defaults.threads)).", valueName: "N")
     )
     var threads: String?
+
+    // MARK: TLS
+
+    @Option(
+        name: .customLong("listen-tls"),
+        help: .init(
+            "Also accept HTTPS clients here; needs --tls-cert and --tls-key (default: off).", valueName: "HOST:PORT"))
+    var listenTLS: String?
+
+    @Option(
+        name: .customLong("tls-cert"),
+        help: .init(
+            "The HTTPS listener's certificate chain (PEM, certificate first); reloaded on SIGHUP.", valueName: "FILE"))
+    var tlsCert: String?
+
+    @Option(
+        name: .customLong("tls-key"),
+        help: .init("The HTTPS listener's private key (PEM); reloaded on SIGHUP.", valueName: "FILE"))
+    var tlsKey: String?
+
+    @Option(
+        name: .customLong("tls-client-ca"),
+        help: .init(
+            "Require HTTPS clients to show a certificate signed by these CAs (mTLS) (default: off).", valueName: "FILE")
+    )
+    var tlsClientCA: String?
+
+    @Option(
+        name: .customLong("tls-ciphers"),
+        help: .init("TLS 1.2 cipher list, OpenSSL syntax (default: OpenSSL's).", valueName: "LIST"))
+    var tlsCiphers: String?
+
+    @Option(
+        name: .customLong("tls-min-version"),
+        help: .init("Oldest TLS version accepted: 1.2 or 1.3 (default: 1.2).", valueName: "VERSION"))
+    var tlsMinVersion: String?
+
+    @Option(
+        name: .customLong("tls-handshake-timeout-ms"),
+        help: .init("Time a client has to finish the TLS handshake (default: 10000).", valueName: "MS"))
+    var tlsHandshakeTimeoutMs: String?
+
+    @Option(
+        name: .customLong("upstream-ca"),
+        help: .init("Trust these CAs for an https:// upstream instead of the system store.", valueName: "FILE"))
+    var upstreamCA: String?
+
+    @Option(
+        name: .customLong("upstream-server-name"),
+        help: .init(
+            "The name (or IP) the upstream's certificate must carry, sent as SNI (default: the URL's host).",
+            valueName: "NAME"))
+    var upstreamServerName: String?
+
+    @Option(
+        name: .customLong("upstream-cert"),
+        help: .init("Client certificate (PEM) shown to an https:// upstream; needs --upstream-key.", valueName: "FILE"))
+    var upstreamCert: String?
+
+    @Option(name: .customLong("upstream-key"), help: .init("Private key (PEM) for --upstream-cert.", valueName: "FILE"))
+    var upstreamKey: String?
+
+    @Flag(
+        name: .customLong("upstream-insecure"),
+        help: "Do not verify the https:// upstream's certificate (warned about at start-up; default: verify).")
+    var upstreamInsecure = false
+
+    @Option(
+        name: .customLong("collector-ca"),
+        help: .init("Trust these CAs for zipkin+https:// collectors instead of the system store.", valueName: "FILE"))
+    var collectorCA: String?
+
+    @Option(
+        name: .customLong("collector-cert"),
+        help: .init(
+            "Client certificate (PEM) shown to zipkin+https:// collectors; needs --collector-key.", valueName: "FILE"))
+    var collectorCert: String?
+
+    @Option(
+        name: .customLong("collector-key"), help: .init("Private key (PEM) for --collector-cert.", valueName: "FILE"))
+    var collectorKey: String?
 
     // MARK: Tracing
 

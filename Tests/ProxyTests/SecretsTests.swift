@@ -24,7 +24,7 @@ final class SecretsTests: XCTestCase {
     func test_defaults_adminAndListenerBindLoopback() throws {
         let config = ProxyConfig()
         XCTAssertEqual(config.admin?.host, "127.0.0.1")
-        XCTAssertEqual(config.listen.host, "127.0.0.1")
+        XCTAssertEqual(config.listen?.host, "127.0.0.1")
         // The binary resolves the same defaults from an empty command line.
         let process = Process()
         process.executableURL = try DrainTests.binaryURL()

@@ -33,10 +33,17 @@ final class ReporterTargetTests: XCTestCase {
         XCTAssertEqual(
             try ReporterTarget.parse("zipkin+http://c:9411/custom/spans"),
             .zipkinHTTP(host: "c", port: 9411, path: "/custom/spans"))
+        let secure = try ReporterTarget.parse("Zipkin+HTTPS://c:9443")
+        XCTAssertEqual(secure, .zipkinHTTP(host: "c", port: 9443, path: ReporterTarget.defaultZipkinPath, tls: true))
+        XCTAssertEqual(secure?.usesTLS, true)
+        XCTAssertEqual(try ReporterTarget.parse("zipkin+http://c:9411")?.usesTLS, false)
     }
 
     func test_description_roundTrips() throws {
-        for url in ["stdout", "jaeger-udp://[::1]:6831", "zipkin+http://c:9411", "zipkin+http://c:9411/custom"] {
+        for url in [
+            "stdout", "jaeger-udp://[::1]:6831", "zipkin+http://c:9411", "zipkin+http://c:9411/custom",
+            "zipkin+https://c:9443/x",
+        ] {
             XCTAssertEqual(try ReporterTarget.parse(url)?.description, url)
         }
     }
@@ -45,7 +52,6 @@ final class ReporterTargetTests: XCTestCase {
         assertRejected("foo://x", mentioning: "expected jaeger-udp://HOST:PORT")
         assertRejected("http://127.0.0.1:9411", mentioning: "expected jaeger-udp://HOST:PORT")
         assertRejected("", mentioning: "expected jaeger-udp://HOST:PORT")
-        assertRejected("zipkin+https://c:9411", mentioning: "https collectors are not supported")
     }
 
     func test_parse_badOrMissingHostOrPort_rejected() {

@@ -1,6 +1,8 @@
 import HTTP1
 import Propagation
 import Reactor
+import Spans
+import TLS
 
 /// The I/O shell of one client connection: reads and parses requests, hands each to the upstream
 /// relay, and records its span. What happens when, and every deadline, is the state machine's;
@@ -15,6 +17,8 @@ final class ClientConnection: EventHandler {
     private var relay: UpstreamRelay!
     private var exchange: Exchange?
     private var readEOF = false
+    /// What an HTTPS client's handshake agreed, for its spans (nil for plain HTTP).
+    private var tls: TLSFacts?
     /// Inside the request parse loop: a finished exchange leaves the next pipelined request to it.
     private var parsing = false
     private(set) var isReleased = false
@@ -27,8 +31,22 @@ final class ClientConnection: EventHandler {
         reader = RequestReader(
             limits: .init(maxHeaderBytes: ctx.config.maxHeaderBytes, maxHeaders: ctx.config.maxHeaders),
             rules: ctx.shared.requestRules, buffers: ctx.buffers)
-        machine = ConnectionStateMachine(timeouts: ctx.timeouts, now: ctx.time.monotonicMs())
+        let tlsTransport = transport as? TLSTransport
+        machine = ConnectionStateMachine(timeouts: ctx.timeouts, now: ctx.time.monotonicMs(), tls: tlsTransport != nil)
         relay = UpstreamRelay(ctx: ctx, writer: writer) { [unowned self] in upstream($0) }
+        tlsTransport?.onHandshake = { [unowned self] in handshake($0) }
+    }
+
+    /// The TLS handshake ended (a failure also shows as a read error, which closes the connection).
+    private func handshake(_ result: Result<TLSHandshakeInfo, TLSError>) {
+        switch result {
+        case .success(let info):
+            tls = TLSFacts(info)
+            ctx.metrics.tlsHandshakes.add()
+            machine.handshakeFinished(now: now)
+        case .failure(let error):
+            ctx.countHandshakeFailure(reason: error.reason.rawValue, message: error.message, peer: peer)
+        }
     }
 
     private var now: Int64 { ctx.time.monotonicMs() }
@@ -69,7 +87,13 @@ final class ClientConnection: EventHandler {
 
     func tick(_ now: Int64) {
         if isReleased { return }
-        perform(machine.tick(now: now))
+        let handshaking = if case .handshaking = machine.state { true } else { false }
+        let action = machine.tick(now: now)
+        if handshaking && action == .close && !machine.draining {
+            ctx.countHandshakeFailure(
+                reason: ProxyMetrics.handshakeTimeout, message: "handshake not finished in time", peer: peer)
+        }
+        perform(action)
         settle()
     }
 
@@ -102,8 +126,8 @@ final class ClientConnection: EventHandler {
         case .closed(let errno):
             let end = machine.exchange == nil ? .nothing : relay.endOnClose()
             perform(machine.upstreamClosed(errno: errno, end: end, now: now))
-        case .connectFailed(let errno):
-            perform(machine.upstreamFailed(.upstreamConnect(errno: errno), now: now))
+        case .connectFailed(let errno, let tls):
+            perform(machine.upstreamFailed(tls.map { .upstreamTLS($0) } ?? .upstreamConnect(errno: errno), now: now))
         case .drained:
             machine.requestPaused(false, now: now)
             process()
@@ -146,7 +170,7 @@ final class ClientConnection: EventHandler {
     private func startExchange(_ head: HTTPHead) {
         exchange = Exchange(
             head: head, trace: RequestTracer.decide(head: head, ctx: ctx), startWallMicros: reader.startWall,
-            startNs: reader.startNs)
+            startNs: reader.startNs, tls: tls)
         relay.begin(head)
         ctx.metrics.spansStarted.add()
         perform(machine.requestHead(.init(head), now: now))

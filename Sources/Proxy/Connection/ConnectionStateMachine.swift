@@ -20,12 +20,16 @@ struct ConnectionStateMachine {
         let headerMs, idleMs, bodyMs, upstreamConnectMs, upstreamMs: Int64
         /// `--send-timeout-ms`.
         var sendMs: Int64 = 60_000
+        /// `--tls-handshake-timeout-ms`.
+        var handshakeMs: Int64 = 10_000
         /// How long a connection closed after a response keeps reading (and discarding) so an
         /// unread pipelined request does not turn the close into a reset that loses the response.
         var lingerMs: Int64 = 2000
     }
 
     enum State: Equatable {
+        /// An HTTPS client's TLS handshake is under way: closed at `timeoutAt` if it has not finished.
+        case handshaking(timeoutAt: Int64)
         /// Between requests (or before the first): closed quietly at `closeAt`.
         case idle(closeAt: Int64)
         /// Some bytes of a head have arrived: 408 at `timeoutAt`.
@@ -166,9 +170,15 @@ struct ConnectionStateMachine {
     /// because output can wait in any of them (a response's tail while the next request is read).
     private(set) var sendDeadline: Int64?
 
-    init(timeouts: Timeouts, now: Int64) {
+    /// `tls`: the connection starts with a TLS handshake, which has its own deadline.
+    init(timeouts: Timeouts, now: Int64, tls: Bool = false) {
         self.timeouts = timeouts
-        state = .idle(closeAt: now + timeouts.idleMs)
+        state = tls ? .handshaking(timeoutAt: now + timeouts.handshakeMs) : .idle(closeAt: now + timeouts.idleMs)
+    }
+
+    /// The TLS handshake finished: the connection waits for its first request like any other.
+    mutating func handshakeFinished(now: Int64) {
+        if case .handshaking = state { state = .idle(closeAt: now + timeouts.idleMs) }
     }
 
     /// True while a response could still be relayed to the client (the shell reads the upstream).
@@ -435,6 +445,11 @@ struct ConnectionStateMachine {
             return .close
         }
         switch state {
+        case .handshaking(let timeoutAt):
+            if now >= timeoutAt || draining {
+                state = .closed
+                return .close
+            }
         case .idle(let closeAt):
             // Output still going out keeps an idle connection open (the send timeout bounds it).
             if (now >= closeAt || draining) && sendDeadline == nil {
@@ -473,7 +488,7 @@ struct ConnectionStateMachine {
     mutating func beginDrain() -> Action {
         draining = true
         switch state {
-        case .idle:
+        case .idle, .handshaking:
             state = .closed
             return .close
         case .exchanging(var ex):

@@ -16,10 +16,13 @@ struct Exchange {
     var firstByteNs: Int64 = 0
     var errorKind: SpanErrorKind?
     var errorMessage: String?
+    /// The client connection's TLS (nil for plain HTTP).
+    let tls: TLSFacts?
 
-    init(head: HTTPHead, trace: TraceDecision, startWallMicros: Int64, startNs: Int64) {
+    init(head: HTTPHead, trace: TraceDecision, startWallMicros: Int64, startNs: Int64, tls: TLSFacts? = nil) {
         self.head = head
         self.trace = trace
+        self.tls = tls
         self.startWallMicros = startWallMicros
         self.startNs = startNs
     }

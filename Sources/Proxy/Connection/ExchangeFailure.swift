@@ -1,6 +1,7 @@
 import HTTP1
 import Reactor
 import Spans
+import TLS
 
 /// Why an exchange (or a request before it became one) ended badly. The one owner of the status
 /// the client is sent, the span's `error.kind`, and which counter in /metrics counts it.
@@ -22,6 +23,9 @@ enum ExchangeFailure: Error, Equatable {
     /// The client reset the connection, or writing to it failed.
     case clientReset
     case upstreamConnect(errno: Int32)
+    /// The upstream's TLS handshake failed: its certificate was not trusted, named another host,
+    /// had expired, or the server refused ours.
+    case upstreamTLS(TLSError)
     case upstreamConnectTimeout
     case upstreamTimeout
     case upstreamProtocol(HTTPParseError)
@@ -46,7 +50,7 @@ enum ExchangeFailure: Error, Equatable {
         // Unreachable is a 502 (Envoy answers 503, nginx 504): 504 is kept for an upstream that
         // accepted the request and did not answer.
         case .upstreamConnect, .upstreamConnectTimeout, .upstreamProtocol, .upstreamUnrequestedUpgrade,
-            .upstreamReset, .upstreamTruncated:
+            .upstreamReset, .upstreamTruncated, .upstreamTLS:
             return 502
         case .upstreamTimeout: return 504
         case .drainTimeout: return 503
@@ -61,6 +65,7 @@ enum ExchangeFailure: Error, Equatable {
         case .clientClosed: return .clientClosed
         case .clientReset: return .clientReset
         case .upstreamConnect: return .upstreamConnect
+        case .upstreamTLS: return .upstreamTLS
         case .upstreamConnectTimeout: return .upstreamConnectTimeout
         case .upstreamTimeout: return .upstreamTimeout
         case .upstreamProtocol, .upstreamUnrequestedUpgrade: return .upstreamProtocol
@@ -80,6 +85,7 @@ enum ExchangeFailure: Error, Equatable {
         case .clientClosed: return "client closed the connection mid-request"
         case .clientReset: return "client connection reset"
         case .upstreamConnect(let e): return "\(SystemError("connect", e))"
+        case .upstreamTLS(let e): return "upstream TLS handshake failed (\(e.reason.rawValue)): \(e.message)"
         case .upstreamConnectTimeout: return "upstream connect timed out"
         case .upstreamTimeout: return "upstream did not respond in time"
         case .upstreamProtocol(let e): return "invalid upstream response: \(e)"

@@ -1,5 +1,6 @@
 import Reactor
 import Spans
+import TLS
 
 #if canImport(Glibc)
     import Glibc
@@ -22,5 +23,16 @@ struct ClientPeer {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { PeerAddress($0) }
         }
         self.init(host: socketAddress.hostAndPort.host, address: address)
+    }
+}
+
+extension TLSFacts {
+    /// The span's view of a finished handshake: `TLSv1.3` becomes `1.3` (OpenTelemetry's
+    /// `tls.protocol.version`).
+    convenience init(_ info: TLSHandshakeInfo) {
+        let version =
+            info.protocolVersion.hasPrefix("TLSv") ? String(info.protocolVersion.dropFirst(4)) : info.protocolVersion
+        self.init(
+            protocolVersion: version, cipher: info.cipher, serverName: info.serverName, clientSubject: info.peerSubject)
     }
 }

@@ -1,5 +1,6 @@
 import HTTP1
 import Reactor
+import TLS
 
 /// What the client side is told about its upstream connection.
 protocol UpstreamDelegate: AnyObject {
@@ -57,6 +58,8 @@ final class UpstreamConnection: EventHandler {
     }
 
     var isOpen: Bool { state != .closed }
+    /// Why the TLS handshake of an https upstream failed, if it did.
+    var tlsFailure: TLSError? { (transport as? TLSTransport)?.failure }
     var pendingOutput: Int { output.readableCount }
     var hasInput: Bool { !input.isEmpty }
 

@@ -1,5 +1,6 @@
 import HTTP1
 import Reactor
+import TLS
 
 /// The upstream half of a client connection: which upstream connection carries the current
 /// exchange (pooled or new), the request bytes sent on it in the proxy's framing, and the response
@@ -18,7 +19,8 @@ final class UpstreamRelay {
         case connected
         case readable
         case closed(errno: Int32)
-        case connectFailed(errno: Int32)
+        /// `tls`: the connection came up but its TLS handshake failed.
+        case connectFailed(errno: Int32, tls: TLSError?)
         /// The request bytes queued for the upstream fell below the low-water mark.
         case drained
     }
@@ -65,7 +67,8 @@ final class UpstreamRelay {
         connection = up
         up.expectResponse(to: requestMethod)
         ctx.withScratch { out in
-            RequestTracer.buildForwardedHead(ex.head, trace: ex.trace, peerHost: peerHost, ctx: ctx, into: &out)
+            RequestTracer.buildForwardedHead(
+                ex.head, trace: ex.trace, peerHost: peerHost, secure: ex.tls != nil, ctx: ctx, into: &out)
             up.send(out)
         }
         if fresh { up.flushOutput() }
@@ -203,7 +206,7 @@ extension UpstreamRelay: UpstreamDelegate {
     }
 
     func upstreamConnectFailed(_ up: UpstreamConnection, errno: Int32) {
-        if up === connection { notify(.connectFailed(errno: errno)) }
+        if up === connection { notify(.connectFailed(errno: errno, tls: up.tlsFailure)) }
     }
 
     func upstreamDrained(_ up: UpstreamConnection) {
