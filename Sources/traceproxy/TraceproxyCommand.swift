@@ -92,7 +92,8 @@ struct TraceproxyCommand: ParsableCommand {
     @Option(
         name: .customLong("tls-cert"),
         help: .init(
-            "The HTTPS listener's certificate chain (PEM, certificate first); reloaded on SIGHUP.", valueName: "FILE"))
+            "The HTTPS listener's certificate chain (PEM, certificate first); reloaded on SIGHUP (default: required with --listen-tls).",
+            valueName: "FILE"))
     var tlsCert: String?
 
     @Option(
@@ -124,7 +125,9 @@ struct TraceproxyCommand: ParsableCommand {
 
     @Option(
         name: .customLong("upstream-ca"),
-        help: .init("Trust these CAs for an https:// upstream instead of the system store.", valueName: "FILE"))
+        help: .init(
+            "Trust these CAs for an https:// upstream instead of the system store (default: the system store).",
+            valueName: "FILE"))
     var upstreamCA: String?
 
     @Option(
@@ -136,10 +139,14 @@ struct TraceproxyCommand: ParsableCommand {
 
     @Option(
         name: .customLong("upstream-cert"),
-        help: .init("Client certificate (PEM) shown to an https:// upstream; needs --upstream-key.", valueName: "FILE"))
+        help: .init(
+            "Client certificate (PEM) shown to an https:// upstream; needs --upstream-key (default: none).",
+            valueName: "FILE"))
     var upstreamCert: String?
 
-    @Option(name: .customLong("upstream-key"), help: .init("Private key (PEM) for --upstream-cert.", valueName: "FILE"))
+    @Option(
+        name: .customLong("upstream-key"),
+        help: .init("Private key (PEM) for --upstream-cert (default: none).", valueName: "FILE"))
     var upstreamKey: String?
 
     @Flag(
@@ -149,17 +156,21 @@ struct TraceproxyCommand: ParsableCommand {
 
     @Option(
         name: .customLong("collector-ca"),
-        help: .init("Trust these CAs for zipkin+https:// collectors instead of the system store.", valueName: "FILE"))
+        help: .init(
+            "Trust these CAs for zipkin+https:// collectors instead of the system store (default: the system store).",
+            valueName: "FILE"))
     var collectorCA: String?
 
     @Option(
         name: .customLong("collector-cert"),
         help: .init(
-            "Client certificate (PEM) shown to zipkin+https:// collectors; needs --collector-key.", valueName: "FILE"))
+            "Client certificate (PEM) shown to zipkin+https:// collectors; needs --collector-key (default: none).",
+            valueName: "FILE"))
     var collectorCert: String?
 
     @Option(
-        name: .customLong("collector-key"), help: .init("Private key (PEM) for --collector-cert.", valueName: "FILE"))
+        name: .customLong("collector-key"),
+        help: .init("Private key (PEM) for --collector-cert (default: none).", valueName: "FILE"))
     var collectorKey: String?
 
     // MARK: Tracing

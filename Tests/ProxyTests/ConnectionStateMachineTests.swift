@@ -489,4 +489,31 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(m.tick(now: 60_001), .close)
     }
 
+
+    // MARK: TLS handshake
+
+    func test_tlsHandshake_ownDeadline_thenIdle() {
+        var t = timeouts
+        t.handshakeMs = 7
+        var m = Machine(timeouts: t, now: 100, tls: true)
+        XCTAssertEqual(m.state, .handshaking(timeoutAt: 107))
+        XCTAssertFalse(m.acceptsRequestBytes)
+        XCTAssertEqual(m.tick(now: 106), .none)
+        m.handshakeFinished(now: 105)
+        XCTAssertEqual(m.state, .idle(closeAt: 165), "the idle timeout starts once the handshake is done")
+        XCTAssertEqual(m.tick(now: 110), .none)
+    }
+
+    func test_tlsHandshake_stalled_closedAtDeadline_orByDrain() {
+        var t = timeouts
+        t.handshakeMs = 7
+        var m = Machine(timeouts: t, now: 0, tls: true)
+        XCTAssertEqual(m.tick(now: 7), .close)
+        XCTAssertEqual(m.state, .closed)
+        var d = Machine(timeouts: t, now: 0, tls: true)
+        XCTAssertEqual(d.beginDrain(), .close)
+        var e = Machine(timeouts: t, now: 0, tls: true)
+        XCTAssertEqual(e.clientEOF(), .close, "a client that gives up mid-handshake")
+    }
+
 }

@@ -87,7 +87,9 @@ FLAGS=(--listen --upstream --demo --service-name --admin --threads --reporter --
     --max-batch-spans --max-queue-spans --max-packet-bytes --zipkin-gzip --max-header-bytes
     --max-headers --max-connections --upstream-max-idle --header-timeout-ms --idle-timeout-ms --body-timeout-ms
     --upstream-connect-timeout-ms --upstream-timeout-ms --send-timeout-ms --drain-timeout-ms --access-log
-    --allow-connect --headers-with-underscores --print-config)
+    --allow-connect --headers-with-underscores --print-config --listen-tls --tls-cert --tls-key --tls-client-ca
+    --tls-ciphers --tls-min-version --tls-handshake-timeout-ms --upstream-ca --upstream-server-name --upstream-cert
+    --upstream-key --upstream-insecure --collector-ca --collector-cert --collector-key)
 ENVS=(OTEL_SERVICE_NAME JAEGER_SERVICE_NAME JAEGER_AGENT_HOST JAEGER_AGENT_PORT
     JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_PARAM OTEL_PROPAGATORS)
 
@@ -133,7 +135,6 @@ expect_usage_error "unexpected positional argument" stray -- --demo stray
 expect_usage_error "missing value" --listen -- --demo --listen
 expect_usage_error "missing --upstream without --demo" --upstream --
 expect_usage_error "--upstream with --demo" --upstream -- --demo --upstream http://127.0.0.1:3000
-expect_usage_error "https upstream refused" https -- --upstream https://127.0.0.1:3000
 expect_usage_error "upstream with a path" --upstream -- --upstream http://127.0.0.1:3000/api
 expect_usage_error "upstream without scheme" --upstream -- --upstream 127.0.0.1:3000
 expect_usage_error "upstream port 0" --upstream -- --upstream http://127.0.0.1:0
@@ -146,7 +147,7 @@ expect_usage_error "threads not a number" --threads -- --demo --threads many
 expect_usage_error "reporter unknown scheme" --reporter -- --demo --reporter zipkin://h:9411
 expect_usage_error "reporter jaeger without port" --reporter -- --demo --reporter jaeger-udp://h
 expect_usage_error "reporter jaeger bad port" --reporter -- --demo --reporter jaeger-udp://h:6831x
-expect_usage_error "reporter zipkin https" --reporter -- --demo --reporter zipkin+https://h:9411
+expect_usage_error "reporter zipkin https without port" --reporter -- --demo --reporter zipkin+https://h
 expect_usage_error "reporter bad among good" --reporter -- --demo --reporter stdout --reporter x
 expect_usage_error "sampler unknown" --sampler -- --demo --sampler always
 expect_usage_error "sampler const:2" --sampler -- --demo --sampler const:2
@@ -172,6 +173,19 @@ expect_usage_error "integer overflow" --upstream-timeout-ms -- --demo --upstream
 run -- --demo --upstream-timeout-ms abc
 [[ $err == 'traceproxy: invalid value "abc" for --upstream-timeout-ms: expected a positive integer' ]] \
     && pass "error message wording" || fail "error message wording" "$err"
+
+# TLS flags: each needs what it applies to, and certificate and key go together.
+expect_usage_error "listen-tls without cert" --listen-tls -- --demo --listen-tls 127.0.0.1:8443
+expect_usage_error "tls-cert without listen-tls" --tls-cert -- --demo --tls-cert /x.pem
+expect_usage_error "tls-min-version 1.1" --tls-min-version -- --demo --listen-tls 127.0.0.1:8443 \
+    --tls-cert /x.pem --tls-key /x.key --tls-min-version 1.1
+expect_usage_error "listen off alone" "--listen off" -- --demo --listen off
+expect_usage_error "upstream-ca with http upstream" --upstream-ca -- --upstream http://127.0.0.1:1 \
+    --upstream-ca /ca.pem
+expect_usage_error "upstream-cert without key" --upstream-key -- --upstream https://127.0.0.1:1 \
+    --upstream-cert /c.pem
+expect_usage_error "collector-ca without https reporter" --collector-ca -- --demo --collector-ca /ca.pem
+expect_usage_error "upstream ftp" --upstream -- --upstream ftp://127.0.0.1:1
 
 # Bad environment values name the variable.
 expect_usage_error "env sampler type remote" JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_TYPE=remote -- --demo
@@ -214,6 +228,18 @@ expect_config "every flag" -- --listen [::1]:8081 --upstream http://[::1]:3000/ 
     "headers-with-underscores = reject" "send-timeout-ms = 7000"
 expect_config "upstream port defaults to 80" -- --upstream http://backend ::: \
     "upstream = http://backend:80"
+expect_config "https upstream, port 443, verification" -- --upstream https://backend --upstream-ca /ca.pem \
+    --upstream-server-name svc.internal --upstream-cert /c.pem --upstream-key /c.key ::: \
+    "upstream = https://backend:443" "upstream-ca = /ca.pem" "upstream-server-name = svc.internal" \
+    "upstream-cert = /c.pem" "upstream-key = /c.key" "upstream-insecure = false"
+expect_config "https listener, paths only" -- --demo --listen off --listen-tls [::1]:8443 --tls-cert /s.pem \
+    --tls-key /s.key --tls-client-ca /ca.pem --tls-min-version 1.3 --tls-handshake-timeout-ms 2500 \
+    --tls-ciphers ECDHE+AESGCM ::: \
+    "listen = off" "listen-tls = [::1]:8443" "tls-cert = /s.pem" "tls-key = /s.key" "tls-client-ca = /ca.pem" \
+    "tls-min-version = 1.3" "tls-handshake-timeout-ms = 2500" "tls-ciphers = ECDHE+AESGCM"
+expect_config "zipkin+https with client certificate" -- --demo --reporter zipkin+https://c:9443 \
+    --collector-ca /ca.pem --collector-cert /c.pem --collector-key /c.key ::: \
+    "reporter = zipkin+https://c:9443" "collector-ca = /ca.pem" "collector-cert = /c.pem" "collector-key = /c.key"
 expect_config "admin none" -- --demo --admin none ::: "admin = off"
 expect_config "ratelimiting sampler" -- --demo --sampler ratelimiting:5 ::: "sampler = ratelimiting:5.0"
 expect_config "const:0 sampler" -- --demo --sampler const:0 ::: "sampler = const:0"
