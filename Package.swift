@@ -2,11 +2,11 @@
 import PackageDescription
 
 /// Module graph (dependencies point one way; README "How the code is laid out" says the same):
-/// traceproxy -> {Proxy, Reporters, Spans, Propagation, Reactor}
-/// Proxy -> {Reporters, Spans, Propagation, HTTP1, Reactor, Stats}
-/// Reporters -> {SpanEncoding, Spans, Propagation, HTTP1, Reactor, Gzip, Stats}
-/// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, HTTP1, Stats}; Reactor -> CEpoll; Gzip -> CZlib;
-/// TLS -> {CSSL, Reactor} (CSSL: the system libssl; nothing uses TLS yet).
+/// traceproxy -> {Proxy, Reporters, Spans, Propagation, Reactor, TLS}
+/// Proxy -> {Reporters, Spans, Propagation, HTTP1, Reactor, TLS, Stats}
+/// Reporters -> {SpanEncoding, Spans, Propagation, HTTP1, Reactor, TLS, Gzip, Stats}
+/// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, HTTP1, Stats}; Reactor -> CEpoll;
+/// TLS -> {CSSL, Reactor} (CSSL: the system libssl); Gzip -> CZlib.
 /// Release builds skip the runtime exclusivity checks: the request path mutates state of
 /// loop-confined classes on every event, and the checks (swift_beginAccess/endAccess) showed up
 /// in the load profile. Debug builds and the sanitizer runs keep them, so the tests still catch a
