@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// An incremental HTTP/1.1 message parser: bytes in, events out.
 ///
 /// The caller passes whatever bytes it has (down to one at a time); `next` consumes a prefix and
@@ -65,8 +69,10 @@ public struct HTTPParser: Sendable {
     /// The next response answers a HEAD (or CONNECT) request; kept across 1xx interim responses.
     private var responseToHEAD = false
     private var responseToCONNECT = false
-    /// Request parsers: the first line's bytes so far, checked as they come.
+    /// Request parsers: the first line's bytes so far, checked as they come, and the line once
+    /// parsed at its LF.
     private var lineScanner = RequestLineScanner()
+    private var requestLine: RequestLine?
     /// Set by a 101 head: after its `.end` the parser stops.
     private var upgradeAfterEnd = false
 
@@ -86,6 +92,7 @@ public struct HTTPParser: Sendable {
         responseToCONNECT = false
         upgradeAfterEnd = false
         lineScanner = RequestLineScanner()
+        requestLine = nil
     }
 
     /// For response parsers: the method of the request the next response answers. A response to
@@ -176,6 +183,14 @@ public struct HTTPParser: Sendable {
         let start = i
         var st = lineState
         var end = -1
+        // A request line whose LF is not in this input is checked byte by byte now; one whose LF is
+        // here is checked whole at its LF (the same checks in the same order: the same answer).
+        if kind == .request && !sawFirstLineEnd {
+            let rest = UnsafeRawBufferPointer(rebasing: input[start...])
+            if let base = rest.baseAddress, memchr(base, Int32(ASCII.lf), rest.count) == nil {
+                try lineScanner.scan(rest, maxLineLength: maxLineLength)
+            }
+        }
         while i < n {
             let b = input[i]
             if b == ASCII.lf {
@@ -187,11 +202,12 @@ public struct HTTPParser: Sendable {
                 if !sawFirstLineEnd {
                     sawFirstLineEnd = true
                     // The whole request line is checked once it is read, head complete or not.
-                    if kind == .request { try checkRequestLine(UnsafeRawBufferPointer(rebasing: input[start..<i])) }
+                    if kind == .request {
+                        requestLine = try parseRequestLine(UnsafeRawBufferPointer(rebasing: input[start..<i]))
+                    }
                 }
             } else {
                 st = b == ASCII.cr && st == 1 ? 2 : 0
-                if kind == .request && !sawFirstLineEnd { try lineScanner.step(b, limits: limits) }
             }
             i += 1
         }
@@ -217,8 +233,10 @@ public struct HTTPParser: Sendable {
         lineState = 0
         sawFirstLineEnd = false
         lineScanner = RequestLineScanner()
+        let line = requestLine
+        requestLine = nil
         headFields.removeAll(keepingCapacity: true)
-        var head = try parseHead(headBytes, fields: &headFields)
+        var head = try parseHead(headBytes, fields: &headFields, requestLine: line)
         head.bytes = headBytes
         // An unusually large head's storage is not kept for the life of the connection.
         if headBytes.capacity > 8192 { headBytes = [] }
@@ -228,31 +246,31 @@ public struct HTTPParser: Sendable {
     }
 
     /// The request line, `rest` being its bytes in this input (the start may wait in `headBuffer`).
-    private func checkRequestLine(_ rest: UnsafeRawBufferPointer) throws(HTTPParseError) {
+    private func parseRequestLine(_ rest: UnsafeRawBufferPointer) throws(HTTPParseError) -> RequestLine {
         let limits = limits
-        func check(_ p: UnsafeRawBufferPointer) -> HTTPParseError? {
+        func parse(_ p: UnsafeRawBufferPointer) -> Result<RequestLine, HTTPParseError> {
             do throws(HTTPParseError) {
-                try HeadParser.checkRequestLine(p.assumingMemoryBound(to: UInt8.self), limits: limits)
-                return nil
+                return .success(try HeadParser.requestLine(p.assumingMemoryBound(to: UInt8.self), limits: limits))
             } catch {
-                return error
+                return .failure(error)
             }
         }
-        let error: HTTPParseError?
-        if headBuffer.isEmpty {
-            error = check(rest)
-        } else {
-            error = (headBuffer + rest).withUnsafeBytes { check($0) }
-        }
-        if let error { throw error }
+        if headBuffer.isEmpty { return try parse(rest).get() }
+        return try (headBuffer + rest).withUnsafeBytes { parse($0) }.get()
     }
 
-    private func parseHead(_ bytes: [UInt8], fields: inout [HeaderField]) throws(HTTPParseError) -> HTTPHead {
+    /// The longest request line before the parser answers 414: the longest target plus room for
+    /// the method and version.
+    private var maxLineLength: Int { limits.maxTargetLength + 32 }
+
+    private func parseHead(
+        _ bytes: [UInt8], fields: inout [HeaderField], requestLine: RequestLine?
+    ) throws(HTTPParseError) -> HTTPHead {
         let result: Result<HTTPHead, HTTPParseError> = bytes.withUnsafeBufferPointer { p in
             var parser = HeadParser(p, kind: kind, limits: limits, toHEAD: responseToHEAD)
             parser.toCONNECT = responseToCONNECT
             do throws(HTTPParseError) {
-                return .success(try parser.parse(fields: &fields))
+                return .success(try parser.parse(fields: &fields, requestLine: requestLine))
             } catch {
                 return .failure(error)
             }

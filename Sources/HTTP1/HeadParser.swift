@@ -45,12 +45,19 @@ struct HeadParser {
     }
 
     /// Parses the head; the fields are appended to `fields` (empty, with room kept from the last
-    /// head) and handed out with it.
-    mutating func parse(fields: inout [HeaderField]) throws(HTTPParseError) -> HTTPHead {
+    /// head) and handed out with it. `requestLine`: the request line as `requestLine(_:limits:)`
+    /// already parsed it when its LF arrived (it is not parsed twice).
+    mutating func parse(fields: inout [HeaderField], requestLine: RequestLine? = nil) throws(HTTPParseError) -> HTTPHead
+    {
         var head = HTTPHead()
         let first = line(from: 0)
         switch kind {
-        case .request: try parseRequestLine(0..<first.end, into: &head)
+        case .request:
+            if let requestLine {
+                requestLine.apply(to: &head)
+            } else {
+                try parseRequestLine(0..<first.end).apply(to: &head)
+            }
         case .response: try parseStatusLine(0..<first.end, into: &head)
         }
         if fields.capacity < 16 { fields.reserveCapacity(16) }
@@ -71,14 +78,21 @@ struct HeadParser {
 
     // MARK: Start lines (RFC 9112 sections 3 and 4)
 
-    private func parseRequestLine(_ r: Range<Int>, into head: inout HTTPHead) throws(HTTPParseError) {
+    /// The request line in `r` (without CR LF). The scanner's byte checks come first, in byte
+    /// order, so the answer is the one the scanner gives when the line arrives in pieces.
+    private func parseRequestLine(_ r: Range<Int>) throws(HTTPParseError) -> RequestLine {
+        var scanner = RequestLineScanner()
+        let withCR = r.upperBound < p.count && p[r.upperBound] == ASCII.cr ? r.upperBound + 1 : r.upperBound
+        try scanner.scan(
+            UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: p[r.lowerBound..<withCR])),
+            maxLineLength: limits.maxTargetLength + 32)
         var i = r.lowerBound
         while i < r.upperBound && ASCII.isTChar(p[i]) { i += 1 }
         guard i > r.lowerBound, i < r.upperBound, p[i] == ASCII.sp else {
             throw .invalidRequestLine
         }
-        head.methodRange = r.lowerBound..<i
-        head.method = Self.method(p, head.methodRange)
+        let methodRange = r.lowerBound..<i
+        let method = Self.method(p, methodRange)
         let targetStart = i + 1
         var j = targetStart
         while j < r.upperBound && p[j] != ASCII.sp {
@@ -88,24 +102,23 @@ struct HeadParser {
         }
         if j - targetStart > limits.maxTargetLength { throw .targetTooLong }
         guard j > targetStart, j < r.upperBound else { throw .invalidRequestLine }
-        head.targetRange = targetStart..<j
-        head.versionMinor = try version(j + 1..<r.upperBound, invalid: .invalidRequestLine)
-        let target = try URIGrammar.parseTarget(p, head.targetRange, method: head.method)
-        head.targetForm = target.form
-        head.forwardTargetRange = target.forward
-        head.authorityRange = target.authority
+        let targetRange = targetStart..<j
+        let versionMinor = try version(j + 1..<r.upperBound, invalid: .invalidRequestLine)
+        let target = try URIGrammar.parseTarget(p, targetRange, method: method)
+        return RequestLine(
+            method: method, methodRange: methodRange, targetRange: targetRange, versionMinor: versionMinor,
+            target: target)
     }
 
-    /// Checks a request line on its own, before the rest of its head has arrived, so a line that
-    /// can never be served is refused at once (the same checks `parse` makes on it).
-    static func checkRequestLine(
+    /// Parses a request line on its own (`p` is the line, without its LF), as soon as it has
+    /// arrived, so a line that can never be served is refused before the rest of the head. The
+    /// head it returns (method, target, version) is handed to `parse` when the head is complete.
+    static func requestLine(
         _ p: UnsafeBufferPointer<UInt8>, limits: HTTPParser.Limits
-    ) throws(HTTPParseError) {
-        var end = 0
-        while end < p.count && p[end] != ASCII.lf { end += 1 }
+    ) throws(HTTPParseError) -> RequestLine {
+        var end = p.count
         if end > 0 && p[end - 1] == ASCII.cr { end -= 1 }
-        var head = HTTPHead()
-        try HeadParser(p, kind: .request, limits: limits, toHEAD: false).parseRequestLine(0..<end, into: &head)
+        return try HeadParser(p, kind: .request, limits: limits, toHEAD: false).parseRequestLine(0..<end)
     }
 
     private func parseStatusLine(_ r: Range<Int>, into head: inout HTTPHead) throws(HTTPParseError) {
@@ -304,5 +317,25 @@ struct HeadParser {
     private func chunkedOnly() throws(HTTPParseError) -> BodyFraming {
         guard codingCount == 1, lastCodingIsChunked else { throw .unsupportedTransferEncoding }
         return .chunked
+    }
+}
+
+/// What a request line says, parsed when its LF arrives and applied to the head once the head is
+/// complete (small, so keeping it costs nothing like keeping a whole `HTTPHead`).
+struct RequestLine {
+    var method: HTTPMethod
+    var methodRange: Range<Int>
+    var targetRange: Range<Int>
+    var versionMinor: Int
+    var target: ParsedTarget
+
+    func apply(to head: inout HTTPHead) {
+        head.method = method
+        head.methodRange = methodRange
+        head.targetRange = targetRange
+        head.versionMinor = versionMinor
+        head.targetForm = target.form
+        head.forwardTargetRange = target.forward
+        head.authorityRange = target.authority
     }
 }

@@ -7,27 +7,41 @@
 /// (`HeadParser`) rejects too; the full parse still decides the rest.
 struct RequestLineScanner {
     private enum Phase { case method, targetStart, target, version, done }
-    private static let versionPrefix: [UInt8] = Array("HTTP/".utf8)
 
     private var phase = Phase.method
     private var count = 0
     private var versionIndex = 0
 
-    /// One more byte of the line (never its LF).
-    @inline(__always)
-    mutating func step(_ b: UInt8, limits: HTTPParser.Limits) throws(HTTPParseError) {
-        count += 1
-        // Longer than any allowed target plus room for the method and version: 414 now rather
-        // than 431 later.
-        if count > limits.maxTargetLength + 32 { throw .targetTooLong }
-        switch phase {
-        case .method:
-            if b == ASCII.sp && count > 1 {
-                phase = .targetStart
-            } else if !ASCII.isTChar(b) {
-                throw .invalidRequestLine
+    /// Scans `bytes`, the next bytes of the line (no LF among them). One loop per phase with the
+    /// state in locals: this runs over every request line, so it is kept to a few instructions a
+    /// byte.
+    mutating func scan(_ bytes: UnsafeRawBufferPointer, maxLineLength: Int) throws(HTTPParseError) {
+        let n = bytes.count
+        // Past this index the line is too long: 414 now rather than 431 later.
+        let limit = maxLineLength - count
+        if phase == .done || n == 0 {
+            count += n
+            if n > limit { throw .targetTooLong }
+            return
+        }
+        var i = 0
+        func tooLong(_ i: Int) -> Bool { i >= limit }
+        if phase == .method {
+            while i < n {
+                if tooLong(i) { throw .targetTooLong }
+                let b = bytes[i]
+                i += 1
+                if b == ASCII.sp && count + i > 1 {
+                    phase = .targetStart
+                    break
+                }
+                if !ASCII.isTChar(b) { throw .invalidRequestLine }
             }
-        case .targetStart:
+        }
+        if phase == .targetStart && i < n {
+            if tooLong(i) { throw .targetTooLong }
+            let b = bytes[i]
+            i += 1
             if b <= ASCII.sp || b == 0x7F { throw .invalidRequestLine }
             // `/`, `*`, or the scheme or host that starts the absolute and authority forms.
             guard
@@ -35,20 +49,40 @@ struct RequestLineScanner {
                     || URIGrammar.regName.contains(b)
             else { throw .invalidTarget }
             phase = .target
-        case .target:
-            if b == ASCII.sp {
-                phase = .version
-            } else if b < ASCII.sp || b == 0x7F {
-                throw .invalidRequestLine
-            } else if !URIGrammar.mayAppearInTarget(b) {
-                throw .invalidTarget
-            }
-        case .version:
-            guard b == Self.versionPrefix[versionIndex] else { throw .invalidRequestLine }
-            versionIndex += 1
-            if versionIndex == Self.versionPrefix.count { phase = .done }
-        case .done:
-            break
         }
+        if phase == .target {
+            let set = URIGrammar.targetByte
+            while i < n {
+                if tooLong(i) { throw .targetTooLong }
+                let b = bytes[i]
+                i += 1
+                if set.contains(b) { continue }
+                if b == ASCII.sp {
+                    phase = .version
+                    break
+                }
+                if b < ASCII.sp || b == 0x7F { throw .invalidRequestLine }
+                if b != UInt8(ascii: "%") && b != UInt8(ascii: "#") { throw .invalidTarget }
+            }
+        }
+        if phase == .version {
+            // "HTTP/", byte by byte; the digits are the full parse's.
+            while i < n && versionIndex < 5 {
+                if tooLong(i) { throw .targetTooLong }
+                let expected: UInt8
+                switch versionIndex {
+                case 0: expected = UInt8(ascii: "H")
+                case 1, 2: expected = UInt8(ascii: "T")
+                case 3: expected = UInt8(ascii: "P")
+                default: expected = UInt8(ascii: "/")
+                }
+                guard bytes[i] == expected else { throw .invalidRequestLine }
+                i += 1
+                versionIndex += 1
+            }
+            if versionIndex == 5 { phase = .done }
+        }
+        if n > limit { throw .targetTooLong }
+        count += n
     }
 }

@@ -29,26 +29,25 @@ struct ParsedTarget {
 /// looser than RFC 3986 for the bytes browsers leave unescaped (`[ ] { } | ^ \` and backtick,
 /// per the WHATWG URL standard's percent-encode sets), which real clients send every day.
 enum URIGrammar {
-    /// A 128-bit set of ASCII bytes.
-    struct ByteSet {
+    /// A 128-bit set of ASCII bytes. The sets below are literals (checked against their character
+    /// lists by the tests): a computed `static let` would cost a `swift_once` per byte looked at.
+    struct ByteSet: Equatable {
         let low: UInt64
         let high: UInt64
 
-        init(_ chars: String, ranges: [ClosedRange<UInt8>] = []) {
-            var low: UInt64 = 0
-            var high: UInt64 = 0
-            func add(_ b: UInt8) {
-                if b < 64 { low |= 1 << UInt64(b) } else { high |= 1 << UInt64(b - 64) }
-            }
-            for b in chars.utf8 { add(b) }
-            for r in ranges { for b in r { add(b) } }
+        init(low: UInt64, high: UInt64) {
             self.low = low
             self.high = high
         }
 
-        init(union a: ByteSet, _ b: ByteSet) {
-            low = a.low | b.low
-            high = a.high | b.high
+        /// The set of `chars`: how the literals were made.
+        init(_ chars: String) {
+            var low: UInt64 = 0
+            var high: UInt64 = 0
+            for b in chars.utf8 {
+                if b < 64 { low |= 1 << UInt64(b) } else { high |= 1 << UInt64(b - 64) }
+            }
+            self.init(low: low, high: high)
         }
 
         @inline(__always)
@@ -57,19 +56,22 @@ enum URIGrammar {
         }
     }
 
-    static let alphaDigit = ByteSet(
-        "",
-        ranges: [
-            UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"),
-        ])
+    static let alphaDigitChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     /// unreserved and sub-delims: what a reg-name may hold besides percent-encoding.
-    static let regName = ByteSet(union: alphaDigit, ByteSet("-._~!$&'()*+,;="))
+    static let regNameChars = alphaDigitChars + "-._~!$&'()*+,;="
     /// What a path or query may hold besides percent-encoding: pchar, `/`, `?`, and the bytes
     /// browsers leave raw.
-    static let targetByte = ByteSet(union: regName, ByteSet(":@/?[]{}|^\\`"))
+    static let targetChars = regNameChars + ":@/?[]{}|^\\`"
     /// Inside `[...]`: an IPv6 address or an IPvFuture literal.
-    static let ipLiteralByte = ByteSet(union: regName, ByteSet(":"))
+    static let ipLiteralChars = regNameChars + ":"
+
+    @inline(__always) static var regName: ByteSet { ByteSet(low: 0x2bff_7fd2_0000_0000, high: 0x47ff_fffe_87ff_fffe) }
+    @inline(__always) static var targetByte: ByteSet {
+        ByteSet(low: 0xafff_ffd2_0000_0000, high: 0x7fff_ffff_ffff_ffff)
+    }
+    @inline(__always) static var ipLiteralByte: ByteSet {
+        ByteSet(low: 0x2fff_7fd2_0000_0000, high: 0x47ff_fffe_87ff_fffe)
+    }
 
     /// Whether `b` can appear anywhere in a request-target we accept (`%` and `#` included):
     /// lets a request line be refused before its end arrives.
@@ -124,7 +126,13 @@ enum URIGrammar {
     ) throws(HTTPParseError) -> Int {
         var fragment: Int?
         var i = r.lowerBound
+        let set = targetByte
         while i < r.upperBound {
+            // Most targets are plain bytes all the way: a tight loop over those.
+            if set.contains(p[i]) {
+                i += 1
+                continue
+            }
             let b = p[i]
             if b == UInt8(ascii: "%") {
                 guard i + 2 < r.upperBound, ASCII.hexValue(p[i + 1]) != nil, ASCII.hexValue(p[i + 2]) != nil else {
@@ -133,11 +141,8 @@ enum URIGrammar {
                 i += 3
                 continue
             }
-            if b == UInt8(ascii: "#") && fragment == nil {
-                fragment = i
-            } else if !targetByte.contains(b) {
-                throw .invalidTarget
-            }
+            guard b == UInt8(ascii: "#") && fragment == nil else { throw .invalidTarget }
+            fragment = i
             i += 1
         }
         return fragment ?? r.upperBound

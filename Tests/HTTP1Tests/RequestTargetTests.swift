@@ -1,5 +1,6 @@
-import HTTP1
 import XCTest
+
+@testable import HTTP1
 
 /// Request-target forms (RFC 9112 section 3.2), the characters they may hold (RFC 3986 plus what
 /// browsers leave raw), Host values (RFC 9110 section 7.2), and how the forwarded request line and
@@ -226,5 +227,18 @@ extension Result {
     fileprivate var failure: Failure? {
         if case .failure(let e) = self { return e }
         return nil
+    }
+}
+
+/// The byte sets are literals for speed; these are the character lists they stand for.
+final class URIGrammarByteSetTests: XCTestCase {
+    func test_literalSets_matchTheirCharacterLists() {
+        XCTAssertEqual(URIGrammar.regName, URIGrammar.ByteSet(URIGrammar.regNameChars))
+        XCTAssertEqual(URIGrammar.targetByte, URIGrammar.ByteSet(URIGrammar.targetChars))
+        XCTAssertEqual(URIGrammar.ipLiteralByte, URIGrammar.ByteSet(URIGrammar.ipLiteralChars))
+        for b in UInt8(0)...UInt8(255) {
+            let c = Character(Unicode.Scalar(b))
+            XCTAssertEqual(URIGrammar.targetByte.contains(b), b < 128 && URIGrammar.targetChars.contains(c), "\(b)")
+        }
     }
 }
