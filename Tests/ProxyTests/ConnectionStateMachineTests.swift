@@ -489,7 +489,6 @@ final class ConnectionStateMachineTests: XCTestCase {
         XCTAssertEqual(m.tick(now: 60_001), .close)
     }
 
-
     // MARK: TLS handshake
 
     func test_tlsHandshake_ownDeadline_thenIdle() {
