@@ -15,7 +15,11 @@ struct CollectorResponseReader {
     private var parser = HTTPParser(kind: .response)
     /// How much of the buffer the parser has taken.
     private var consumed = 0
-    private var head: HTTPHead?
+    /// The final response's head once it has arrived.
+    private(set) var head: HTTPHead?
+    /// The response body, up to `maxBody` bytes (an OTLP collector's partial-success message).
+    private(set) var body: [UInt8] = []
+    static let maxBody = 64 * 1024
 
     /// Feeds what `buffer` holds beyond the bytes already taken (the buffer only grows).
     /// `atEOF`: the peer closed, so what is there is all there is.
@@ -32,8 +36,12 @@ struct CollectorResponseReader {
             switch event {
             case .head(let h):
                 head = h
-            case .body:
-                break
+                body.removeAll()
+            case .body(let r):
+                if body.count < Self.maxBody {
+                    let take = r.lowerBound..<min(r.upperBound, r.lowerBound + Self.maxBody - body.count)
+                    body.append(contentsOf: buffer[(start + take.lowerBound)..<(start + take.upperBound)])
+                }
             case .end:
                 // Interim 1xx responses precede the real one (RFC 9112 section 6.3 rule 1).
                 guard let head, !(100...199).contains(head.status) else { continue }

@@ -29,6 +29,8 @@ enum ReporterMetrics {
 struct ReporterCounters: Sendable {
     let reported: Counter
     let dropped: Counter
+    /// Delivered, but refused by the collector (OTLP partial success).
+    let rejected: Counter
     let batchesOK: Counter
     let batchesFailed: Counter
 
@@ -39,6 +41,8 @@ struct ReporterCounters: Sendable {
         dropped = metrics.counter(
             m.spansDropped, help: m.spansDroppedHelp,
             labels: [("reporter", reporter), ("reason", "send_failed")])
+        rejected = metrics.counter(
+            m.spansDropped, help: m.spansDroppedHelp, labels: [("reporter", reporter), ("reason", "rejected")])
         batchesOK = metrics.counter(
             m.batches, help: m.batchesHelp, labels: [("reporter", reporter), ("result", "ok")])
         batchesFailed = metrics.counter(

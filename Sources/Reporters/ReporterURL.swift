@@ -10,16 +10,42 @@ public struct ReporterOptions: Sendable {
     /// How `zipkin+https://` collectors are verified and what client certificate they are shown;
     /// a nil server name means each collector's own host.
     public var collectorTLS: TLSConfiguration
+    /// How OTLP reporters encode, compress and label their requests.
+    public var otlp: OTLPOptions
 
     public init(
         process: ServiceProcess, maxPacketSize: Int = 65000, zipkinGzip: Bool = false,
-        collectorTLS: TLSConfiguration = TLSConfiguration(role: .client)
+        collectorTLS: TLSConfiguration = TLSConfiguration(role: .client), otlp: OTLPOptions = OTLPOptions()
     ) {
         self.process = process
         self.maxPacketSize = maxPacketSize
         self.zipkinGzip = zipkinGzip
         self.collectorTLS = collectorTLS
+        self.otlp = otlp
     }
+}
+
+/// The OTLP exporter's settings besides its URL (`--otlp-*`, `OTEL_EXPORTER_OTLP_*`).
+public struct OTLPOptions: Equatable, Sendable {
+    public var encoding = OTLPHTTPReporter.Encoding.protobuf
+    public var gzip = false
+    public var headers: [Header] = []
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`: the whole export of a batch, retries included.
+    public var timeoutMs = 10_000
+    /// `OTEL_RESOURCE_ATTRIBUTES`, decoded.
+    public var resourceAttributes: [Tag] = []
+
+    public struct Header: Equatable, Sendable {
+        public var name: String
+        public var value: String
+
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public init() {}
 }
 
 public enum ReporterURL {
@@ -36,6 +62,15 @@ public enum ReporterURL {
             return try JaegerUDPReporter(name: name, host: host, port: port, options: options, metrics: metrics)
         case .zipkinHTTP(let host, let port, let path, let tls):
             return try ZipkinHTTPReporter(name: name, host: host, port: port, path: path, tls: tls, options: options)
+        case .otlpHTTP(let host, let port, let path, let tls):
+            let o = options.otlp
+            return try OTLPHTTPReporter(
+                name: name,
+                settings: OTLPHTTPReporter.Settings(
+                    host: host, port: port, path: path, tls: tls, encoding: o.encoding, gzip: o.gzip,
+                    headers: o.headers.map { ($0.name, $0.value) }, timeoutMs: o.timeoutMs,
+                    resourceAttributes: o.resourceAttributes),
+                options: options)
         }
     }
 }

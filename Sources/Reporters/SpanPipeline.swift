@@ -231,8 +231,16 @@ final class ReporterLane: Sendable {
 
     private func deliver(_ batch: [SpanRecord], before deadline: DispatchTime) {
         if reporter.send(batch, before: deadline) {
-            counter.reported.add(batch.count)
+            let rejected = min(batch.count, reporter.lastBatchRejected)
+            counter.reported.add(batch.count - rejected)
             counter.batchesOK.add()
+            if rejected > 0 {
+                counter.rejected.add(rejected)
+                let nowMs = Int64(clock.now().uptimeNanoseconds / 1_000_000)
+                if failureLog.admit(nowMs: nowMs) != nil {
+                    logger.warning("reporter \(reporter.name): \(reporter.lastFailure ?? "\(rejected) spans rejected")")
+                }
+            }
         } else {
             counter.dropped.add(batch.count)
             counter.batchesFailed.add()

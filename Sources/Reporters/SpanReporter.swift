@@ -18,10 +18,14 @@ public protocol SpanReporter: AnyObject, Sendable {
     /// Why the last batch was not delivered, when the reporter knows (a TLS verification failure,
     /// a refused connection); the pipeline's warning quotes it.
     var lastFailure: String? { get }
+    /// Of the last batch `send` reported delivered, how many spans the collector said it rejected
+    /// (OTLP's `partial_success`); they are counted as dropped.
+    var lastBatchRejected: Int { get }
 }
 
 extension SpanReporter {
     public var lastFailure: String? { nil }
+    public var lastBatchRejected: Int { 0 }
 
     public func send(_ spans: [SpanRecord], before deadline: DispatchTime) -> Bool {
         send(spans)

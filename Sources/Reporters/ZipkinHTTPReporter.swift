@@ -39,16 +39,11 @@ public final class ZipkinHTTPReporter: SpanReporter {
     }
 
     public let name: String
-    private let address: SocketAddress
     private let requestHeadPrefix: [UInt8]
     private let process: ServiceProcess
     private let gzip: Bool
     private let timeouts: Timeouts
-    /// The kept-alive connection; only the worker thread uses it, the lock satisfies Sendable.
-    private let connection = Locked<CollectorConnection?>(nil)
-    /// For `zipkin+https://`: built once, shared by the connections.
-    private let tls: TLSContext?
-    private let serverName: String
+    private let client: CollectorHTTPClient
     private let failure = Locked<String?>(nil)
 
     /// Resolves `host` now; `path` is the request target, e.g. `/api/v2/spans`. With `tls`, the
@@ -58,21 +53,10 @@ public final class ZipkinHTTPReporter: SpanReporter {
         name: String, host: String, port: UInt16, path: String, tls: Bool = false, options: ReporterOptions,
         timeouts: Timeouts = Timeouts()
     ) throws(ReporterURLError) {
-        let address = try ReporterURLError.resolving(name, host: host, port: port)
-        serverName = options.collectorTLS.serverName ?? host
-        if tls {
-            var configuration = options.collectorTLS
-            configuration.serverName = serverName
-            do {
-                self.tls = try TLSContext(configuration)
-            } catch {
-                throw ReporterURLError("reporter \"\(name)\": \(error.message)")
-            }
-        } else {
-            self.tls = nil
-        }
+        client = try CollectorHTTPClient(
+            name: name, host: host, port: port, tls: tls, configuration: options.collectorTLS,
+            connectTimeoutMs: timeouts.connectTimeoutMs)
         self.name = name
-        self.address = address
         self.process = options.process
         self.gzip = options.zipkinGzip
         self.timeouts = timeouts
@@ -112,79 +96,19 @@ public final class ZipkinHTTPReporter: SpanReporter {
 
     public var lastFailure: String? { failure.withLock { $0 } }
 
-    public func close() {
-        connection.withLock { c in
-            c?.close()
-            c = nil
-        }
-    }
+    public func close() { client.close() }
 
-    deinit { close() }
-
-    /// One try: true on a 2xx answer. A kept-alive connection the collector has meanwhile closed
-    /// fails before any response byte; that gets one immediate retry on a fresh connection.
+    /// One try: true on a 2xx answer.
     private func post(_ request: [UInt8], before deadline: DispatchTime) -> Bool {
         let attemptEnd = min(deadline, DispatchTime.now() + .milliseconds(timeouts.attemptTimeoutMs))
-        return connection.withLock { kept -> Bool in
-            var reused = kept != nil
-            while true {
-                let conn: CollectorConnection
-                if let existing = kept {
-                    conn = existing
-                } else {
-                    let connectEnd = min(
-                        attemptEnd, DispatchTime.now() + .milliseconds(timeouts.connectTimeoutMs))
-                    do {
-                        conn = try CollectorConnection.open(
-                            to: address, tls: tls, serverName: serverName, deadline: connectEnd)
-                    } catch {
-                        failure.withLock { $0 = "\(error)" }
-                        return false
-                    }
-                    kept = conn
-                }
-                switch exchange(request, on: conn, deadline: attemptEnd) {
-                case .answered(let status, let keepAlive):
-                    failure.withLock { $0 = (200...299).contains(status) ? nil : "collector answered \(status)" }
-                    if !keepAlive || !(200...299).contains(status) {
-                        conn.close()
-                        kept = nil
-                    }
-                    return (200...299).contains(status)
-                case .failed(let sawResponseBytes):
-                    conn.close()
-                    kept = nil
-                    guard reused && !sawResponseBytes else { return false }
-                    reused = false
-                }
-            }
-        }
-    }
-
-    private enum Outcome {
-        case answered(status: Int, keepAlive: Bool)
-        case failed(sawResponseBytes: Bool)
-    }
-
-    private func exchange(_ request: [UInt8], on conn: CollectorConnection, deadline: DispatchTime)
-        -> Outcome
-    {
-        var response: [UInt8] = []
-        var reader = CollectorResponseReader()
-        do {
-            try conn.sendAll(request, deadline: deadline)
-            while true {
-                let open = try conn.receive(into: &response, deadline: deadline)
-                switch try reader.feed(response, atEOF: !open) {
-                case .incomplete:
-                    continue
-                case .complete(let status, let keepAlive, let end):
-                    // Bytes beyond the response were not asked for: don't trust the connection.
-                    return .answered(status: status, keepAlive: keepAlive && open && end == response.count)
-                }
-            }
-        } catch {
-            return .failed(sawResponseBytes: !response.isEmpty)
+        switch client.post(request, deadline: attemptEnd) {
+        case .answered(let response):
+            let ok = (200...299).contains(response.status)
+            failure.withLock { $0 = ok ? nil : "collector answered \(response.status)" }
+            return ok
+        case .failed(let reason):
+            failure.withLock { $0 = reason }
+            return false
         }
     }
 }
