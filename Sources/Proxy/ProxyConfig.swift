@@ -54,6 +54,8 @@ public struct ProxyConfig: Sendable {
     public var maxQueueSpans = 10000
     public var maxPacketBytes = 65000
     public var zipkinGzip = false
+    /// The OTLP reporters' encoding, compression, headers, timeout and resource attributes.
+    public var otlp = OTLPOptions()
 
     // Request rules.
     /// Forward CONNECT and tunnel after a 2xx (`--allow-connect`); refused with 405 otherwise.

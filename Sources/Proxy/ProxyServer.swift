@@ -91,7 +91,7 @@ public final class ProxyServer: @unchecked Sendable {
         }
         let options = ReporterOptions(
             process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip,
-            collectorTLS: config.collectorTLS.configuration(host: nil))
+            collectorTLS: config.collectorTLS.configuration(host: nil), otlp: config.otlp)
         var reporters: [any SpanReporter] = []
         for target in config.reporters {
             reporters.append(try ReporterURL.make(target, options: options, metrics: registry))

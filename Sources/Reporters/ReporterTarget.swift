@@ -91,7 +91,7 @@ public enum ReporterTarget: Equatable, Sendable, CustomStringConvertible {
         guard path.allSatisfy({ $0.isASCII && $0 > " " && $0 != "#" && $0 != "\u{7F}" }) else {
             throw ReporterURLError("the collector path is not a valid URL path")
         }
-        return .otlpHTTP(host: host, port: port, path: path.isEmpty || path == "/" ? defaultOTLPPath : path, tls: tls)
+        return .otlpHTTP(host: host, port: port, path: path.isEmpty ? defaultOTLPPath : path, tls: tls)
     }
 
     /// The canonical URL (lower-case scheme, bracketed IPv6); also the reporter's name in metrics.

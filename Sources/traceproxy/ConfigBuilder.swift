@@ -57,7 +57,8 @@ struct ConfigBuilder {
         case (nil, true):
             config.upstream = nil
         }
-        if let name = options.serviceName ?? environment.serviceName {
+        let resource = try environment.resourceAttributes()
+        if let name = options.serviceName ?? environment.serviceName(resource: resource) {
             guard !name.allSatisfy({ $0 == " " }) else {
                 throw ConfigError(invalid: name, for: "--service-name", "expected a non-empty name")
             }
@@ -104,6 +105,7 @@ struct ConfigBuilder {
         config.collapsePathIDs = !options.noCollapseIDs
         config.traceResponse = !options.noTraceResponse
         config.zipkinGzip = options.zipkinGzip
+        try applyOTLP(to: &config)
         try set(&config.flushIntervalMs, options.flushIntervalMs, "--flush-interval-ms")
         try set(&config.maxBatchSpans, options.maxBatchSpans, "--max-batch-spans")
         try set(&config.maxQueueSpans, options.maxQueueSpans, "--max-queue-spans")
@@ -113,14 +115,33 @@ struct ConfigBuilder {
         }
     }
 
-    /// `--reporter` flags replace the environment's Jaeger agent; `none` alone means no reporter.
-    /// With `--demo` and nothing else configured, spans go to stdout so they show at once.
+    /// `--reporter` flags replace the environment; `none` alone means no reporter. Without them:
+    /// `OTEL_SDK_DISABLED=true` means none; `OTEL_TRACES_EXPORTER` names them; an
+    /// `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT` alone means OTLP (beside a Jaeger agent from
+    /// `JAEGER_AGENT_*`, if set). With `--demo` and nothing else configured, spans go to stdout
+    /// so they show at once.
     private func reporters() throws(ConfigError) -> [ReporterTarget] {
         var reporters: [ReporterTarget] = []
         if options.reporter.isEmpty {
+            if environment.sdkDisabled { return [] }
+            if let exporters = try environment.tracesExporters() {
+                for name in exporters {
+                    switch name {
+                    case "otlp": reporters.append(try environment.otlpReporter())
+                    case "zipkin": reporters.append(try environment.zipkinReporter())
+                    case "console": reporters.append(.stdout)
+                    case "jaeger":
+                        reporters.append(
+                            try environment.jaegerAgentReporter() ?? .jaegerUDP(host: "127.0.0.1", port: 6831))
+                    default: break
+                    }
+                }
+                return reporters
+            }
+            if environment.otlp("ENDPOINT") != nil { reporters.append(try environment.otlpReporter()) }
             if let agent = try environment.jaegerAgentReporter() {
                 reporters.append(agent)
-            } else if options.demo {
+            } else if options.demo && reporters.isEmpty {
                 reporters.append(.stdout)
             }
             return reporters
@@ -177,6 +198,36 @@ struct ConfigBuilder {
             throw ConfigError(invalid: text, for: flag, expected)
         }
         return value
+    }
+
+    /// The OTLP exporter's options: each flag, else its `OTEL_EXPORTER_OTLP_[TRACES_]*` variable.
+    private func applyOTLP(to config: inout ProxyConfig) throws(ConfigError) {
+        if let text = options.otlpProtocol {
+            config.otlp.encoding = try Environment.otlpEncoding(text, for: "--otlp-protocol")
+        } else if let encoding = try environment.otlpEncoding() {
+            config.otlp.encoding = encoding
+        }
+        if let text = options.otlpCompression {
+            config.otlp.gzip = try Environment.otlpGzip(text, for: "--otlp-compression")
+        } else if let gzip = try environment.otlpGzip() {
+            config.otlp.gzip = gzip
+        }
+        if !options.otlpHeader.isEmpty {
+            config.otlp.headers = try options.otlpHeader.map { (text) throws(ConfigError) in
+                guard let eq = text.firstIndex(of: "="), Environment.isToken(String(text[..<eq])),
+                    !text[text.index(after: eq)...].contains(where: { $0 == "\r" || $0 == "\n" })
+                else { throw ConfigError(invalid: text, for: "--otlp-header", "expected NAME=VALUE") }
+                return OTLPOptions.Header(name: String(text[..<eq]), value: String(text[text.index(after: eq)...]))
+            }
+        } else if let headers = try environment.otlpHeaders() {
+            config.otlp.headers = headers
+        }
+        if let text = options.otlpTimeoutMs {
+            config.otlp.timeoutMs = try integer(text, for: "--otlp-timeout-ms", in: 1...Self.maxQuantity)
+        } else if let ms = try environment.otlpTimeoutMs() {
+            config.otlp.timeoutMs = ms
+        }
+        config.otlp.resourceAttributes = try environment.resourceAttributes()
     }
 
     /// The HTTPS listener, the https upstream's verification and the collectors' TLS. A TLS flag
@@ -239,7 +290,19 @@ struct ConfigBuilder {
         try pair(collector, "--collector-cert", "--collector-key")
         if collector != ClientTLS() && !config.reporters.contains(where: \.usesTLS) {
             throw ConfigError(
-                message: "--collector-ca, --collector-cert and --collector-key apply to zipkin+https:// reporters")
+                message:
+                    "--collector-ca, --collector-cert and --collector-key apply to otlp+https:// and zipkin+https:// reporters"
+            )
+        }
+        // The OTLP variables stand in for flags not given (and only matter to TLS reporters).
+        if collector.caFile == nil { collector.caFile = environment.otlp("CERTIFICATE")?.0 }
+        if collector.certificateFile == nil && collector.keyFile == nil {
+            collector.certificateFile = environment.otlp("CLIENT_CERTIFICATE")?.0
+            collector.keyFile = environment.otlp("CLIENT_KEY")?.0
+            if (collector.certificateFile == nil) != (collector.keyFile == nil) {
+                throw ConfigError(
+                    message: "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY go together")
+            }
         }
         config.collectorTLS = collector
     }

@@ -39,6 +39,12 @@ enum ConfigSummary {
             "max-queue-spans = \(c.maxQueueSpans)",
             "max-packet-bytes = \(c.maxPacketBytes)",
             "zipkin-gzip = \(c.zipkinGzip)",
+            "otlp-protocol = \(c.otlp.encoding.rawValue)",
+            "otlp-compression = \(c.otlp.gzip ? "gzip" : "none")",
+            // Header values can be credentials (API keys): names only.
+            "otlp-headers = \(c.otlp.headers.isEmpty ? "none" : c.otlp.headers.map(\.name).joined(separator: ","))",
+            "otlp-timeout-ms = \(c.otlp.timeoutMs)",
+            "resource-attributes = \(c.otlp.resourceAttributes.isEmpty ? "none" : c.otlp.resourceAttributes.map(Self.attribute).joined(separator: ","))",
             "allow-connect = \(c.allowConnect)",
             "headers-with-underscores = \(c.headersWithUnderscores.rawValue)",
             "max-header-bytes = \(c.maxHeaderBytes)",
@@ -54,5 +60,10 @@ enum ConfigSummary {
             "drain-timeout-ms = \(c.drainTimeoutMs)",
             "access-log = \(c.accessLog ?? "none")",
         ]
+    }
+
+    private static func attribute(_ tag: Tag) -> String {
+        if case .string(let v) = tag.value { return "\(tag.key)=\(v)" }
+        return tag.key
     }
 }

@@ -41,8 +41,15 @@ struct Environment {
         return value
     }
 
-    /// `OTEL_SERVICE_NAME`, then `JAEGER_SERVICE_NAME`.
-    var serviceName: String? { self["OTEL_SERVICE_NAME"] ?? self["JAEGER_SERVICE_NAME"] }
+    /// `OTEL_SERVICE_NAME`, then `service.name` in `OTEL_RESOURCE_ATTRIBUTES` (`resource`), then
+    /// `JAEGER_SERVICE_NAME`.
+    func serviceName(resource: [Tag]) -> String? {
+        if let name = self["OTEL_SERVICE_NAME"] { return name }
+        for tag in resource where tag.key == "service.name" {
+            if case .string(let name) = tag.value, !name.isEmpty { return name }
+        }
+        return self["JAEGER_SERVICE_NAME"]
+    }
 
     /// `JAEGER_AGENT_HOST` / `JAEGER_AGENT_PORT` as a `jaeger-udp://` reporter; nil when neither is
     /// set. The host defaults to 127.0.0.1 and the port to 6831 (the agent's compact-Thrift port).

@@ -179,9 +179,11 @@ struct TraceproxyCommand: ParsableCommand {
         name: .customLong("reporter"),
         help: .init(
             """
-            Where spans go; repeat for several: jaeger-udp://HOST:PORT, \
-            zipkin+http://HOST:PORT[/PATH] (default path /api/v2/spans), stdout, none \
-            (default: none, or a Jaeger agent from JAEGER_AGENT_HOST/PORT; stdout with --demo).
+            Where spans go; repeat for several: otlp+http[s]://HOST[:PORT][/PATH] (default port \
+            4318, path /v1/traces), jaeger-udp://HOST:PORT, zipkin+http[s]://HOST:PORT[/PATH] \
+            (default path /api/v2/spans), stdout, none (default: from OTEL_TRACES_EXPORTER and \
+            OTEL_EXPORTER_OTLP_*ENDPOINT, or a Jaeger agent from JAEGER_AGENT_HOST/PORT, or none; \
+            stdout with --demo).
             """,
             valueName: "URL")
     )
@@ -257,6 +259,26 @@ struct TraceproxyCommand: ParsableCommand {
         name: .customLong("zipkin-gzip"),
         help: "Gzip Zipkin POST bodies (default: off).")
     var zipkinGzip = false
+
+    @Option(
+        name: .customLong("otlp-protocol"),
+        help: .init("OTLP body encoding: http/protobuf or http/json (default: http/protobuf).", valueName: "PROTOCOL"))
+    var otlpProtocol: String?
+
+    @Option(
+        name: .customLong("otlp-compression"),
+        help: .init("Compress OTLP bodies: gzip or none (default: none).", valueName: "gzip|none"))
+    var otlpCompression: String?
+
+    @Option(
+        name: .customLong("otlp-header"),
+        help: .init("Extra field on OTLP requests, repeatable (default: none).", valueName: "NAME=VALUE"))
+    var otlpHeader: [String] = []
+
+    @Option(
+        name: .customLong("otlp-timeout-ms"),
+        help: .init("Time one OTLP batch may take, retries included (default: 10000).", valueName: "MS"))
+    var otlpTimeoutMs: String?
 
     // MARK: Request rules
 
