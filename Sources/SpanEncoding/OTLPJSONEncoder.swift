@@ -52,13 +52,11 @@ public enum OTLPJSONEncoder {
         out.append(contentsOf: #"","endTimeUnixNano":""#.utf8)
         JSONBytes.appendDecimal(startNs &+ max(1, s.durationMicros) &* 1000, into: &out)
         out.append(contentsOf: #"","attributes":["#.utf8)
-        var isError = false
+        let isError = s.isError
         var first = true
         for tag in s.tags {
-            if tag.key == "error" {
-                isError = tag.value == .bool(true)
-                continue
-            }
+            // The status carries it.
+            if tag.key == "error" { continue }
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
             appendAttribute(key: tag.key, tag.value, text: s.text, into: &out)

@@ -113,12 +113,10 @@ public enum OTLPProtobufEncoder {
         ProtobufWriter.appendFixed64Field(Field.start, startNs, to: &scratch.span)
         ProtobufWriter.appendFixed64Field(
             Field.end, startNs &+ UInt64(max(1, s.durationMicros)) &* 1000, to: &scratch.span)
-        var isError = false
+        let isError = s.isError
         for tag in s.tags {
-            if tag.key == "error" {
-                isError = tag.value == .bool(true)
-                continue
-            }
+            // The status carries it.
+            if tag.key == "error" { continue }
             appendAttribute(key: tag.key, tag.value, text: s.text, field: Field.attributes, to: &scratch.span)
         }
         var errorMessage: Range<Int>?

@@ -93,10 +93,26 @@ public struct SpanFacts: Equatable, Sendable {
     public var upstreamHost: String
     /// `--no-collapse-ids` turns this off.
     public var collapsePathIDs: Bool
+    /// `--trust-forwarded`: the peer is a proxy whose `X-Forwarded-For`/`Forwarded` names the
+    /// client (`client.address`).
+    public var trustForwarded: Bool
 
-    public init(upstreamAddress: String = "", upstreamHost: String = "", collapsePathIDs: Bool = true) {
+    public init(
+        upstreamAddress: String = "", upstreamHost: String = "", collapsePathIDs: Bool = true,
+        trustForwarded: Bool = false
+    ) {
         self.upstreamAddress = upstreamAddress
         self.upstreamHost = upstreamHost
         self.collapsePathIDs = collapsePathIDs
+        self.trustForwarded = trustForwarded
     }
+}
+
+/// Which attribute names a span gets (`--span-attributes`, `OTEL_SEMCONV_STABILITY_OPT_IN`):
+/// OpenTracing's, which Jaeger and Zipkin dashboards are built on, OpenTelemetry's stable HTTP
+/// conventions, or both.
+public enum AttributeNames: String, Sendable, CaseIterable {
+    case legacy
+    case stable
+    case both
 }

@@ -42,6 +42,8 @@ public struct RenderedSpan: Sendable {
     public var logs: [Log] = []
     public var logFields: [Field] = []
     public private(set) var text: [UInt8] = []
+    /// The span failed (OpenTelemetry's status ERROR; `error=true` in the legacy names).
+    public var isError = false
 
     /// Reserves room for a typical proxy span, so the first span does not grow every buffer
     /// step by step.
@@ -65,6 +67,7 @@ public struct RenderedSpan: Sendable {
         self.startMicros = startMicros
         self.durationMicros = durationMicros
         self.debug = debug
+        isError = false
         text.removeAll(keepingCapacity: true)
         tags.removeAll(keepingCapacity: true)
         logs.removeAll(keepingCapacity: true)
@@ -110,7 +113,10 @@ public struct RenderedSpan: Sendable {
     /// `client.aborted=true` when the client went away. Logs: the failure (`event=error` with
     /// `error.kind` and `message`) or the client's abort (`event=client_aborted` with `message`),
     /// `upstream_connected` and `first_response_byte`.
-    public mutating func render(_ r: SpanRecord, process: ServiceProcess) {
+    ///
+    /// With `names` `.stable` (or `.both`), OpenTelemetry's stable HTTP attributes instead of (or
+    /// beside) those: see `renderStable`.
+    public mutating func render(_ r: SpanRecord, process: ServiceProcess, names: AttributeNames = .legacy) {
         reset(
             traceID: r.traceID, spanID: r.spanID, parentSpanID: r.parentSpanID, kind: r.kind,
             startMicros: r.startMicros, durationMicros: r.durationMicros, debug: r.debug)
@@ -120,6 +126,23 @@ public struct RenderedSpan: Sendable {
         OperationName.append(
             method: r.methodBytes, target: target, collapseIDs: facts.collapsePathIDs, to: &text)
         name = nameStart..<text.count
+        if names != .legacy { renderStable(r, facts: facts) }
+        if names != .stable { renderLegacy(r, facts: facts) }
+        tag("upstream.address", facts.upstreamAddress.utf8)
+        tag("http.request.body.size", .long(r.requestBodyBytes))
+        tag("http.response.body.size", .long(r.responseBodyBytes))
+        if let tls = r.tls {
+            tag("tls.protocol.version", tls.protocolVersion.utf8)
+            tag("tls.cipher", tls.cipher.utf8)
+            if let name = tls.serverName { tag("tls.client.server_name", name.utf8) }
+            if let subject = tls.clientSubject { tag("tls.client.subject", subject.utf8) }
+        }
+        renderOutcome(r, names: names)
+    }
+
+    /// OpenTracing's names, as Jaeger and Zipkin users know them.
+    private mutating func renderLegacy(_ r: SpanRecord, facts: SpanFacts) {
+        let target = r.target
         tag("component", "traceproxy".utf8)
         tag("http.method", r.methodBytes)
         let urlStart = text.count
@@ -134,16 +157,65 @@ public struct RenderedSpan: Sendable {
         r.peer.appendHost(to: &text)
         tag(r.peer.family == .ipv6 ? "peer.ipv6" : "peer.ipv4", .text(peerStart..<text.count))
         tag("peer.port", .long(Int64(r.peer.port)))
-        tag("upstream.address", facts.upstreamAddress.utf8)
-        tag("http.request.body.size", .long(r.requestBodyBytes))
-        tag("http.response.body.size", .long(r.responseBodyBytes))
-        if let tls = r.tls {
-            tag("tls.protocol.version", tls.protocolVersion.utf8)
-            tag("tls.cipher", tls.cipher.utf8)
-            if let name = tls.serverName { tag("tls.client.server_name", name.utf8) }
-            if let subject = tls.clientSubject { tag("tls.client.subject", subject.utf8) }
+    }
+
+    /// OpenTelemetry's stable HTTP server attributes (semantic conventions, "HTTP spans"):
+    /// `http.request.method` (`_OTHER` and `http.request.method_original` for a method outside
+    /// RFC 9110's and PATCH), `url.path`, `url.query`, `url.scheme`, `http.response.status_code`,
+    /// `server.address`/`server.port` (from `X-Forwarded-Host` or `Forwarded` first, then Host),
+    /// `client.address` (the peer, or with `--trust-forwarded` the first `Forwarded: for=` or
+    /// `X-Forwarded-For` entry), `network.peer.address`/`.port`, `network.protocol.version`,
+    /// `user_agent.original`, and `error.type` on a failed exchange.
+    private mutating func renderStable(_ r: SpanRecord, facts: SpanFacts) {
+        let method = r.methodBytes
+        if r.method == .other {
+            tag("http.request.method", "_OTHER".utf8)
+            tag("http.request.method_original", method)
+        } else {
+            tag("http.request.method", method)
         }
-        if r.isError { tag("error", .bool(true)) }
+        let target = r.target
+        let query = target.firstIndex(of: UInt8(ascii: "?"))
+        tag("url.path", target[..<(query ?? target.endIndex)])
+        if let query { tag("url.query", target[(query + 1)...]) }
+        tag("url.scheme", (r.tls == nil ? "http" : "https").utf8)
+        if r.status > 0 { tag("http.response.status_code", .long(Int64(r.status))) }
+        let server = ForwardedFields.host(r.forwardedHost, forwarded: r.forwarded) ?? r.host
+        if let server, let (host, port) = ForwardedFields.splitHostPort(server) {
+            tag("server.address", host)
+            if let port {
+                tag("server.port", .long(port))
+            } else {
+                tag("server.port", .long(r.tls == nil ? 80 : 443))
+            }
+        }
+        let peerStart = text.count
+        r.peer.appendHost(to: &text)
+        let peer = peerStart..<text.count
+        if facts.trustForwarded, let client = ForwardedFields.client(r.forwardedFor, forwarded: r.forwarded) {
+            tag("client.address", client)
+        } else {
+            tag("client.address", .text(peer))
+        }
+        tag("network.peer.address", .text(peer))
+        tag("network.peer.port", .long(Int64(r.peer.port)))
+        tag("network.protocol.version", (r.versionMinor == 0 ? "1.0" : "1.1").utf8)
+        if let ua = r.userAgent { tag("user_agent.original", ua) }
+        if r.isError {
+            if let kind = r.errorKind, !kind.isClientSide {
+                tag("error.type", kind.rawValue.utf8)
+            } else {
+                let start = text.count
+                text.append(contentsOf: "\(r.status)".utf8)
+                tag("error.type", .text(start..<text.count))
+            }
+        }
+    }
+
+    /// The error flag (legacy names) and the logs every naming shares.
+    private mutating func renderOutcome(_ r: SpanRecord, names: AttributeNames) {
+        isError = r.isError
+        if r.isError && names != .stable { tag("error", .bool(true)) }
         if let kind = r.errorKind {
             let message = r.errorMessage ?? kind.rawValue
             if kind.isClientAbort {
@@ -180,6 +252,7 @@ public struct RenderedSpan: Sendable {
         name = appendText(span.operationName.utf8)
         for t in span.tags where t.key != "span.kind" {
             tags.append(Field(key: t.key, value: value(t.value)))
+            if t.key == "error" && t.value == .bool(true) { isError = true }
         }
         for l in span.logs {
             let start = logFields.count

@@ -163,6 +163,13 @@ public struct SpanRecord: Sendable, Equatable {
     var targetRange: TextRange
     var hostRange: TextRange
     var userAgentRange: TextRange
+    /// The first `X-Forwarded-Host`, `X-Forwarded-For` and `Forwarded` values (for `server.address`
+    /// and a trusted `client.address`).
+    var forwardedHostRange: TextRange
+    var forwardedForRange: TextRange
+    var forwardedRange: TextRange
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1 (`network.protocol.version`).
+    public var versionMinor: UInt8
 
     /// A range of `headBytes` in 32-bit offsets (heads are far below 4 GiB); `start < 0` marks a
     /// field the request did not carry, which differs from an empty one.
@@ -218,7 +225,47 @@ public struct SpanRecord: Sendable, Equatable {
         // What the upstream was asked for: no fragment, an absolute-form target's authority as host.
         targetRange = TextRange(head.forwardTargetRange)
         hostRange = TextRange(head.effectiveHostRange)
-        userAgentRange = TextRange(head.firstValueRange(lowercasedName: "user-agent"))
+        versionMinor = UInt8(truncatingIfNeeded: head.versionMinor)
+        // One pass over the fields for the four the span reads.
+        var userAgent = TextRange.absent
+        var forwardedHost = TextRange.absent
+        var forwardedFor = TextRange.absent
+        var forwarded = TextRange.absent
+        head.bytes.withUnsafeBufferPointer { p in
+            for f in head.fields {
+                let length = f.nameEnd - f.nameStart
+                guard length == 10 || length == 9 || length == 15 || length == 16 else { continue }
+                let name = Int(f.nameStart)..<Int(f.nameEnd)
+                let value = TextRange(start: f.valueStart, end: f.valueEnd)
+                if length == 10, userAgent == .absent, Self.equals(p, name, "user-agent") {
+                    userAgent = value
+                } else if length == 16, forwardedHost == .absent, Self.equals(p, name, "x-forwarded-host") {
+                    forwardedHost = value
+                } else if length == 15, forwardedFor == .absent, Self.equals(p, name, "x-forwarded-for") {
+                    forwardedFor = value
+                } else if length == 9, forwarded == .absent, Self.equals(p, name, "forwarded") {
+                    forwarded = value
+                }
+            }
+        }
+        userAgentRange = userAgent
+        forwardedHostRange = forwardedHost
+        forwardedForRange = forwardedFor
+        forwardedRange = forwarded
+    }
+
+    /// ASCII case-insensitive comparison with a lower-case name.
+    private static func equals(_ p: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ lower: StaticString) -> Bool {
+        lower.withUTF8Buffer { l in
+            guard l.count == r.count else { return false }
+            var i = r.lowerBound
+            for c in l {
+                let b = p[i]
+                if (b &- UInt8(ascii: "A") < 26 ? b | 0x20 : b) != c { return false }
+                i += 1
+            }
+            return true
+        }
     }
 
     /// For tests and tools that have no parsed head: the request line and fields are written out
@@ -256,6 +303,9 @@ public struct SpanRecord: Sendable, Equatable {
     /// The first Host value, nil when the request had none.
     public var host: ArraySlice<UInt8>? { text(hostRange) }
     public var userAgent: ArraySlice<UInt8>? { text(userAgentRange) }
+    public var forwardedHost: ArraySlice<UInt8>? { text(forwardedHostRange) }
+    public var forwardedFor: ArraySlice<UInt8>? { text(forwardedForRange) }
+    public var forwarded: ArraySlice<UInt8>? { text(forwardedRange) }
     /// The method as received (known methods could be named from `method` alone; an `.other` one
     /// exists only as these bytes).
     public var methodBytes: ArraySlice<UInt8> { text(methodRange) ?? [] }
