@@ -13,6 +13,7 @@ fi
 
 # Pinned set. jaeger-client 4.8.0 vendors jaeger_client.thrift_gen (the independent decoder used by
 # the UDP agent); its reporter needs tornado + threadloop; Flask-OpenTracing 2.0.0 traces the app.
+# websockets (its sync client and server) drives the WebSocket upgrade over TLS in test_tls.py.
 REQS=(
     "jaeger-client==4.8.0"
     "thrift>=0.13,<0.30"
@@ -24,11 +25,13 @@ REQS=(
     "Flask-OpenTracing==2.0.0"
     "jsonschema>=4.17,<5"
     "requests>=2.28,<3"
+    "websockets>=13,<16"
     "pytest>=7,<9"
 )
 STAMP="$(printf '%s\n' "${REQS[@]}")"
 IMPORTS='import six, jaeger_client, jaeger_client.thrift_gen.agent.Agent, thrift.protocol.TCompactProtocol
-import tornado, threadloop, opentracing, flask, flask_opentracing, jsonschema, requests, pytest'
+import tornado, threadloop, opentracing, flask, flask_opentracing, jsonschema, requests, pytest
+import websockets.sync.client, websockets.sync.server'
 
 if [ ! -x "$VENV/bin/python" ]; then
     if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then
