@@ -123,9 +123,14 @@ final class ClientConnection: EventHandler {
             } else {
                 relayResponse()
             }
-        case .closed(let errno):
+        case .closed(let errno, let tls):
             let end = machine.exchange == nil ? .nothing : relay.endOnClose()
-            perform(machine.upstreamClosed(errno: errno, end: end, now: now))
+            // A TLS refusal is its own failure, not a stale connection to retry.
+            if let tls, machine.exchange != nil, end != .complete {
+                perform(machine.upstreamFailed(.upstreamTLS(tls), now: now))
+            } else {
+                perform(machine.upstreamClosed(errno: errno, end: end, now: now))
+            }
         case .connectFailed(let errno, let tls):
             perform(machine.upstreamFailed(tls.map { .upstreamTLS($0) } ?? .upstreamConnect(errno: errno), now: now))
         case .drained:
