@@ -47,6 +47,10 @@ public struct ProxyConfig: Sendable {
     public var spanKind: SpanKind = .server
     /// Collapse id-like path segments to `{id}` in operation names.
     public var collapsePathIDs = true
+    /// Which span attribute names (`--span-attributes`); nil: each reporter's default.
+    public var attributeNames: AttributeNames?
+    /// `--trust-forwarded`: `client.address` from `Forwarded`/`X-Forwarded-For`.
+    public var trustForwarded = false
     /// Send W3C `traceresponse` to the client.
     public var traceResponse = true
     public var flushIntervalMs = 1000

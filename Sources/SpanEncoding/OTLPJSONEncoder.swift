@@ -25,7 +25,7 @@ public enum OTLPJSONEncoder {
         for record in spans {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            rendered.render(record, process: process)
+            rendered.render(record, process: process, names: process.spanFacts.attributeNames ?? .stable)
             encodeSpan(rendered, into: &out)
         }
         out.append(contentsOf: "]}]}]}".utf8)

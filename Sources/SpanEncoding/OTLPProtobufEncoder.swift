@@ -75,7 +75,7 @@ public enum OTLPProtobufEncoder {
     ) {
         scratch.spans.removeAll(keepingCapacity: true)
         for record in spans {
-            scratch.rendered.render(record, process: process)
+            scratch.rendered.render(record, process: process, names: process.spanFacts.attributeNames ?? .stable)
             scratch.span.removeAll(keepingCapacity: true)
             encodeSpan(&scratch)
             ProtobufWriter.appendHeader(Field.spans, length: scratch.span.count, to: &scratch.spans)

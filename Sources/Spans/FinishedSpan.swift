@@ -96,15 +96,19 @@ public struct SpanFacts: Equatable, Sendable {
     /// `--trust-forwarded`: the peer is a proxy whose `X-Forwarded-For`/`Forwarded` names the
     /// client (`client.address`).
     public var trustForwarded: Bool
+    /// `--span-attributes` or `OTEL_SEMCONV_STABILITY_OPT_IN`; nil leaves each reporter its
+    /// default (stable names for OTLP, legacy for Jaeger, Zipkin and stdout).
+    public var attributeNames: AttributeNames?
 
     public init(
         upstreamAddress: String = "", upstreamHost: String = "", collapsePathIDs: Bool = true,
-        trustForwarded: Bool = false
+        trustForwarded: Bool = false, attributeNames: AttributeNames? = nil
     ) {
         self.upstreamAddress = upstreamAddress
         self.upstreamHost = upstreamHost
         self.collapsePathIDs = collapsePathIDs
         self.trustForwarded = trustForwarded
+        self.attributeNames = attributeNames
     }
 }
 

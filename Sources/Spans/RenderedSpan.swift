@@ -116,7 +116,9 @@ public struct RenderedSpan: Sendable {
     ///
     /// With `names` `.stable` (or `.both`), OpenTelemetry's stable HTTP attributes instead of (or
     /// beside) those: see `renderStable`.
-    public mutating func render(_ r: SpanRecord, process: ServiceProcess, names: AttributeNames = .legacy) {
+    /// `names` nil: the process's choice, else legacy.
+    public mutating func render(_ r: SpanRecord, process: ServiceProcess, names: AttributeNames? = nil) {
+        let names = names ?? process.spanFacts.attributeNames ?? .legacy
         reset(
             traceID: r.traceID, spanID: r.spanID, parentSpanID: r.parentSpanID, kind: r.kind,
             startMicros: r.startMicros, durationMicros: r.durationMicros, debug: r.debug)

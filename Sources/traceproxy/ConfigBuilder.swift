@@ -103,6 +103,15 @@ struct ConfigBuilder {
             config.spanKind = kind
         }
         config.collapsePathIDs = !options.noCollapseIDs
+        config.trustForwarded = options.trustForwarded
+        if let text = options.spanAttributes {
+            guard let names = AttributeNames(rawValue: text.lowercased()) else {
+                throw ConfigError(invalid: text, for: "--span-attributes", "expected legacy, stable or both")
+            }
+            config.attributeNames = names
+        } else {
+            config.attributeNames = environment.semconvOptIn
+        }
         config.traceResponse = !options.noTraceResponse
         config.zipkinGzip = options.zipkinGzip
         try applyOTLP(to: &config)

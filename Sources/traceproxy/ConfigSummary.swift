@@ -33,6 +33,8 @@ enum ConfigSummary {
             "propagation = \(c.propagation.map(\.rawValue).joined(separator: ","))",
             "span-kind = \(c.spanKind.rawValue)",
             "collapse-ids = \(c.collapsePathIDs)",
+            "span-attributes = \(c.attributeNames?.rawValue ?? "default")",
+            "trust-forwarded = \(c.trustForwarded)",
             "traceresponse = \(c.traceResponse)",
             "flush-interval-ms = \(c.flushIntervalMs)",
             "max-batch-spans = \(c.maxBatchSpans)",

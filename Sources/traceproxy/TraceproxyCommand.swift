@@ -218,6 +218,22 @@ struct TraceproxyCommand: ParsableCommand {
         help: "Keep id-like path segments in operation names instead of {id} (default: collapse).")
     var noCollapseIDs = false
 
+    @Option(
+        name: .customLong("span-attributes"),
+        help: .init(
+            """
+            Span attribute names: legacy (OpenTracing's http.method, http.status_code, ...), stable \
+            (OpenTelemetry's http.request.method, http.response.status_code, ...) or both (default: \
+            stable for OTLP, legacy for Jaeger, Zipkin and stdout; OTEL_SEMCONV_STABILITY_OPT_IN=http \
+            or http/dup sets stable or both).
+            """, valueName: "legacy|stable|both"))
+    var spanAttributes: String?
+
+    @Flag(
+        name: .customLong("trust-forwarded"),
+        help: "The peer is a trusted proxy: client.address from Forwarded or X-Forwarded-For (default: the peer).")
+    var trustForwarded = false
+
     @Flag(
         name: .customLong("no-traceresponse"),
         help: "Do not send the W3C traceresponse header to clients (default: send).")
