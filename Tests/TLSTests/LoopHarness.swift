@@ -18,6 +18,9 @@ struct ConnectionRecord {
     var failure: TLSError?
     var connectError: Int32?
     var closed = false
+    /// Writes the transport refused (socket full, ciphertext held): the transfer tests check the
+    /// path was taken.
+    var refusedWrites = 0
 }
 
 /// Records shared between the loop and the test, with a wake-up for each change.
@@ -64,7 +67,7 @@ struct ReadStyle {
     var pauseAfterRead = false
 }
 
-func setSmallBuffers(_ fd: Int32, bytes: Int32 = 4096) {
+func setSmallBuffers(_ fd: Int32, bytes: Int32 = 32 * 1024) {
     var size = bytes
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -114,7 +117,7 @@ final class HarnessConnection: EventHandler {
     func onReadable() {
         if finished || paused { return }
         var reads = 0
-        while reads < style.readsPerEvent && out.readableCount < highWater {
+        while reads < style.readsPerEvent && !backlogged {
             let r = readBuffer.withUnsafeMutableBytes { transport.read(into: $0) }
             switch r {
             case .bytes(let n):
@@ -180,6 +183,7 @@ final class HarnessConnection: EventHandler {
             switch out.write(to: transport) {
             case .bytes: continue
             case .wouldBlock:
+                recorder.update(index) { $0.refusedWrites += 1 }
                 updateInterest()
                 return
             case .eof: return fail(EPIPE)
@@ -195,8 +199,12 @@ final class HarnessConnection: EventHandler {
         updateInterest()
     }
 
+    /// An echo stops reading while its answer is backed up; a sender keeps reading (its peer may
+    /// be an echo waiting for us to read before it reads more).
+    private var backlogged: Bool { echo && out.readableCount >= highWater }
+
     private func updateInterest() {
-        let readable = !paused && !peerEnded && out.readableCount < highWater
+        let readable = !paused && !peerEnded && !backlogged
         transport.setInterest(readable: readable, writable: !out.isEmpty)
     }
 
@@ -253,6 +261,9 @@ final class EchoServer: @unchecked Sendable {
     }
 
     private func accept(_ fd: Int32) {
+        // As the proxy's listener does: with small buffers, Nagle and delayed ACKs would add 40 ms
+        // per round trip.
+        Socket.setNoDelay(fd)
         if smallBuffers { setSmallBuffers(fd) }
         let transport: TLSTransport
         do {
