@@ -212,7 +212,9 @@ public final class TLSTransport: ByteTransport {
             flush()
             finishShutdownIfFlushed()
         }
-        if writeErrno == 0 && hasUnsent {
+        // Mid-handshake there is nothing worth waiting to send; after a failed one, the alert
+        // saying why is.
+        if writeErrno == 0 && hasUnsent && session.handshakeState != .inProgress {
             inner.setInterest(readable: false, writable: true)
             scheduler.runLater(afterMs: closeGraceMs) { [self] in closeInner() }
             return

@@ -40,19 +40,18 @@ final class Recorder: @unchecked Sendable {
         changed.signal()
     }
 
-    var all: [ConnectionRecord] { records.withLock { $0 } }
-
     /// Waits until record `index` exists and satisfies `condition`; returns it either way (nil
-    /// when it never existed).
+    /// when it never existed). The condition is checked under the lock and nothing is copied out
+    /// until it holds: a copy held by this thread would make the loop's next append to `received`
+    /// copy megabytes (copy-on-write), once per read.
     func wait(_ index: Int = 0, timeout: TimeInterval = 15, until condition: (ConnectionRecord) -> Bool)
         -> ConnectionRecord?
     {
         let end = Date().addingTimeInterval(timeout)
         while true {
-            let all = self.all
-            if index < all.count && condition(all[index]) { return all[index] }
+            let done = records.withLock { index < $0.count && condition($0[index]) }
             let left = end.timeIntervalSinceNow
-            if left <= 0 { return index < all.count ? all[index] : nil }
+            if done || left <= 0 { return records.withLock { index < $0.count ? $0[index] : nil } }
             _ = changed.wait(timeout: .now() + left)
         }
     }
