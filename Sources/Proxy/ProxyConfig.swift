@@ -47,6 +47,15 @@ public struct ProxyConfig: Sendable {
     public var spanKind: SpanKind = .server
     /// Collapse id-like path segments to `{id}` in operation names.
     public var collapsePathIDs = true
+    /// `--route`: templates for span names and `http.route`.
+    public var routes = RouteTable()
+    /// `--no-trace-path`: paths (or `prefix*`) forwarded without a span.
+    public var untracedPaths: [String] = []
+    /// `--capture-request-header` / `--capture-response-header`, lower case.
+    public var captureRequestHeaders: [String] = []
+    public var captureResponseHeaders: [String] = []
+    /// `--redact-query`.
+    public var redactQuery = false
     /// Which span attribute names (`--span-attributes`); nil: each reporter's default.
     public var attributeNames: AttributeNames?
     /// `--trust-forwarded`: `client.address` from `Forwarded`/`X-Forwarded-For`.

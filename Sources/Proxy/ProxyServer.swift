@@ -68,7 +68,8 @@ public final class ProxyServer: @unchecked Sendable {
             spanFacts: SpanFacts(
                 upstreamAddress: upstreamAddress.description, upstreamHost: upstream.description,
                 collapsePathIDs: config.collapsePathIDs, trustForwarded: config.trustForwarded,
-                attributeNames: config.attributeNames))
+                attributeNames: config.attributeNames, routes: config.routes,
+                capturedRequestHeaders: config.captureRequestHeaders, redactQuery: config.redactQuery))
         // Certificates and keys are read now: a bad file is a start-up error, not a failed handshake.
         if let listener = config.listenTLS {
             do {

@@ -12,6 +12,12 @@ import Spans
 enum RequestTracer {
     static func decide(head: HTTPHead, ctx: LoopContext) -> TraceDecision {
         let shared = ctx.shared
+        if !shared.untracedPaths.isEmpty && shared.untracedPaths.matches(head) {
+            let none = OutgoingContext(
+                traceID: TraceID(high: 0, low: 0), spanID: .zero, parentSpanID: .zero, sampled: false, debug: false,
+                traceState: nil)
+            return TraceDecision(outgoing: none, untraced: true)
+        }
         let incoming = shared.propagator.extract(from: head)
         var traceID: TraceID
         var parent = SpanID.zero
@@ -47,7 +53,8 @@ enum RequestTracer {
     ) {
         let shared = ctx.shared
         let leftOut = HeadWriter.appendRequestHead(
-            head, excluding: shared.requestExcluded, underscores: shared.requestRules.forwarding, to: &out
+            head, excluding: trace.untraced ? shared.forwardedFieldNames : shared.requestExcluded,
+            underscores: shared.requestRules.forwarding, to: &out
         ) { out in
             if head.effectiveHostRange == nil {
                 HeadWriter.appendField("Host", shared.upstreamHostHeader, to: &out)
@@ -58,7 +65,7 @@ enum RequestTracer {
             if let host = head.effectiveHostRange {
                 appendList(head, "x-forwarded-host", "X-Forwarded-Host", appending: head.bytes[host], to: &out)
             }
-            shared.propagator.inject(trace.outgoing, into: &out)
+            if !trace.untraced { shared.propagator.inject(trace.outgoing, into: &out) }
         }
         if leftOut > 0 { shared.metrics.underscoreFieldsDropped.add(leftOut) }
     }
@@ -90,7 +97,7 @@ enum RequestTracer {
         if shared.accessLog != nil {
             AccessLog.append(ex, status: status, durationMicros: durationMicros, peer: peer.host, to: &ctx.accessLog)
         }
-        guard ex.trace.outgoing.sampled else { return }
+        guard ex.trace.outgoing.sampled, !ex.trace.untraced else { return }
         ctx.metrics.spansSampled.add()
         ctx.record(
             SpanRecord(
@@ -99,6 +106,7 @@ enum RequestTracer {
                 upstreamConnectedOffsetMicros: ex.connectedNs > 0 ? (ex.connectedNs - ex.startNs) / 1000 : nil,
                 firstResponseByteOffsetMicros: ex.firstByteNs > 0 ? (ex.firstByteNs - ex.startNs) / 1000 : nil,
                 status: status, requestBodyBytes: ex.requestBodyBytes, responseBodyBytes: ex.responseBodyBytes,
-                peer: peer.address, errorKind: ex.errorKind, errorMessage: ex.errorMessage, tls: ex.tls))
+                peer: peer.address, errorKind: ex.errorKind, errorMessage: ex.errorMessage, tls: ex.tls,
+                capturedResponseHeaders: ex.capturedResponseHeaders))
     }
 }

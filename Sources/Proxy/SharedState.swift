@@ -19,6 +19,12 @@ final class SharedState: Sendable {
     let upstreamDescription: String
     /// Incoming fields the proxy rewrites rather than forwards.
     let requestExcluded: Set<String>
+    /// The fields the proxy rewrites on an untraced request (its X-Forwarded-*; the context
+    /// headers then pass through).
+    let forwardedFieldNames: Set<String> = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
+    let untracedPaths: PathMatcher
+    /// `--capture-response-header` names, lower case.
+    let capturedResponseHeaders: [String]
     let requestRules: RequestRules
     let accessLog: AccessLogWriter?
 
@@ -39,6 +45,8 @@ final class SharedState: Sendable {
             "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
         ])
         requestRules = RequestRules(config)
+        untracedPaths = PathMatcher(config.untracedPaths)
+        capturedResponseHeaders = config.captureResponseHeaders
         self.accessLog = accessLog
     }
 }

@@ -99,11 +99,21 @@ public struct SpanFacts: Equatable, Sendable {
     /// `--span-attributes` or `OTEL_SEMCONV_STABILITY_OPT_IN`; nil leaves each reporter its
     /// default (stable names for OTLP, legacy for Jaeger, Zipkin and stdout).
     public var attributeNames: AttributeNames?
+    /// `--route`: templates that name spans and set `http.route`.
+    public var routes: RouteTable
+    /// `--capture-request-header` / `--capture-response-header` (lower case).
+    public var capturedRequestHeaders: [String]
+    /// `--redact-query`: query values become `REDACTED`, only the keys are kept.
+    public var redactQuery: Bool
 
     public init(
         upstreamAddress: String = "", upstreamHost: String = "", collapsePathIDs: Bool = true,
-        trustForwarded: Bool = false, attributeNames: AttributeNames? = nil
+        trustForwarded: Bool = false, attributeNames: AttributeNames? = nil, routes: RouteTable = RouteTable(),
+        capturedRequestHeaders: [String] = [], redactQuery: Bool = false
     ) {
+        self.routes = routes
+        self.capturedRequestHeaders = capturedRequestHeaders
+        self.redactQuery = redactQuery
         self.upstreamAddress = upstreamAddress
         self.upstreamHost = upstreamHost
         self.collapsePathIDs = collapsePathIDs

@@ -125,12 +125,24 @@ public struct RenderedSpan: Sendable {
         let facts = process.spanFacts
         let target = r.target
         let nameStart = text.count
-        OperationName.append(
-            method: r.methodBytes, target: target, collapseIDs: facts.collapsePathIDs, to: &text)
+        let route = facts.routes.match(target[OperationName.pathRange(target)])
+        if let route {
+            text.append(contentsOf: r.methodBytes)
+            text.append(UInt8(ascii: " "))
+            text.append(contentsOf: route.utf8)
+        } else {
+            OperationName.append(
+                method: r.methodBytes, target: target, collapseIDs: facts.collapsePathIDs, to: &text)
+        }
         name = nameStart..<text.count
+        if let route { tag("http.route", route.utf8) }
         if names != .legacy { renderStable(r, facts: facts) }
         if names != .stable { renderLegacy(r, facts: facts) }
         tag("upstream.address", facts.upstreamAddress.utf8)
+        for name in facts.capturedRequestHeaders { captureRequestHeader(r, name) }
+        for (name, value) in r.capturedResponseHeaders {
+            tag("http.response.header." + name, value.utf8)
+        }
         tag("http.request.body.size", .long(r.requestBodyBytes))
         tag("http.response.body.size", .long(r.responseBodyBytes))
         if let tls = r.tls {
@@ -150,7 +162,12 @@ public struct RenderedSpan: Sendable {
         let urlStart = text.count
         text.append(contentsOf: (r.tls == nil ? "http://" : "https://").utf8)
         if let host = r.host { text.append(contentsOf: host) } else { text.append(contentsOf: facts.upstreamHost.utf8) }
-        text.append(contentsOf: target)
+        if facts.redactQuery, let q = target.firstIndex(of: UInt8(ascii: "?")) {
+            text.append(contentsOf: target[...q])
+            appendQuery(target[(q + 1)...], redact: true)
+        } else {
+            text.append(contentsOf: target)
+        }
         tag("http.url", .text(urlStart..<text.count))
         tag("http.path", target.prefix { $0 != UInt8(ascii: "?") })
         if r.status > 0 { tag("http.status_code", .long(Int64(r.status))) }
@@ -179,7 +196,11 @@ public struct RenderedSpan: Sendable {
         let target = r.target
         let query = target.firstIndex(of: UInt8(ascii: "?"))
         tag("url.path", target[..<(query ?? target.endIndex)])
-        if let query { tag("url.query", target[(query + 1)...]) }
+        if let query {
+            let start = text.count
+            appendQuery(target[(query + 1)...], redact: facts.redactQuery)
+            tag("url.query", .text(start..<text.count))
+        }
         tag("url.scheme", (r.tls == nil ? "http" : "https").utf8)
         if r.status > 0 { tag("http.response.status_code", .long(Int64(r.status))) }
         let server = ForwardedFields.host(r.forwardedHost, forwarded: r.forwarded) ?? r.host
@@ -210,6 +231,36 @@ public struct RenderedSpan: Sendable {
                 let start = text.count
                 text.append(contentsOf: "\(r.status)".utf8)
                 tag("error.type", .text(start..<text.count))
+            }
+        }
+    }
+
+    /// `http.request.header.<name>`: the field's values joined by `, ` (absent when the request
+    /// had none).
+    private mutating func captureRequestHeader(_ r: SpanRecord, _ name: String) {
+        let start = text.count
+        var found = false
+        r.forEachHeader(name) { value in
+            if found { text.append(contentsOf: ", ".utf8) }
+            found = true
+            text.append(contentsOf: value)
+        }
+        if found { tag("http.request.header." + name, .text(start..<text.count)) }
+    }
+
+    /// `a=1&b=2` as `a=REDACTED&b=REDACTED` (`--redact-query`): the keys say what was asked, the
+    /// values (tokens, e-mail addresses) stay out of the trace backend.
+    private mutating func appendQuery(_ query: ArraySlice<UInt8>, redact: Bool) {
+        guard redact else { return text.append(contentsOf: query) }
+        var first = true
+        for param in query.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false) {
+            if !first { text.append(UInt8(ascii: "&")) }
+            first = false
+            if let eq = param.firstIndex(of: UInt8(ascii: "=")) {
+                text.append(contentsOf: param[..<eq])
+                text.append(contentsOf: "=REDACTED".utf8)
+            } else {
+                text.append(contentsOf: param)
             }
         }
     }

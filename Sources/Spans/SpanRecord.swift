@@ -132,6 +132,17 @@ public struct PeerAddress: Sendable, Equatable {
 /// method) stays in the head's own byte buffer, held by reference with offsets, and is turned into
 /// tags, logs and the operation name on the reporter's thread (see `RenderedSpan`).
 public struct SpanRecord: Sendable, Equatable {
+    public static func == (a: SpanRecord, b: SpanRecord) -> Bool {
+        a.traceID == b.traceID && a.spanID == b.spanID && a.parentSpanID == b.parentSpanID && a.debug == b.debug
+            && a.kind == b.kind && a.startMicros == b.startMicros && a.durationMicros == b.durationMicros
+            && a.upstreamConnectedOffsetMicros == b.upstreamConnectedOffsetMicros
+            && a.firstResponseByteOffsetMicros == b.firstResponseByteOffsetMicros && a.status == b.status
+            && a.method == b.method && a.requestBodyBytes == b.requestBodyBytes
+            && a.responseBodyBytes == b.responseBodyBytes && a.peer == b.peer && a.errorKind == b.errorKind
+            && a.errorMessage == b.errorMessage && a.tls == b.tls && a.headBytes == b.headBytes
+            && a.capturedResponseHeaders.elementsEqual(b.capturedResponseHeaders, by: { $0 == $1 })
+    }
+
     public var traceID: TraceID
     public var spanID: SpanID
     /// Zero for a root span.
@@ -157,6 +168,9 @@ public struct SpanRecord: Sendable, Equatable {
     public var errorMessage: String?
     /// The client connection's TLS, nil for plain HTTP.
     public var tls: TLSFacts?
+    /// Response fields named by `--capture-response-header` (lower-case name, value), copied when
+    /// the response head was relayed; empty unless asked for.
+    public var capturedResponseHeaders: [(name: String, value: String)] = []
     /// The request head's bytes, shared with the parsed head (a retain, not a copy).
     public var headBytes: [UInt8]
     var methodRange: TextRange
@@ -201,9 +215,10 @@ public struct SpanRecord: Sendable, Equatable {
         head: HTTPHead, context: OutgoingContext, kind: SpanKind, startMicros: Int64, durationMicros: Int64,
         upstreamConnectedOffsetMicros: Int64?, firstResponseByteOffsetMicros: Int64?, status: Int,
         requestBodyBytes: Int, responseBodyBytes: Int, peer: PeerAddress, errorKind: SpanErrorKind?,
-        errorMessage: String?, tls: TLSFacts? = nil
+        errorMessage: String?, tls: TLSFacts? = nil, capturedResponseHeaders: [(name: String, value: String)] = []
     ) {
         self.tls = tls
+        self.capturedResponseHeaders = capturedResponseHeaders
         traceID = context.traceID
         spanID = context.spanID
         parentSpanID = context.parentSpanID
@@ -306,6 +321,31 @@ public struct SpanRecord: Sendable, Equatable {
     public var forwardedHost: ArraySlice<UInt8>? { text(forwardedHostRange) }
     public var forwardedFor: ArraySlice<UInt8>? { text(forwardedForRange) }
     public var forwarded: ArraySlice<UInt8>? { text(forwardedRange) }
+
+    /// Calls `body` with the value of every field named `lowercasedName`, in order: read from the
+    /// head's bytes on the reporter's thread (the record keeps no field list).
+    public func forEachHeader(_ lowercasedName: String, _ body: (ArraySlice<UInt8>) -> Void) {
+        let name = Array(lowercasedName.utf8)
+        var i = headBytes.firstIndex(of: 0x0A).map { $0 + 1 } ?? headBytes.count
+        while i < headBytes.count {
+            var end = i
+            while end < headBytes.count && headBytes[end] != 0x0A { end += 1 }
+            var lineEnd = end
+            if lineEnd > i && headBytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            if lineEnd - i > name.count, headBytes[i + name.count] == UInt8(ascii: ":"),
+                zip(headBytes[i..<i + name.count], name).allSatisfy({ (a, b) in
+                    (a &- UInt8(ascii: "A") < 26 ? a | 0x20 : a) == b
+                })
+            {
+                var v = i + name.count + 1
+                var e = lineEnd
+                while v < e && (headBytes[v] == 0x20 || headBytes[v] == 0x09) { v += 1 }
+                while e > v && (headBytes[e - 1] == 0x20 || headBytes[e - 1] == 0x09) { e -= 1 }
+                body(headBytes[v..<e])
+            }
+            i = end + 1
+        }
+    }
     /// The method as received (known methods could be named from `method` alone; an `.other` one
     /// exists only as these bytes).
     public var methodBytes: ArraySlice<UInt8> { text(methodRange) ?? [] }

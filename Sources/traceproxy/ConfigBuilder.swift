@@ -104,6 +104,7 @@ struct ConfigBuilder {
         }
         config.collapsePathIDs = !options.noCollapseIDs
         config.trustForwarded = options.trustForwarded
+        try applyRoutesAndCapture(to: &config)
         if let text = options.spanAttributes {
             guard let names = AttributeNames(rawValue: text.lowercased()) else {
                 throw ConfigError(invalid: text, for: "--span-attributes", "expected legacy, stable or both")
@@ -207,6 +208,50 @@ struct ConfigBuilder {
             throw ConfigError(invalid: text, for: flag, expected)
         }
         return value
+    }
+
+    /// Routes (flags, then the file's), paths left untraced, captured fields (never credentials),
+    /// query redaction.
+    private func applyRoutesAndCapture(to config: inout ProxyConfig) throws(ConfigError) {
+        var routes = options.route
+        if let file = options.routesFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ConfigError(invalid: file, for: "--routes-file", "cannot read the file")
+            }
+            for line in text.split(whereSeparator: \.isNewline) {
+                let route = line.trimmingSpaces
+                if !route.isEmpty && !route.hasPrefix("#") { routes.append(route) }
+            }
+        }
+        do {
+            config.routes = try RouteTable(routes)
+        } catch {
+            throw ConfigError(invalid: error.route, for: "--route", error.reason)
+        }
+        for path in options.noTracePath where !path.hasPrefix("/") {
+            throw ConfigError(
+                invalid: path, for: "--no-trace-path", "expected a path starting with / (or a prefix ending in *)")
+        }
+        config.untracedPaths = options.noTracePath
+        config.captureRequestHeaders = try captured(options.captureRequestHeader, "--capture-request-header")
+        config.captureResponseHeaders = try captured(options.captureResponseHeader, "--capture-response-header")
+        config.redactQuery = options.redactQuery
+    }
+
+    /// Field names to record, lower case; credentials are refused rather than recorded.
+    private func captured(_ names: [String], _ flag: String) throws(ConfigError) -> [String] {
+        var out: [String] = []
+        for name in names {
+            let lower = name.lowercased()
+            guard Environment.isToken(name) else {
+                throw ConfigError(invalid: name, for: flag, "expected a field name")
+            }
+            guard !["authorization", "proxy-authorization", "cookie", "set-cookie"].contains(lower) else {
+                throw ConfigError(invalid: name, for: flag, "credentials are never recorded on spans")
+            }
+            if !out.contains(lower) { out.append(lower) }
+        }
+        return out
     }
 
     /// The OTLP exporter's options: each flag, else its `OTEL_EXPORTER_OTLP_[TRACES_]*` variable.

@@ -229,6 +229,43 @@ struct TraceproxyCommand: ParsableCommand {
             """, valueName: "legacy|stable|both"))
     var spanAttributes: String?
 
+    @Option(
+        name: .customLong("route"),
+        help: .init(
+            "A route template naming spans and http.route, repeatable: /users/{id}, /files/* (default: none).",
+            valueName: "TEMPLATE"))
+    var route: [String] = []
+
+    @Option(
+        name: .customLong("routes-file"),
+        help: .init("A file of route templates, one per line, # comments (default: none).", valueName: "FILE"))
+    var routesFile: String?
+
+    @Option(
+        name: .customLong("no-trace-path"),
+        help: .init(
+            "Forward requests for this path (or prefix*) without a span, their context passed on; repeatable (default: none).",
+            valueName: "PATH"))
+    var noTracePath: [String] = []
+
+    @Option(
+        name: .customLong("capture-request-header"),
+        help: .init(
+            "Record this request field as http.request.header.<name>; repeatable (default: none).", valueName: "NAME"))
+    var captureRequestHeader: [String] = []
+
+    @Option(
+        name: .customLong("capture-response-header"),
+        help: .init(
+            "Record this response field as http.response.header.<name>; repeatable (default: none).", valueName: "NAME")
+    )
+    var captureResponseHeader: [String] = []
+
+    @Flag(
+        name: .customLong("redact-query"),
+        help: "Record query strings with their values replaced by REDACTED, keys kept (default: off).")
+    var redactQuery = false
+
     @Flag(
         name: .customLong("trust-forwarded"),
         help: "The peer is a trusted proxy: client.address from Forwarded or X-Forwarded-For (default: the peer).")

@@ -233,6 +233,11 @@ final class ClientConnection: EventHandler {
         guard let request = exchange?.head else { return }
         if exchange!.firstByteNs == 0 { exchange!.firstByteNs = ctx.time.monotonicNs() }
         exchange!.status = head.status
+        for name in ctx.shared.capturedResponseHeaders {
+            if let value = head.firstValue(lowercasedName: name) {
+                exchange!.capturedResponseHeaders.append((name, value))
+            }
+        }
         let framing = relay.chooseFraming(for: head, request: request)
         let action = machine.responseHead(
             status: head.status, keepAlive: head.keepAlive, framingNeedsClose: framing == .close, now: now)
@@ -241,7 +246,7 @@ final class ClientConnection: EventHandler {
     }
 
     private func appendTraceResponse(_ out: inout [UInt8]) {
-        guard ctx.config.traceResponse, let ex = exchange else { return }
+        guard ctx.config.traceResponse, let ex = exchange, !ex.trace.untraced else { return }
         TraceResponse.appendField(ex.trace.outgoing, to: &out)
     }
 

@@ -18,6 +18,8 @@ struct Exchange {
     var errorMessage: String?
     /// The client connection's TLS (nil for plain HTTP).
     let tls: TLSFacts?
+    /// `--capture-response-header` values, copied from the relayed response head.
+    var capturedResponseHeaders: [(name: String, value: String)] = []
 
     init(head: HTTPHead, trace: TraceDecision, startWallMicros: Int64, startNs: Int64, tls: TLSFacts? = nil) {
         self.head = head
@@ -41,4 +43,6 @@ struct Exchange {
 /// The trace context the proxy chose for a request: continued or new, and sampled or not.
 struct TraceDecision {
     var outgoing: OutgoingContext
+    /// `--no-trace-path`: no span; the client's context headers go upstream as they came.
+    var untraced = false
 }
