@@ -92,6 +92,10 @@ public struct ProxyConfig: Sendable {
     // Logs.
     /// Path of the access log, "-" for stdout, nil for none.
     public var accessLog: String?
+    /// `--access-log-format`: one text line per request, or one JSON object per line.
+    public var accessLogJSON = false
+    /// `--request-id`: what the proxy does with `X-Request-Id`.
+    public var requestID = RequestIDMode.generate
 
     public init() {}
 }
@@ -158,4 +162,14 @@ public struct ClientTLS: Equatable, Sendable {
             trustRoots: caFile.map { .file($0) } ?? .system, verifyPeer: !insecure, serverName: serverName ?? host,
             applicationProtocols: ["http/1.1"])
     }
+}
+
+/// `--request-id`: `X-Request-Id` ties the access log, the upstream's logs and the trace together.
+public enum RequestIDMode: String, CaseIterable, Sendable {
+    /// Pass the client's on; make one (32 hex digits) when it sent none.
+    case generate
+    /// Pass the client's on, make none.
+    case pass
+    /// Treat it as any other field: not recorded, not made.
+    case off
 }

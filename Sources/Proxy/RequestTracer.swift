@@ -48,8 +48,8 @@ enum RequestTracer {
     /// Request line, end-to-end fields, Host when the client sent none, X-Forwarded-*, the
     /// proxy's framing and the injected context. Underscore fields left out are counted.
     static func buildForwardedHead(
-        _ head: HTTPHead, trace: TraceDecision, peerHost: String, secure: Bool, ctx: LoopContext,
-        into out: inout [UInt8]
+        _ head: HTTPHead, trace: TraceDecision, peerHost: String, secure: Bool, requestID: TraceID?,
+        ctx: LoopContext, into out: inout [UInt8]
     ) {
         let shared = ctx.shared
         let leftOut = HeadWriter.appendRequestHead(
@@ -65,6 +65,7 @@ enum RequestTracer {
             if let host = head.effectiveHostRange {
                 appendList(head, "x-forwarded-host", "X-Forwarded-Host", appending: head.bytes[host], to: &out)
             }
+            if let id = requestID { HeadWriter.appendField("X-Request-Id", id.hex32, to: &out) }
             if !trace.untraced { shared.propagator.inject(trace.outgoing, into: &out) }
         }
         if leftOut > 0 { shared.metrics.underscoreFieldsDropped.add(leftOut) }
@@ -95,7 +96,9 @@ enum RequestTracer {
         let durationMicros = max(1, (endNs - ex.startNs) / 1000)
         let shared = ctx.shared
         if shared.accessLog != nil {
-            AccessLog.append(ex, status: status, durationMicros: durationMicros, peer: peer.host, to: &ctx.accessLog)
+            AccessLog.append(
+                ex, status: status, durationMicros: durationMicros, peer: peer.host, json: shared.config.accessLogJSON,
+                requestID: shared.config.requestID != .off, to: &ctx.accessLog)
         }
         guard ex.trace.outgoing.sampled, !ex.trace.untraced else { return }
         ctx.metrics.spansSampled.add()
@@ -107,6 +110,6 @@ enum RequestTracer {
                 firstResponseByteOffsetMicros: ex.firstByteNs > 0 ? (ex.firstByteNs - ex.startNs) / 1000 : nil,
                 status: status, requestBodyBytes: ex.requestBodyBytes, responseBodyBytes: ex.responseBodyBytes,
                 peer: peer.address, errorKind: ex.errorKind, errorMessage: ex.errorMessage, tls: ex.tls,
-                capturedResponseHeaders: ex.capturedResponseHeaders))
+                capturedResponseHeaders: ex.capturedResponseHeaders, generatedRequestID: ex.generatedRequestID))
     }
 }

@@ -105,6 +105,8 @@ public struct SpanFacts: Equatable, Sendable {
     public var capturedRequestHeaders: [String]
     /// `--redact-query`: query values become `REDACTED`, only the keys are kept.
     public var redactQuery: Bool
+    /// Record `X-Request-Id` as `http.request.header.x-request-id` (`--request-id` not `off`).
+    public var recordRequestID = true
 
     public init(
         upstreamAddress: String = "", upstreamHost: String = "", collapsePathIDs: Bool = true,

@@ -140,6 +140,13 @@ public struct RenderedSpan: Sendable {
         if names != .stable { renderLegacy(r, facts: facts) }
         tag("upstream.address", facts.upstreamAddress.utf8)
         for name in facts.capturedRequestHeaders { captureRequestHeader(r, name) }
+        if facts.recordRequestID && !facts.capturedRequestHeaders.contains("x-request-id") {
+            if let id = r.generatedRequestID {
+                tag("http.request.header.x-request-id", id.hex32.utf8)
+            } else {
+                captureRequestHeader(r, "x-request-id")
+            }
+        }
         for (name, value) in r.capturedResponseHeaders {
             tag("http.response.header." + name, value.utf8)
         }

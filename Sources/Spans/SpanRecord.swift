@@ -171,6 +171,8 @@ public struct SpanRecord: Sendable, Equatable {
     /// Response fields named by `--capture-response-header` (lower-case name, value), copied when
     /// the response head was relayed; empty unless asked for.
     public var capturedResponseHeaders: [(name: String, value: String)] = []
+    /// The `X-Request-Id` the proxy made (the client sent none), 32 hex digits when written.
+    public var generatedRequestID: TraceID?
     /// The request head's bytes, shared with the parsed head (a retain, not a copy).
     public var headBytes: [UInt8]
     var methodRange: TextRange
@@ -215,9 +217,11 @@ public struct SpanRecord: Sendable, Equatable {
         head: HTTPHead, context: OutgoingContext, kind: SpanKind, startMicros: Int64, durationMicros: Int64,
         upstreamConnectedOffsetMicros: Int64?, firstResponseByteOffsetMicros: Int64?, status: Int,
         requestBodyBytes: Int, responseBodyBytes: Int, peer: PeerAddress, errorKind: SpanErrorKind?,
-        errorMessage: String?, tls: TLSFacts? = nil, capturedResponseHeaders: [(name: String, value: String)] = []
+        errorMessage: String?, tls: TLSFacts? = nil, capturedResponseHeaders: [(name: String, value: String)] = [],
+        generatedRequestID: TraceID? = nil
     ) {
         self.tls = tls
+        self.generatedRequestID = generatedRequestID
         self.capturedResponseHeaders = capturedResponseHeaders
         traceID = context.traceID
         spanID = context.spanID

@@ -34,6 +34,19 @@ struct ConfigBuilder {
             }
             config.accessLog = accessLog
         }
+        if let text = options.accessLogFormat {
+            switch text.lowercased() {
+            case "text": config.accessLogJSON = false
+            case "json": config.accessLogJSON = true
+            default: throw ConfigError(invalid: text, for: "--access-log-format", "expected text or json")
+            }
+        }
+        if let text = options.requestID {
+            guard let mode = RequestIDMode(rawValue: text.lowercased()) else {
+                throw ConfigError(invalid: text, for: "--request-id", "expected generate, pass or off")
+            }
+            config.requestID = mode
+        }
         return config
     }
 

@@ -66,6 +66,8 @@ enum ConfigSummary {
             "send-timeout-ms = \(c.sendTimeoutMs)",
             "drain-timeout-ms = \(c.drainTimeoutMs)",
             "access-log = \(c.accessLog ?? "none")",
+            "access-log-format = \(c.accessLogJSON ? "json" : "text")",
+            "request-id = \(c.requestID.rawValue)",
         ]
     }
 

@@ -12,7 +12,7 @@ struct TraceproxyCommand: ParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "traceproxy",
-        abstract: "An HTTP/1.1 reverse proxy that traces every request to Jaeger or Zipkin.",
+        abstract: "An HTTP/1.1 reverse proxy that traces every request to OTLP, Jaeger or Zipkin.",
         discussion: """
             traceproxy continues the trace from incoming W3C traceparent, B3 or Jaeger \
             uber-trace-id headers, injects its own span context into the forwarded request and \
@@ -29,6 +29,16 @@ struct TraceproxyCommand: ParsableCommand {
                                     per second for ratelimiting
               OTEL_PROPAGATORS      tracecontext,b3,b3multi,jaeger (baggage is
                                     ignored); sets --propagation
+              OTEL_TRACES_EXPORTER  otlp, zipkin, console, jaeger, none (unless
+                                    a reporter flag is given)
+              OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+                                    an OTLP/HTTP collector (alone, it implies
+                                    OTLP); ..._HEADERS, _PROTOCOL, _COMPRESSION,
+                                    _TIMEOUT, _CERTIFICATE, _CLIENT_KEY,
+                                    _CLIENT_CERTIFICATE (and _TRACES_ forms)
+              OTEL_RESOURCE_ATTRIBUTES  key=value,... on every OTLP batch
+              OTEL_SEMCONV_STABILITY_OPT_IN  http or http/dup: --span-attributes
+              OTEL_SDK_DISABLED     true: no reporter from the environment
 
             Exit status: 0 after a graceful shutdown (SIGTERM or SIGINT), 1 when start-up \
             fails, 2 for a bad flag or environment variable.
@@ -455,6 +465,21 @@ struct TraceproxyCommand: ParsableCommand {
         help: .init("Access log file, or - for stdout (default: none).", valueName: "PATH|-")
     )
     var accessLog: String?
+
+    @Option(
+        name: .customLong("access-log-format"),
+        help: .init(
+            "text (one line per request) or json (one object per line) (default: text).", valueName: "text|json"))
+    var accessLogFormat: String?
+
+    @Option(
+        name: .customLong("request-id"),
+        help: .init(
+            """
+            X-Request-Id: generate one when the client sent none, pass the client's on, or off; \
+            recorded on the span and in the access log (default: generate).
+            """, valueName: "generate|pass|off"))
+    var requestID: String?
 
     @Flag(
         name: .customLong("print-config"),

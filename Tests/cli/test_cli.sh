@@ -89,9 +89,13 @@ FLAGS=(--listen --upstream --demo --service-name --admin --threads --reporter --
     --upstream-connect-timeout-ms --upstream-timeout-ms --send-timeout-ms --drain-timeout-ms --access-log
     --allow-connect --headers-with-underscores --print-config --listen-tls --tls-cert --tls-key --tls-client-ca
     --tls-ciphers --tls-min-version --tls-handshake-timeout-ms --upstream-ca --upstream-server-name --upstream-cert
-    --upstream-key --upstream-insecure --collector-ca --collector-cert --collector-key)
+    --upstream-key --upstream-insecure --collector-ca --collector-cert --collector-key --otlp-protocol
+    --otlp-compression --otlp-header --otlp-timeout-ms --span-attributes --trust-forwarded --route --routes-file
+    --no-trace-path --capture-request-header --capture-response-header --redact-query --access-log-format
+    --request-id)
 ENVS=(OTEL_SERVICE_NAME JAEGER_SERVICE_NAME JAEGER_AGENT_HOST JAEGER_AGENT_PORT
-    JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_PARAM OTEL_PROPAGATORS)
+    JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_PARAM OTEL_PROPAGATORS OTEL_EXPORTER_OTLP_ENDPOINT OTEL_TRACES_EXPORTER
+    OTEL_RESOURCE_ATTRIBUTES OTEL_SEMCONV_STABILITY_OPT_IN OTEL_SDK_DISABLED)
 
 for h in --help -h; do
     run -- "$h"
@@ -186,6 +190,46 @@ expect_usage_error "upstream-cert without key" --upstream-key -- --upstream http
     --upstream-cert /c.pem
 expect_usage_error "collector-ca without https reporter" --collector-ca -- --demo --collector-ca /ca.pem
 expect_usage_error "upstream ftp" --upstream -- --upstream ftp://127.0.0.1:1
+
+# OTLP, attribute names, routes, capture and request ids.
+expect_usage_error "otlp grpc" OTEL_EXPORTER_OTLP_PROTOCOL OTEL_EXPORTER_OTLP_PROTOCOL=grpc -- --demo
+expect_usage_error "otlp protocol flag" --otlp-protocol -- --demo --otlp-protocol grpc
+expect_usage_error "otlp header" --otlp-header -- --demo --otlp-header "no-equals"
+expect_usage_error "otlp headers env" OTEL_EXPORTER_OTLP_HEADERS "OTEL_EXPORTER_OTLP_HEADERS=a" -- --demo
+expect_usage_error "traces exporter" OTEL_TRACES_EXPORTER OTEL_TRACES_EXPORTER=prometheus -- --demo
+expect_usage_error "span-attributes" --span-attributes -- --demo --span-attributes new
+expect_usage_error "route without slash" --route -- --demo --route users/{id}
+expect_usage_error "route with query" --route -- --demo --route "/a?b"
+expect_usage_error "capture cookie" --capture-request-header -- --demo --capture-request-header Cookie
+expect_usage_error "capture authorization" --capture-response-header -- --demo \
+    --capture-response-header authorization
+expect_usage_error "request-id" --request-id -- --demo --request-id always
+expect_usage_error "access-log-format" --access-log-format -- --demo --access-log-format xml
+expect_config "otlp from the environment" OTEL_EXPORTER_OTLP_ENDPOINT=http://col:4318 \
+    "OTEL_EXPORTER_OTLP_HEADERS=api-key=s%20cret" OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json \
+    OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_EXPORTER_OTLP_COMPRESSION=gzip OTEL_EXPORTER_OTLP_TIMEOUT=3000 \
+    "OTEL_RESOURCE_ATTRIBUTES=service.name=shop,deployment.environment=prod%2Feu" -- \
+    --upstream http://127.0.0.1:1 ::: "reporter = otlp+http://col:4318" "otlp-protocol = http/json" \
+    "otlp-compression = gzip" "otlp-headers = api-key" "otlp-timeout-ms = 3000" "service-name = shop" \
+    "resource-attributes = service.name=shop,deployment.environment=prod/eu"
+expect_config "otlp traces endpoint as is" OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://col:4318 \
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://other:1 -- --upstream http://127.0.0.1:1 ::: "reporter = otlp+https://col:4318/"
+expect_config "flags over otlp env" OTEL_EXPORTER_OTLP_PROTOCOL=http/json OTEL_EXPORTER_OTLP_ENDPOINT=http://c:1 -- \
+    --upstream http://127.0.0.1:1 --reporter otlp+http://x --otlp-protocol http/protobuf --otlp-header A=1 ::: \
+    "reporter = otlp+http://x:4318" "otlp-protocol = http/protobuf" "otlp-headers = A"
+expect_config "traces exporter list" OTEL_TRACES_EXPORTER=otlp,zipkin,console -- --upstream http://127.0.0.1:1 ::: \
+    "reporter = otlp+http://localhost:4318 zipkin+http://localhost:9411 stdout"
+expect_config "sdk disabled" OTEL_SDK_DISABLED=true OTEL_EXPORTER_OTLP_ENDPOINT=http://c:1 -- --demo ::: \
+    "reporter = none"
+expect_config "semconv opt-in" OTEL_SEMCONV_STABILITY_OPT_IN=messaging,http/dup -- --demo ::: "span-attributes = both"
+expect_config "span attributes flag wins" OTEL_SEMCONV_STABILITY_OPT_IN=http -- --demo --span-attributes legacy ::: \
+    "span-attributes = legacy"
+expect_config "routes, exclusions, capture, ids" -- --demo --route /users/{id} --route /files/* \
+    --no-trace-path /healthz --no-trace-path /metrics* --capture-request-header X-Tenant \
+    --capture-response-header Content-Type --redact-query --request-id pass --access-log-format json \
+    --trust-forwarded ::: "routes = /users/{id} /files/*" "no-trace-paths = /healthz /metrics*" \
+    "capture-request-headers = x-tenant" "capture-response-headers = content-type" "redact-query = true" \
+    "request-id = pass" "access-log-format = json" "trust-forwarded = true"
 
 # Bad environment values name the variable.
 expect_usage_error "env sampler type remote" JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_TYPE=remote -- --demo

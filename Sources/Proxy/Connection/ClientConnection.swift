@@ -176,6 +176,9 @@ final class ClientConnection: EventHandler {
         exchange = Exchange(
             head: head, trace: RequestTracer.decide(head: head, ctx: ctx), startWallMicros: reader.startWall,
             startNs: reader.startNs, tls: tls)
+        if ctx.config.requestID == .generate && head.firstValueRange(lowercasedName: "x-request-id") == nil {
+            exchange!.generatedRequestID = TraceID.random(using: &ctx.random)
+        }
         relay.begin(head)
         ctx.metrics.spansStarted.add()
         perform(machine.requestHead(.init(head), now: now))

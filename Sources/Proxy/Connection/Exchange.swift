@@ -18,6 +18,8 @@ struct Exchange {
     var errorMessage: String?
     /// The client connection's TLS (nil for plain HTTP).
     let tls: TLSFacts?
+    /// The `X-Request-Id` the proxy made for this request (`--request-id generate`), if it did.
+    var generatedRequestID: TraceID?
     /// `--capture-response-header` values, copied from the relayed response head.
     var capturedResponseHeaders: [(name: String, value: String)] = []
 

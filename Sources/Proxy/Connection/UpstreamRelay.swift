@@ -69,7 +69,8 @@ final class UpstreamRelay {
         up.expectResponse(to: requestMethod)
         ctx.withScratch { out in
             RequestTracer.buildForwardedHead(
-                ex.head, trace: ex.trace, peerHost: peerHost, secure: ex.tls != nil, ctx: ctx, into: &out)
+                ex.head, trace: ex.trace, peerHost: peerHost, secure: ex.tls != nil,
+                requestID: ex.generatedRequestID, ctx: ctx, into: &out)
             up.send(out)
         }
         if fresh { up.flushOutput() }
