@@ -127,6 +127,21 @@ public struct PeerAddress: Sendable, Equatable {
     }
 }
 
+/// The caller's context that a span is not the child of (`--ignore-incoming-context` starts a new
+/// trace): what a span link needs (OpenTelemetry `Span.links`, Jaeger `FOLLOWS_FROM`).
+public struct SpanLink: Sendable, Equatable {
+    public var traceID: TraceID
+    public var spanID: SpanID
+    /// The caller's sampled flag; false when it sent none.
+    public var sampled: Bool
+
+    public init(traceID: TraceID, spanID: SpanID, sampled: Bool) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.sampled = sampled
+    }
+}
+
 /// The finished span of one proxied request, as the event loop records it: a fixed-size value
 /// that costs no allocation to build. The request's text (target, Host, User-Agent, an unknown
 /// method) stays in the head's own byte buffer, held by reference with offsets, and is turned into
@@ -157,6 +172,9 @@ public struct SpanRecord: Sendable, Equatable {
     public var errorMessage: String?
     /// The client connection's TLS, nil for plain HTTP.
     public var tls: TLSFacts?
+    /// The incoming context the proxy did not continue (`--ignore-incoming-context`), when it
+    /// was valid; nil otherwise.
+    public var link: SpanLink?
     /// The request head's bytes, shared with the parsed head (a retain, not a copy).
     public var headBytes: [UInt8]
     var methodRange: TextRange
@@ -194,9 +212,10 @@ public struct SpanRecord: Sendable, Equatable {
         head: HTTPHead, context: OutgoingContext, kind: SpanKind, startMicros: Int64, durationMicros: Int64,
         upstreamConnectedOffsetMicros: Int64?, firstResponseByteOffsetMicros: Int64?, status: Int,
         requestBodyBytes: Int, responseBodyBytes: Int, peer: PeerAddress, errorKind: SpanErrorKind?,
-        errorMessage: String?, tls: TLSFacts? = nil
+        errorMessage: String?, tls: TLSFacts? = nil, link: SpanLink? = nil
     ) {
         self.tls = tls
+        self.link = link
         traceID = context.traceID
         spanID = context.spanID
         parentSpanID = context.parentSpanID
@@ -230,7 +249,7 @@ public struct SpanRecord: Sendable, Equatable {
         target: String = "/", host: String? = nil, userAgent: String? = nil, status: Int = 200,
         requestBodyBytes: Int = 0, responseBodyBytes: Int = 0, peer: PeerAddress = .unknown,
         upstreamConnectedOffsetMicros: Int64? = nil, firstResponseByteOffsetMicros: Int64? = nil,
-        errorKind: SpanErrorKind? = nil, errorMessage: String? = nil
+        errorKind: SpanErrorKind? = nil, errorMessage: String? = nil, link: SpanLink? = nil
     ) {
         var text = "\(method) \(target) HTTP/1.1\r\n"
         if let host { text += "Host: \(host)\r\n" }
@@ -248,7 +267,7 @@ public struct SpanRecord: Sendable, Equatable {
             upstreamConnectedOffsetMicros: upstreamConnectedOffsetMicros,
             firstResponseByteOffsetMicros: firstResponseByteOffsetMicros, status: status,
             requestBodyBytes: requestBodyBytes, responseBodyBytes: responseBodyBytes, peer: peer,
-            errorKind: errorKind, errorMessage: errorMessage)
+            errorKind: errorKind, errorMessage: errorMessage, link: link)
     }
 
     /// The request target exactly as received.

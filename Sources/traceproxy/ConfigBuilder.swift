@@ -83,6 +83,8 @@ struct ConfigBuilder {
             } catch {
                 throw ConfigError(invalid: text, for: "--sampler", error.reason)
             }
+        } else if let sampler = try environment.otelSampler() {
+            config.sampler = sampler
         } else if let sampler = try environment.sampler() {
             config.sampler = sampler
         }
@@ -101,6 +103,7 @@ struct ConfigBuilder {
             }
             config.spanKind = kind
         }
+        config.ignoreIncomingContext = options.ignoreIncomingContext
         config.collapsePathIDs = !options.noCollapseIDs
         config.traceResponse = !options.noTraceResponse
         config.zipkinGzip = options.zipkinGzip

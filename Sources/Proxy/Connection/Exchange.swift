@@ -41,4 +41,6 @@ struct Exchange {
 /// The trace context the proxy chose for a request: continued or new, and sampled or not.
 struct TraceDecision {
     var outgoing: OutgoingContext
+    /// The incoming context the proxy did not continue (`--ignore-incoming-context`).
+    var link: SpanLink?
 }
