@@ -43,7 +43,11 @@ public struct ProxyConfig: Sendable {
     // Tracing.
     public var reporters: [ReporterTarget] = []
     public var sampler: SamplerConfig = .const(true)
+    /// Formats read and written; empty: none (`--propagation none`).
     public var propagation: [PropagationFormat] = [.w3c, .b3, .jaeger]
+    /// Start a new trace for every request; a valid incoming context becomes the span's link
+    /// (`--ignore-incoming-context`, for a proxy at the edge of untrusted callers).
+    public var ignoreIncomingContext = false
     public var spanKind: SpanKind = .server
     /// Collapse id-like path segments to `{id}` in operation names.
     public var collapsePathIDs = true

@@ -10,6 +10,9 @@ import Spans
 /// The tracing half of a request: extract the incoming context, decide, inject into the forwarded
 /// head, and turn the finished exchange into a span.
 enum RequestTracer {
+    /// Continues the incoming trace (a new one when there is none, or with
+    /// `--ignore-incoming-context`, which keeps a valid incoming context as the span's link) and
+    /// lets the sampler decide, with or without the caller's decision as the configuration says.
     static func decide(head: HTTPHead, ctx: LoopContext) -> TraceDecision {
         let shared = ctx.shared
         if !shared.untracedPaths.isEmpty && shared.untracedPaths.matches(head) {
@@ -18,31 +21,24 @@ enum RequestTracer {
                 traceState: nil)
             return TraceDecision(outgoing: none, untraced: true)
         }
-        let incoming = shared.propagator.extract(from: head)
-        var traceID: TraceID
-        var parent = SpanID.zero
-        var sampled: Bool
-        var debug = false
-        var traceState: String?
-        if let inc = incoming {
-            debug = inc.debug
-            if let t = inc.traceID {
-                traceID = t
-                parent = inc.spanID
-            } else {
-                traceID = TraceID.random(using: &ctx.random)
+        var incoming = shared.propagator.extract(from: head)
+        var link: SpanLink?
+        if shared.config.ignoreIncomingContext, let inc = incoming {
+            if let trace = inc.traceID {
+                link = SpanLink(traceID: trace, spanID: inc.spanID, sampled: inc.sampled == true)
             }
-            sampled = debug || (inc.sampled ?? shared.sampler.shouldSample(traceID: traceID))
-            traceState = inc.traceState
-        } else {
-            traceID = TraceID.random(using: &ctx.random)
-            sampled = shared.sampler.shouldSample(traceID: traceID)
+            incoming = nil
         }
+        // A decision-only context has no trace id and a zero span id: a new root trace.
+        let traceID = incoming?.traceID ?? TraceID.random(using: &ctx.random)
+        let decision = shared.sampler.decide(
+            traceID: traceID, incomingSampled: incoming?.sampled, incomingDebug: incoming?.debug ?? false)
         let span = SpanID.random(using: &ctx.random)
         return TraceDecision(
             outgoing: OutgoingContext(
-                traceID: traceID, spanID: span, parentSpanID: parent, sampled: sampled, debug: debug,
-                traceState: traceState))
+                traceID: traceID, spanID: span, parentSpanID: incoming?.spanID ?? .zero, sampled: decision.sampled,
+                debug: decision.debug, traceState: incoming?.traceState),
+            link: link)
     }
 
     /// Request line, end-to-end fields, Host when the client sent none, X-Forwarded-*, the
@@ -110,6 +106,7 @@ enum RequestTracer {
                 firstResponseByteOffsetMicros: ex.firstByteNs > 0 ? (ex.firstByteNs - ex.startNs) / 1000 : nil,
                 status: status, requestBodyBytes: ex.requestBodyBytes, responseBodyBytes: ex.responseBodyBytes,
                 peer: peer.address, errorKind: ex.errorKind, errorMessage: ex.errorMessage, tls: ex.tls,
-                capturedResponseHeaders: ex.capturedResponseHeaders, generatedRequestID: ex.generatedRequestID))
+                capturedResponseHeaders: ex.capturedResponseHeaders, generatedRequestID: ex.generatedRequestID,
+                link: ex.trace.link))
     }
 }

@@ -12,7 +12,7 @@ final class SharedState: Sendable {
     let metrics: ProxyMetrics
     let pipeline: SpanPipeline
     let propagator: Propagator
-    let sampler: any Sampler
+    let sampler: TraceSampler
     let upstreamAddress: SocketAddress
     /// `host:port` for a request without Host, and for the span's http.url.
     let upstreamHostHeader: String
@@ -37,7 +37,7 @@ final class SharedState: Sendable {
         metrics = ProxyMetrics(registry: registry)
         self.pipeline = pipeline
         propagator = Propagator(formats: config.propagation)
-        sampler = config.sampler.makeSampler()
+        sampler = TraceSampler(config.sampler)
         self.upstreamAddress = upstreamAddress
         upstreamHostHeader = upstream.description
         upstreamDescription = upstreamAddress.description

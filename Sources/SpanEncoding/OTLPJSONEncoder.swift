@@ -85,6 +85,14 @@ public enum OTLPJSONEncoder {
             out.append(contentsOf: "]}".utf8)
         }
         out.append(UInt8(ascii: "]"))
+        if let l = s.link {
+            out.append(contentsOf: #","links":[{"traceId":""#.utf8)
+            JSONBytes.appendHex(l.traceID.high, into: &out)
+            JSONBytes.appendHex(l.traceID.low, into: &out)
+            out.append(contentsOf: #"","spanId":""#.utf8)
+            JSONBytes.appendHex(l.spanID.value, into: &out)
+            out.append(contentsOf: (l.sampled ? #"","flags":769}]"# : #"","flags":768}]"#).utf8)
+        }
         if isError {
             out.append(contentsOf: #","status":{"code":2"#.utf8)
             if let errorMessage {

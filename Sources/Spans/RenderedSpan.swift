@@ -44,6 +44,9 @@ public struct RenderedSpan: Sendable {
     public private(set) var text: [UInt8] = []
     /// The span failed (OpenTelemetry's status ERROR; `error=true` in the legacy names).
     public var isError = false
+    /// The context the span did not continue (`--ignore-incoming-context`): OTLP's `Span.links`;
+    /// the legacy names carry it as `link.trace_id`/`link.span_id` tags.
+    public var link: SpanLink?
 
     /// Reserves room for a typical proxy span, so the first span does not grow every buffer
     /// step by step.
@@ -68,6 +71,7 @@ public struct RenderedSpan: Sendable {
         self.durationMicros = durationMicros
         self.debug = debug
         isError = false
+        link = nil
         text.removeAll(keepingCapacity: true)
         tags.removeAll(keepingCapacity: true)
         logs.removeAll(keepingCapacity: true)
@@ -275,6 +279,11 @@ public struct RenderedSpan: Sendable {
     /// The error flag (legacy names) and the logs every naming shares.
     private mutating func renderOutcome(_ r: SpanRecord, names: AttributeNames) {
         isError = r.isError
+        link = r.link
+        if let l = r.link, names != .stable {
+            tag("link.trace_id", l.traceID.hex32.utf8)
+            tag("link.span_id", l.spanID.hex16.utf8)
+        }
         if r.isError && names != .stable { tag("error", .bool(true)) }
         if let kind = r.errorKind {
             let message = r.errorMessage ?? kind.rawValue

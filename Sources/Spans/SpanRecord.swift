@@ -127,6 +127,21 @@ public struct PeerAddress: Sendable, Equatable {
     }
 }
 
+/// The caller's context that a span is not the child of (`--ignore-incoming-context` starts a new
+/// trace): what a span link needs (OpenTelemetry `Span.links`, Jaeger `FOLLOWS_FROM`).
+public struct SpanLink: Sendable, Equatable {
+    public var traceID: TraceID
+    public var spanID: SpanID
+    /// The caller's sampled flag; false when it sent none.
+    public var sampled: Bool
+
+    public init(traceID: TraceID, spanID: SpanID, sampled: Bool) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.sampled = sampled
+    }
+}
+
 /// The finished span of one proxied request, as the event loop records it: a fixed-size value
 /// that costs no allocation to build. The request's text (target, Host, User-Agent, an unknown
 /// method) stays in the head's own byte buffer, held by reference with offsets, and is turned into
@@ -141,6 +156,7 @@ public struct SpanRecord: Sendable, Equatable {
             && a.responseBodyBytes == b.responseBodyBytes && a.peer == b.peer && a.errorKind == b.errorKind
             && a.errorMessage == b.errorMessage && a.tls == b.tls && a.headBytes == b.headBytes
             && a.capturedResponseHeaders.elementsEqual(b.capturedResponseHeaders, by: { $0 == $1 })
+            && a.generatedRequestID == b.generatedRequestID && a.link == b.link
     }
 
     public var traceID: TraceID
@@ -173,6 +189,9 @@ public struct SpanRecord: Sendable, Equatable {
     public var capturedResponseHeaders: [(name: String, value: String)] = []
     /// The `X-Request-Id` the proxy made (the client sent none), 32 hex digits when written.
     public var generatedRequestID: TraceID?
+    /// The incoming context the proxy did not continue (`--ignore-incoming-context`), when it
+    /// was valid; nil otherwise.
+    public var link: SpanLink?
     /// The request head's bytes, shared with the parsed head (a retain, not a copy).
     public var headBytes: [UInt8]
     var methodRange: TextRange
@@ -218,11 +237,12 @@ public struct SpanRecord: Sendable, Equatable {
         upstreamConnectedOffsetMicros: Int64?, firstResponseByteOffsetMicros: Int64?, status: Int,
         requestBodyBytes: Int, responseBodyBytes: Int, peer: PeerAddress, errorKind: SpanErrorKind?,
         errorMessage: String?, tls: TLSFacts? = nil, capturedResponseHeaders: [(name: String, value: String)] = [],
-        generatedRequestID: TraceID? = nil
+        generatedRequestID: TraceID? = nil, link: SpanLink? = nil
     ) {
         self.tls = tls
         self.generatedRequestID = generatedRequestID
         self.capturedResponseHeaders = capturedResponseHeaders
+        self.link = link
         traceID = context.traceID
         spanID = context.spanID
         parentSpanID = context.parentSpanID
@@ -296,7 +316,7 @@ public struct SpanRecord: Sendable, Equatable {
         target: String = "/", host: String? = nil, userAgent: String? = nil, status: Int = 200,
         requestBodyBytes: Int = 0, responseBodyBytes: Int = 0, peer: PeerAddress = .unknown,
         upstreamConnectedOffsetMicros: Int64? = nil, firstResponseByteOffsetMicros: Int64? = nil,
-        errorKind: SpanErrorKind? = nil, errorMessage: String? = nil
+        errorKind: SpanErrorKind? = nil, errorMessage: String? = nil, link: SpanLink? = nil
     ) {
         var text = "\(method) \(target) HTTP/1.1\r\n"
         if let host { text += "Host: \(host)\r\n" }
@@ -314,7 +334,7 @@ public struct SpanRecord: Sendable, Equatable {
             upstreamConnectedOffsetMicros: upstreamConnectedOffsetMicros,
             firstResponseByteOffsetMicros: firstResponseByteOffsetMicros, status: status,
             requestBodyBytes: requestBodyBytes, responseBodyBytes: responseBodyBytes, peer: peer,
-            errorKind: errorKind, errorMessage: errorMessage)
+            errorKind: errorKind, errorMessage: errorMessage, link: link)
     }
 
     /// The request target exactly as received.

@@ -97,6 +97,8 @@ struct ConfigBuilder {
             } catch {
                 throw ConfigError(invalid: text, for: "--sampler", error.reason)
             }
+        } else if let sampler = try environment.otelSampler() {
+            config.sampler = sampler
         } else if let sampler = try environment.sampler() {
             config.sampler = sampler
         }
@@ -115,6 +117,7 @@ struct ConfigBuilder {
             }
             config.spanKind = kind
         }
+        config.ignoreIncomingContext = options.ignoreIncomingContext
         config.collapsePathIDs = !options.noCollapseIDs
         config.trustForwarded = options.trustForwarded
         try applyRoutesAndCapture(to: &config)

@@ -27,8 +27,14 @@ struct TraceproxyCommand: ParsableCommand {
               JAEGER_SAMPLER_TYPE   const, probabilistic or ratelimiting
               JAEGER_SAMPLER_PARAM  1/0 for const, P for probabilistic, N traces
                                     per second for ratelimiting
-              OTEL_PROPAGATORS      tracecontext,b3,b3multi,jaeger (baggage is
-                                    ignored); sets --propagation
+              OTEL_TRACES_SAMPLER   always_on, always_off, traceidratio,
+                                    parentbased_always_on, parentbased_always_off
+                                    or parentbased_traceidratio; wins over
+                                    JAEGER_SAMPLER_*
+              OTEL_TRACES_SAMPLER_ARG  the ratio for *traceidratio (default 1.0)
+              OTEL_PROPAGATORS      tracecontext, b3 (single header), b3multi,
+                                    jaeger, baggage (always forwarded), or none;
+                                    sets --propagation
               OTEL_TRACES_EXPORTER  otlp, zipkin, console, jaeger, none (unless
                                     a reporter flag is given)
               OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
@@ -202,7 +208,12 @@ struct TraceproxyCommand: ParsableCommand {
     @Option(
         name: .customLong("sampler"),
         help: .init(
-            "const:1, const:0, probabilistic:P or ratelimiting:N per second (default: const:1).",
+            """
+            const:1, const:0, probabilistic:P or ratelimiting:N per second, which follow a caller's \
+            decision (parentbased_always_on, parentbased_always_off and parentbased_traceidratio:P \
+            are the first three); always_on, always_off or traceidratio:P, which do not \
+            (default: const:1).
+            """,
             valueName: "SPEC")
     )
     var sampler: String?
@@ -210,10 +221,22 @@ struct TraceproxyCommand: ParsableCommand {
     @Option(
         name: .customLong("propagation"),
         help: .init(
-            "Formats read (first valid wins, in this order) and written (default: \(defaults.propagation.map(\.rawValue).joined(separator: ","))).",
+            """
+            Formats read (first valid wins, in this order) and written: w3c (tracecontext), b3 \
+            (the X-B3-* headers; b3multi), b3single (the b3 header), jaeger; baggage (always \
+            forwarded); or none (default: \(defaults.propagation.map(\.rawValue).joined(separator: ","))).
+            """,
             valueName: "LIST")
     )
     var propagation: String?
+
+    @Flag(
+        name: .customLong("ignore-incoming-context"),
+        help: """
+            Start a new trace for every request, as an edge in front of untrusted callers; a \
+            valid incoming context is kept as the span's link (default: continue it).
+            """)
+    var ignoreIncomingContext = false
 
     @Option(
         name: .customLong("span-kind"),

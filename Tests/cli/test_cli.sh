@@ -92,10 +92,11 @@ FLAGS=(--listen --upstream --demo --service-name --admin --threads --reporter --
     --upstream-key --upstream-insecure --collector-ca --collector-cert --collector-key --otlp-protocol
     --otlp-compression --otlp-header --otlp-timeout-ms --span-attributes --trust-forwarded --route --routes-file
     --no-trace-path --capture-request-header --capture-response-header --redact-query --access-log-format
-    --request-id)
+    --request-id --ignore-incoming-context)
 ENVS=(OTEL_SERVICE_NAME JAEGER_SERVICE_NAME JAEGER_AGENT_HOST JAEGER_AGENT_PORT
-    JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_PARAM OTEL_PROPAGATORS OTEL_EXPORTER_OTLP_ENDPOINT OTEL_TRACES_EXPORTER
-    OTEL_RESOURCE_ATTRIBUTES OTEL_SEMCONV_STABILITY_OPT_IN OTEL_SDK_DISABLED)
+    JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_PARAM OTEL_TRACES_SAMPLER OTEL_TRACES_SAMPLER_ARG OTEL_PROPAGATORS
+    OTEL_EXPORTER_OTLP_ENDPOINT OTEL_TRACES_EXPORTER OTEL_RESOURCE_ATTRIBUTES OTEL_SEMCONV_STABILITY_OPT_IN
+    OTEL_SDK_DISABLED)
 
 for h in --help -h; do
     run -- "$h"
@@ -158,8 +159,12 @@ expect_usage_error "sampler const:2" --sampler -- --demo --sampler const:2
 expect_usage_error "sampler probabilistic > 1" --sampler -- --demo --sampler probabilistic:1.5
 expect_usage_error "sampler probabilistic nan" --sampler -- --demo --sampler probabilistic:nan
 expect_usage_error "sampler ratelimiting negative" --sampler -- --demo --sampler ratelimiting:-1
+expect_usage_error "sampler traceidratio without ratio" --sampler -- --demo --sampler traceidratio
+expect_usage_error "sampler parentbased_traceidratio > 1" --sampler -- --demo --sampler parentbased_traceidratio:2
+expect_usage_error "sampler always_on with a parameter" --sampler -- --demo --sampler always_on:1
 expect_usage_error "propagation unknown" --propagation -- --demo --propagation w3c,xray
 expect_usage_error "propagation empty item" --propagation -- --demo --propagation w3c,,b3
+expect_usage_error "propagation none with a format" --propagation -- --demo --propagation none,w3c
 expect_usage_error "span-kind unknown" --span-kind -- --demo --span-kind producer
 expect_usage_error "max-packet-bytes too large" --max-packet-bytes -- --demo --max-packet-bytes 70000
 expect_usage_error "access-log empty" --access-log -- --demo --access-log ""
@@ -240,13 +245,24 @@ expect_usage_error "env probabilistic out of range" JAEGER_SAMPLER_PARAM \
 expect_usage_error "env agent port" JAEGER_AGENT_PORT JAEGER_AGENT_PORT=http -- --demo
 expect_usage_error "env agent host" JAEGER_AGENT_HOST "JAEGER_AGENT_HOST=a b" -- --demo
 expect_usage_error "env propagators unknown" OTEL_PROPAGATORS OTEL_PROPAGATORS=xray -- --demo
-expect_usage_error "env propagators only baggage" OTEL_PROPAGATORS OTEL_PROPAGATORS=baggage -- --demo
+expect_usage_error "env propagators none with a format" OTEL_PROPAGATORS OTEL_PROPAGATORS=none,b3 -- --demo
+expect_usage_error "env propagators flag-only name" OTEL_PROPAGATORS OTEL_PROPAGATORS=w3c -- --demo
+expect_usage_error "env traces sampler unknown" OTEL_TRACES_SAMPLER OTEL_TRACES_SAMPLER=sometimes -- --demo
+expect_usage_error "env traces sampler remote" OTEL_TRACES_SAMPLER OTEL_TRACES_SAMPLER=jaeger_remote -- --demo
+expect_usage_error "env traces sampler arg out of range" OTEL_TRACES_SAMPLER_ARG \
+    OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=1.5 -- --demo
+expect_usage_error "env traces sampler arg not a number" OTEL_TRACES_SAMPLER_ARG \
+    OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=half -- --demo
+# The winner decides: an invalid Jaeger variable behind OTEL_TRACES_SAMPLER is not read.
+expect_config "OTEL_TRACES_SAMPLER wins over an invalid JAEGER_SAMPLER_TYPE" OTEL_TRACES_SAMPLER=always_off \
+    JAEGER_SAMPLER_TYPE=remote -- --demo ::: "sampler = always_off"
 
 # --- resolved configuration -------------------------------------------------------------------
 expect_config "defaults" -- --upstream http://127.0.0.1:3000 ::: \
     "listen = 127.0.0.1:8080" "upstream = http://127.0.0.1:3000" "admin = 127.0.0.1:9901" \
-    "reporter = none" "sampler = const:1" "propagation = w3c,b3,jaeger" "span-kind = server" \
+    "reporter = none" "sampler = const:1" "propagation = w3c,b3multi,jaeger" "span-kind = server" \
     "service-name = traceproxy" "collapse-ids = true" "traceresponse = true" "access-log = none" \
+    "ignore-incoming-context = false" \
     "allow-connect = false" "headers-with-underscores = drop" "send-timeout-ms = 60000"
 expect_config "demo implies stdout reporter" -- --demo ::: "demo = true" "upstream = none" \
     "reporter = stdout"
@@ -254,7 +270,7 @@ expect_config "demo with reporter none" -- --demo --reporter none ::: "reporter 
 expect_config "every flag" -- --listen [::1]:8081 --upstream http://[::1]:3000/ \
     --service-name svc --admin off --threads 3 --reporter jaeger-udp://127.0.0.1:6831 \
     --reporter zipkin+http://localhost:9411/custom/spans --sampler probabilistic:0.5 \
-    --propagation jaeger,W3C --span-kind client --no-collapse-ids --no-traceresponse \
+    --propagation jaeger,W3C --span-kind client --no-collapse-ids --no-traceresponse --ignore-incoming-context \
     --flush-interval-ms 60000 --max-batch-spans 5 --max-queue-spans 50 --max-packet-bytes 1500 \
     --zipkin-gzip --max-header-bytes 8192 --max-headers 20 --max-connections 7 \
     --upstream-max-idle 9 --header-timeout-ms 2000 --idle-timeout-ms 3000 --body-timeout-ms 4000 \
@@ -262,7 +278,7 @@ expect_config "every flag" -- --listen [::1]:8081 --upstream http://[::1]:3000/ 
     --access-log - --allow-connect --headers-with-underscores REJECT --send-timeout-ms 7000 ::: \
     "listen = [::1]:8081" "upstream = http://[::1]:3000" "service-name = svc" "admin = off" \
     "threads = 3" "reporter = jaeger-udp://127.0.0.1:6831 zipkin+http://localhost:9411/custom/spans" \
-    "sampler = probabilistic:0.5" "propagation = jaeger,w3c" "span-kind = client" \
+    "sampler = probabilistic:0.5" "propagation = jaeger,w3c" "ignore-incoming-context = true" "span-kind = client" \
     "collapse-ids = false" "traceresponse = false" "flush-interval-ms = 60000" \
     "max-batch-spans = 5" "max-queue-spans = 50" "max-packet-bytes = 1500" "zipkin-gzip = true" \
     "max-header-bytes = 8192" "max-headers = 20" "max-connections = 7" \
@@ -308,7 +324,38 @@ expect_config "env const sampler param 0" JAEGER_SAMPLER_TYPE=const JAEGER_SAMPL
 expect_config "--sampler beats env" JAEGER_SAMPLER_TYPE=const JAEGER_SAMPLER_PARAM=0 \
     -- --demo --sampler const:1 ::: "sampler = const:1"
 expect_config "OTEL_PROPAGATORS" OTEL_PROPAGATORS=b3multi,baggage,tracecontext,b3 -- --demo ::: \
-    "propagation = b3,w3c"
+    "propagation = b3multi,w3c,b3single"
+expect_config "OTEL_PROPAGATORS b3 is the single header" OTEL_PROPAGATORS=b3 -- --demo ::: \
+    "propagation = b3single"
+expect_config "OTEL_PROPAGATORS default of the SDKs" OTEL_PROPAGATORS=tracecontext,baggage -- --demo ::: \
+    "propagation = w3c"
+expect_config "OTEL_PROPAGATORS baggage alone" OTEL_PROPAGATORS=baggage -- --demo ::: "propagation = none"
+expect_config "OTEL_PROPAGATORS none" OTEL_PROPAGATORS=NONE -- --demo ::: "propagation = none"
+expect_config "--propagation b3 stays multi" -- --demo --propagation b3 ::: "propagation = b3multi"
+expect_config "--propagation OpenTelemetry names" -- --demo --propagation tracecontext,b3single,b3multi,baggage ::: \
+    "propagation = w3c,b3single,b3multi"
+expect_config "--propagation none" -- --demo --propagation none ::: "propagation = none"
+expect_config "--ignore-incoming-context" -- --demo --ignore-incoming-context ::: "ignore-incoming-context = true"
+# Every OTEL_TRACES_SAMPLER value; the parent-based ones print as the Jaeger spelling they equal.
+for pair in always_on=always_on always_off=always_off traceidratio=traceidratio:0.25 \
+    parentbased_always_on=const:1 parentbased_always_off=const:0 parentbased_traceidratio=probabilistic:0.25; do
+    expect_config "OTEL_TRACES_SAMPLER=${pair%%=*}" OTEL_TRACES_SAMPLER="${pair%%=*}" OTEL_TRACES_SAMPLER_ARG=0.25 \
+        -- --demo ::: "sampler = ${pair#*=}"
+done
+expect_config "OTEL_TRACES_SAMPLER_ARG defaults to 1.0" OTEL_TRACES_SAMPLER=traceidratio -- --demo ::: \
+    "sampler = traceidratio:1.0"
+expect_config "OTEL_TRACES_SAMPLER is case-insensitive" OTEL_TRACES_SAMPLER=ParentBased_TraceIdRatio \
+    OTEL_TRACES_SAMPLER_ARG=0.5 -- --demo ::: "sampler = probabilistic:0.5"
+expect_config "OTEL_TRACES_SAMPLER_ARG alone is ignored" OTEL_TRACES_SAMPLER_ARG=0.1 -- --demo ::: \
+    "sampler = const:1"
+expect_config "OTEL_TRACES_SAMPLER wins over JAEGER_SAMPLER_*" OTEL_TRACES_SAMPLER=always_on \
+    JAEGER_SAMPLER_TYPE=const JAEGER_SAMPLER_PARAM=0 -- --demo ::: "sampler = always_on"
+expect_config "--sampler wins over OTEL_TRACES_SAMPLER" OTEL_TRACES_SAMPLER=always_off -- --demo \
+    --sampler ratelimiting:2 ::: "sampler = ratelimiting:2.0"
+for pair in always_on=always_on ALWAYS_OFF=always_off traceidratio:0.1=traceidratio:0.1 \
+    parentbased_always_on=const:1 parentbased_always_off=const:0 parentbased_traceidratio:0.1=probabilistic:0.1; do
+    expect_config "--sampler ${pair%%=*}" -- --demo --sampler "${pair%%=*}" ::: "sampler = ${pair#*=}"
+done
 expect_config "--propagation beats env" OTEL_PROPAGATORS=jaeger -- --demo --propagation w3c ::: \
     "propagation = w3c"
 

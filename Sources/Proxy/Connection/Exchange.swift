@@ -47,4 +47,6 @@ struct TraceDecision {
     var outgoing: OutgoingContext
     /// `--no-trace-path`: no span; the client's context headers go upstream as they came.
     var untraced = false
+    /// The incoming context the proxy did not continue (`--ignore-incoming-context`).
+    var link: SpanLink?
 }
