@@ -380,8 +380,12 @@ public struct SpanRecord: Sendable, Equatable {
     /// 502/503/504), no status at all, or a failure of the upstream's or the proxy's while the
     /// exchange ran. What the client did (went away, stalled, sent a malformed body) is not this
     /// hop's failure, as a 4xx is not (OpenTelemetry's rule for server spans).
+    ///
+    /// For a client span (`--span-kind client`) a 4xx is an error too: the call this hop made
+    /// failed (OpenTelemetry's rule for client spans).
     public var isError: Bool {
         if status >= 500 || status == 0 { return true }
+        if kind == .client && status >= 400 && status != 499 { return true }
         guard let kind = errorKind else { return false }
         return !kind.isClientSide && status != 499
     }

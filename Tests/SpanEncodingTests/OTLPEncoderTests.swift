@@ -188,3 +188,20 @@ final class OTLPEncoderTests: XCTestCase {
         XCTAssertEqual(code?["intValue"] as? String, "503", "int64 as a decimal string")
     }
 }
+
+/// OpenTelemetry's status rules by span kind: a 4xx is the client's mistake for a server span and
+/// a failed call for a client span.
+final class SpanStatusByKindTests: XCTestCase {
+    func test_4xx_errorOnlyForClientSpans_5xxAlways() {
+        func record(_ kind: SpanKind, _ status: Int) -> SpanRecord {
+            SpanRecord(
+                traceID: .init(high: 1, low: 1), spanID: .init(1), kind: kind, startMicros: 1, durationMicros: 1,
+                status: status)
+        }
+        XCTAssertFalse(record(.server, 404).isError)
+        XCTAssertTrue(record(.client, 404).isError)
+        XCTAssertTrue(record(.server, 503).isError)
+        XCTAssertTrue(record(.client, 503).isError)
+        XCTAssertFalse(record(.client, 200).isError)
+    }
+}
