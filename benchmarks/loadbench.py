@@ -614,7 +614,8 @@ backend be
         p = self.spawn("nginxtls", [nginx, "-p", self.tmp, "-e", self.tmp + "/tls-error.log",
                                     "-c", self.write("nginxtls.conf", tls_conf)])
         self.setups[6].proc = p
-        self.shim = self.build_shim()
+        if any(MODES[c[0]]["full"] for c in a.cells):
+            self.shim = self.build_shim()
 
         self.jaeger = JaegerSink(self.udp_port)
         self.zipkin = ZipkinCollector(self.zipkin_port)
@@ -806,6 +807,7 @@ backend be
                     r = self.cell(s, mode, paths[body], conns, a.duration)
                     if r is None:
                         continue
+                    r["round"] = rnd + 1
                     results.setdefault((mode, conns, body, s.key), []).append(r)
                     print("  round %d  %-12s %3d conns %-5s %s  %9.0f req/s  p99 %7.2f ms  cpu %.2fs%s%s" % (
                         rnd + 1, mode, conns, body, s.key, r["rps"], (r["p99_us"] or 0) / 1000, r["cpu_s"],
@@ -905,6 +907,8 @@ def summarize(bench, mem, results):
             "cpu_total_s": cpu, "requests": req, "rounds": len(rs),
             "errors": sum(r["errors"] for r in rs), "non2xx": sum(r["non2xx"] for r in rs),
             "spans": sum(r["spans"] for r in rs) if "spans" in rs[0] else None,
+            "per_round": [{k: r.get(k) for k in ("round", "rps", "requests", "cpu_s", "p99_us", "errors")}
+                          for r in rs],
         }
         rows.append(row)
     by = {(r["mode"], r["conns"], r["body"], r["key"]): r for r in rows}
@@ -915,6 +919,21 @@ def summarize(bench, mem, results):
         r["rps_vs_direct"] = r["rps"] / d["rps"] if d and d["rps"] else None
         r["p99_vs_nginx"] = r["p99_us"] / n["p99_us"] if n and n["p99_us"] and r["p99_us"] else None
         r["cpu_vs_nginx"] = r["cpu_per_10k"] / n["cpu_per_10k"] if n and n["cpu_per_10k"] and r["cpu_per_10k"] else None
+        # Paired: the setup against nginx in the same round (the cells of a round run back to
+        # back), then the median and range over rounds. Less sensitive to the machine's load
+        # drifting between rounds than the ratio of the two medians.
+        pairs_cpu, pairs_rps = [], []
+        if n:
+            theirs = {x["round"]: x for x in n["per_round"]}
+            for x in r["per_round"]:
+                y = theirs.get(x["round"])
+                if y and x["requests"] and y["requests"] and y["cpu_s"] and x["rps"] and y["rps"]:
+                    pairs_cpu.append((x["cpu_s"] / x["requests"]) / (y["cpu_s"] / y["requests"]))
+                    pairs_rps.append(x["rps"] / y["rps"])
+        r["cpu_vs_nginx_paired"] = median(pairs_cpu)
+        r["cpu_vs_nginx_paired_range"] = [min(pairs_cpu), max(pairs_cpu)] if pairs_cpu else None
+        r["rps_vs_nginx_paired"] = median(pairs_rps)
+        r["rps_vs_nginx_paired_range"] = [min(pairs_rps), max(pairs_rps)] if pairs_rps else None
     return rows
 
 
@@ -986,6 +1005,12 @@ def markdown(bench, mem, rows, elapsed, args, failures):
     by = {(r["mode"], r["conns"], r["body"], r["key"]): r for r in rows}
     cells = sorted({(r["mode"], r["conns"], r["body"]) for r in rows}, key=cell_sort_key)
 
+    def paired(r, what):
+        m, rng = r.get(what + "_vs_nginx_paired"), r.get(what + "_vs_nginx_paired_range")
+        if m is None:
+            return "-"
+        return "%.2f (%.2f-%.2f)" % (m, rng[0], rng[1]) if rng[0] != rng[1] else "%.2f" % m
+
     def spans_cell(r):
         return "-" if r["spans"] is None else "%d / %d" % (r["spans"], r["requests"])
 
@@ -1050,36 +1075,40 @@ def markdown(bench, mem, rows, elapsed, args, failures):
                      key=lambda r: r["key"])
         if mode == "https":
             out.append("\n## HTTPS in, keep-alive: %d connections, %s body\n" % (conns, body_name(body)))
-            out.append("| | setup | req/s (min-max) | p50 ms | p99 ms | CPU s/10k req | req/s vs nginx | p99 vs nginx | CPU vs nginx | CPU vs its plain-HTTP row | spans received / requests |")
-            out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+            out.append("| | setup | req/s (min-max) | p50 ms | p99 ms | CPU s/10k req | req/s vs nginx | p99 vs nginx | CPU vs nginx | CPU vs nginx, per round: median (min-max) | CPU vs its plain-HTTP row | spans received / requests |")
+            out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
             for r in sel:
                 plain = by.get(("http", conns, body, PLAIN_TWIN.get(r["key"])))
                 vs_plain = r["cpu_per_10k"] / plain["cpu_per_10k"] if plain and plain["cpu_per_10k"] else None
-                out.append("| %s | %s | %s (%s-%s) | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                out.append("| %s | %s | %s (%s-%s) | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                     r["key"], r["name"], fmt(r["rps"], ",.0f"), fmt(r["rps_min"], ".0f"), fmt(r["rps_max"], ".0f"),
                     fmt(r["p50_us"] and r["p50_us"] / 1000, ".2f"), fmt(r["p99_us"] and r["p99_us"] / 1000, ".2f"),
                     fmt(r["cpu_per_10k"], ".3f"), fmt(r["rps_vs_nginx"], ".2f"), fmt(r["p99_vs_nginx"], ".2f"),
-                    fmt(r["cpu_vs_nginx"], ".2f"),
+                    fmt(r["cpu_vs_nginx"], ".2f"), paired(r, "cpu"),
                     "%s (%s)" % (fmt(vs_plain, ".2f"), plain["key"]) if vs_plain else "-", spans_cell(r)))
             ri = by.get((mode, conns, body, "I"))
             if ri and ri["cpu_vs_nginx"] is not None:
                 targets.append(("traceproxy -> Jaeger, HTTPS keep-alive %d conns %s: CPU per request <= 1.05x nginx"
-                                % (conns, body_name(body)), "%.2fx" % ri["cpu_vs_nginx"], ri["cpu_vs_nginx"] <= 1.05))
+                                % (conns, body_name(body)),
+                                "%.2fx (per round: %s)" % (ri["cpu_vs_nginx"], paired(ri, "cpu")),
+                                ri["cpu_vs_nginx"] <= 1.05))
         else:
             out.append("\n## %s: %d connections, %s body\n" % (MODES[mode]["title"], conns, body_name(body)))
-            out.append("| | setup | handshakes/s = req/s (min-max) | p99 ms | CPU us per handshake | handshakes/s vs nginx | CPU vs nginx | socket errors | spans received / requests |")
-            out.append("|---|---|---|---|---|---|---|---|---|")
+            out.append("| | setup | handshakes/s = req/s (min-max) | p99 ms | CPU us per handshake | handshakes/s vs nginx | per round: median (min-max) | CPU vs nginx | per round: median (min-max) | socket errors | spans received / requests |")
+            out.append("|---|---|---|---|---|---|---|---|---|---|---|")
             for r in sel:
-                out.append("| %s | %s | %s (%s-%s) | %s | %s | %s | %s | %d | %s |" % (
+                out.append("| %s | %s | %s (%s-%s) | %s | %s | %s | %s | %s | %s | %d | %s |" % (
                     r["key"], r["name"], fmt(r["rps"], ",.0f"), fmt(r["rps_min"], ".0f"), fmt(r["rps_max"], ".0f"),
                     fmt(r["p99_us"] and r["p99_us"] / 1000, ".2f"),
                     fmt(r["cpu_per_10k"] and r["cpu_per_10k"] * 100, ".0f"), fmt(r["rps_vs_nginx"], ".2f"),
-                    fmt(r["cpu_vs_nginx"], ".2f"), r["errors"], spans_cell(r)))
+                    paired(r, "rps"), fmt(r["cpu_vs_nginx"], ".2f"), paired(r, "cpu"), r["errors"], spans_cell(r)))
             for k in ("H", "I"):
                 rk = by.get((mode, conns, body, k))
                 if rk and rk["rps_vs_nginx"] is not None:
                     targets.append(("%s, %s: handshakes/s >= 0.9x nginx" % (rk["name"], MODES[mode]["title"][10:]),
-                                    "%.2fx (CPU per handshake %sx)" % (rk["rps_vs_nginx"], fmt(rk["cpu_vs_nginx"], ".2f")),
+                                    "%.2fx (per round: %s); CPU per handshake %sx (per round: %s)" % (
+                                        rk["rps_vs_nginx"], paired(rk, "rps"), fmt(rk["cpu_vs_nginx"], ".2f"),
+                                        paired(rk, "cpu")),
                                     rk["rps_vs_nginx"] >= 0.9))
     if any(MODES[c[0]]["close"] for c in cells):
         out.append("\nNew connection per request: wrk with `-H 'Connection: close'`; the proxy answers and "
@@ -1118,8 +1147,10 @@ def markdown(bench, mem, rows, elapsed, args, failures):
         out.append("|---|---|---|")
         for what, result, ok in targets:
             out.append("| %s | %s | %s |" % (what, result, "yes" if ok else "**no**"))
-        out.append("\nOne run on a shared 2-core machine: see the load average above before trusting a "
-                   "single ratio.\n")
+        out.append("\nJudged on the ratio of the medians (the tables' \"vs nginx\" columns); \"per round\" is "
+                   "the median and range over rounds of the same ratio taken within each round, where "
+                   "the setups ran back to back. One run on a shared 2-core machine: see the load "
+                   "average above, and the per-round ranges, before trusting a single ratio.\n")
     return "\n".join(out)
 
 
