@@ -987,6 +987,8 @@ def markdown(bench, mem, rows, elapsed, args, failures):
                "medians across rounds; wrk -t1. Run took %.0f s.\n" % (
                    "smoke" if args.smoke else "quick" if args.quick else "full",
                    time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), args.rounds, args.duration, elapsed))
+    if args.only_cells:
+        out.append("Only the cells asked for with --cells: `%s`.\n" % args.only_cells)
     out.append("Machine: %s; %s; kernel %s. %s; %s; %s; %s. %s.\n" % (
         m["cpu"], m["os"], m["kernel"], m["nginx"], m["haproxy"].split(" - ")[0], m["wrk"], m["openssl"],
         m["load"]))
