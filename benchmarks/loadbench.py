@@ -174,6 +174,91 @@ class JaegerSink:
         self.sock.close()
 
 
+def _pb_fields(buf):
+    """(field number, wire type, value) of one protobuf message; length-delimited values as bytes."""
+    i, n = 0, len(buf)
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while True:
+            b = buf[i]
+            i += 1
+            v |= (b & 0x7F) << shift
+            if b < 0x80:
+                return v
+            shift += 7
+    while i < n:
+        key = varint()
+        wt = key & 7
+        if wt == 0:
+            yield key >> 3, wt, varint()
+        elif wt == 1:
+            i += 8
+        elif wt == 2:
+            length = varint()
+            yield key >> 3, wt, buf[i:i + length]
+            i += length
+        elif wt == 5:
+            i += 4
+        else:
+            raise ValueError("wire type %d" % wt)
+
+
+def count_otlp_spans(body):
+    """Spans in an ExportTraceServiceRequest: resource_spans (1) > scope_spans (2) > spans (2)."""
+    count = 0
+    for f, _, rs in _pb_fields(body):
+        if f != 1:
+            continue
+        for g, _, ss in _pb_fields(rs):
+            if g != 2:
+                continue
+            count += sum(1 for h, _, _ in _pb_fields(ss) if h == 2)
+    return count
+
+
+class OTLPCollector:
+    """Answers POST /v1/traces with an empty ExportTraceServiceResponse and counts the spans."""
+
+    def __init__(self, port):
+        collector = self
+        self.lock = threading.Lock()
+        self.posts = 0
+        self.spans = 0
+        self.bad = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                try:
+                    count, bad = count_otlp_spans(body), 0
+                except (ValueError, IndexError):
+                    count, bad = 0, 1
+                with collector.lock:
+                    collector.posts += 1
+                    collector.spans += count
+                    collector.bad += bad
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class ZipkinCollector:
     def __init__(self, port):
         collector = self
@@ -417,6 +502,7 @@ class Bench:
         self.up_port = base
         self.udp_port = base + 10
         self.zipkin_port = base + 11
+        self.otlp_port = base + 12
         self.setups = [
             Setup("A", "direct (upstream nginx)", base),
             Setup("B", "nginx proxy_pass, keepalive pool", base + 1),
@@ -427,6 +513,7 @@ class Bench:
             Setup("G", "nginx proxy_pass, HTTPS in", base + 6, tls=True),
             Setup("H", "traceproxy HTTPS in, tracing off", base + 7, tls=True),
             Setup("I", "traceproxy HTTPS in -> Jaeger UDP", base + 8, tracing="jaeger", tls=True),
+            Setup("J", "traceproxy -> OTLP/HTTP (protobuf)", base + 9, tracing="otlp"),
         ]
         self.tls_dir = os.path.join(self.tmp, "tls")
         self.tls_info = {}  # key -> what openssl s_client negotiated
@@ -511,7 +598,7 @@ class Bench:
 
     def start(self):
         a = self.a
-        tcp = [self.up_port] + [s.port for s in self.setups[1:]] + [self.zipkin_port]
+        tcp = [self.up_port] + [s.port for s in self.setups[1:]] + [self.zipkin_port, self.otlp_port]
         busy = [p for p in tcp if not port_free(p)] + ([self.udp_port] if not port_free(self.udp_port, True) else [])
         if busy:
             sys.exit("ports in use: %s (choose another base with --ports)" % busy)
@@ -619,7 +706,8 @@ backend be
 
         self.jaeger = JaegerSink(self.udp_port)
         self.zipkin = ZipkinCollector(self.zipkin_port)
-        self.sinks = [self.jaeger, self.zipkin]
+        self.otlp = OTLPCollector(self.otlp_port)
+        self.sinks = [self.jaeger, self.zipkin, self.otlp]
         tp_common = [a.traceproxy, "--upstream", "http://127.0.0.1:%d" % self.up_port,
                      "--threads", "1", "--admin", "off", "--service-name", "bench",
                      "--max-queue-spans", "100000"]
@@ -628,6 +716,7 @@ backend be
             "D": ["--sampler", "const:0", "--reporter", jaeger],
             "E": ["--sampler", "const:1", "--reporter", jaeger],
             "F": ["--sampler", "const:1", "--reporter", "zipkin+http://127.0.0.1:%d" % self.zipkin_port],
+            "J": ["--sampler", "const:1", "--reporter", "otlp+http://127.0.0.1:%d" % self.otlp_port],
             "H": ["--sampler", "const:0", "--reporter", jaeger],
             "I": ["--sampler", "const:1", "--reporter", jaeger],
         }
@@ -744,6 +833,8 @@ backend be
             return self.jaeger.spans
         if s.tracing == "zipkin":
             return self.zipkin.spans
+        if s.tracing == "otlp":
+            return self.otlp.spans
         if s.key in ("D", "H"):  # tracing off, a Jaeger reporter configured: nothing may arrive
             return self.jaeger.spans
         return None
@@ -1034,9 +1125,11 @@ def markdown(bench, mem, rows, elapsed, args, failures):
                "A request in flight when wrk stops is still proxied and traced, so up to one span per "
                "connection per round more than requests is expected; fewer means spans were lost. "
                "Jaeger sink: %d datagrams, %d spans, %d undecodable; Zipkin collector: %d POSTs, %d spans, "
-               "%d undecodable (whole run, warm-up included).\n" % (
+               "%d undecodable; OTLP collector: %d POSTs, %d spans, %d undecodable (whole run, warm-up "
+               "included).\n" % (
                    bench.jaeger.datagrams, bench.jaeger.spans, bench.jaeger.bad,
-                   bench.zipkin.posts, bench.zipkin.spans, bench.zipkin.bad))
+                   bench.zipkin.posts, bench.zipkin.spans, bench.zipkin.bad,
+                   bench.otlp.posts, bench.otlp.spans, bench.otlp.bad))
 
     # ---- HTTPS in
     tls_setups = [s for s in bench.setups if s.tls]
@@ -1168,7 +1261,7 @@ def chart(rows, path):
         r.setdefault("mode", "http")
     families = [f for f in (False, True) if any(MODES[r["mode"]]["tls"] == f for r in rows)]
     colors = {"A": "#9e9e9e", "B": "#2e7d32", "C": "#1565c0", "D": "#ffb300", "E": "#e65100", "F": "#8e24aa",
-              "G": "#2e7d32", "H": "#ffb300", "I": "#e65100"}
+              "G": "#2e7d32", "H": "#ffb300", "I": "#e65100", "J": "#00897b"}
     metrics = [("rps", "requests/s (median)", 1), ("p99_us", "p99 latency, ms", 1e-3),
                ("cpu_per_10k", "proxy CPU s per 10k requests", 1)]
     # HTTPS: handshake cells cost ~20x a keep-alive request, so req/s on a log scale and CPU as
@@ -1283,7 +1376,7 @@ def main():
     failures = ["%s (%s): %s" % (s.key, s.name, s.failed) for s in bench.setups if s.failed]
     rows = summarize(bench, mem, results)
     for r in rows:
-        if r["key"] in ("E", "F", "I") and not r["spans"]:
+        if r["key"] in ("E", "F", "I", "J") and not r["spans"]:
             failures.append("%s (%s) at %s %d conns %s: 0 spans received" % (
                 r["key"], r["name"], r["mode"], r["conns"], r["body"]))
     if bench.tls_mismatch:
