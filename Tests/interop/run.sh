@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The interop suite: traceproxy (the release binary) against independent implementations from PyPI
 # (jaeger-client's Thrift code, Flask-OpenTracing + jaeger-client, jsonschema over our Zipkin v2 span
-# schema, zipkin2-span.schema.json),
+# schema, zipkin2-span.schema.json, opentelemetry-proto for OTLP, the OpenTelemetry Python SDK),
 # over real loopback sockets. Run from anywhere; it works from the repository root.
 #   TRACEPROXY                  binary under test (default .build/release/traceproxy, repo-relative)
 #   INTEROP_VENV                venv location (see setup_venv.sh)
