@@ -17,7 +17,7 @@ PY="$(bash Tests/interop/setup_venv.sh | tail -n 1)" || { echo "interop: venv se
 failed=0
 
 echo "=== interop stage 1: pytest Tests/interop (TRACEPROXY=$TRACEPROXY)"
-# The suite takes ~30 s; the bound keeps a hung proxy from stalling CI.
+# The suite takes ~75 s (test_otlp.py ~45 s of it); the bound keeps a hung proxy from stalling CI.
 timeout -k 10 "${INTEROP_PYTEST_TIMEOUT_S:-180}" \
     "$PY" -W ignore::DeprecationWarning -m pytest -q -rfE -p no:cacheprovider Tests/interop "$@"
 rc=$?
