@@ -6,9 +6,21 @@ that the fuzzer starts from deep inside the grammar. Propagation seeds come from
 examples (W3C Trace Context, openzipkin/b3-propagation) and the acceptance matrix.
 The response_parser target reads its first byte as a HEAD mask: bit k set = the k-th final
 response answers a HEAD request. '@' (0x40) = no HEAD, 'A' = the first response answers HEAD.
+
+tls_server_handshake: real ClientHellos made here by Python's ssl module (TLS 1.2 and 1.3, SNI,
+ALPN) and captured from `openssl s_client` on a loopback socket, with their random, session id and
+X25519 key share replaced by fixed bytes so the seeds do not change from one run to the next; an
+SSLv2-compatible ClientHello; near misses (plain HTTP, an alert, a heartbeat, a truncated record).
+Each starts with the target's control byte (0x00: raw mode, plain server, fed whole). The seeds
+named recorded-* (whole handshakes that replay, and the mutual-mode setups) are written by the
+target itself and kept here; see fuzz/README.md.
 """
+import hashlib
 import os
 import shutil
+import socket
+import ssl
+import subprocess
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -136,10 +148,136 @@ PROP_ALL = {
 }
 
 
-def write(target, seeds):
+def fixed(label, n):
+    """n bytes that stay the same from run to run."""
+    out = b""
+    while len(out) < n:
+        out += hashlib.sha256(f"{label}/{len(out)}".encode()).digest()
+    return out[:n]
+
+
+def normalize_hello(record):
+    """Replaces the random, the session id and any X25519 key share of a ClientHello record with
+    fixed bytes; returns the record unchanged if it is not one."""
+    b = bytearray(record)
+    if len(b) < 5 + 4 + 35 or b[0] != 22 or b[5] != 1:
+        return bytes(b)
+    pos = 5 + 4 + 2
+    b[pos:pos + 32] = fixed("random", 32)
+    pos += 32
+    sid = b[pos]
+    b[pos + 1:pos + 1 + sid] = fixed("session id", sid)
+    pos += 1 + sid
+    pos += 2 + int.from_bytes(b[pos:pos + 2], "big")  # cipher suites
+    pos += 1 + b[pos]  # compression methods
+    end = pos + 2 + int.from_bytes(b[pos:pos + 2], "big")
+    pos += 2
+    while pos + 4 <= end:
+        kind = int.from_bytes(b[pos:pos + 2], "big")
+        length = int.from_bytes(b[pos + 2:pos + 4], "big")
+        body = pos + 4
+        if kind == 0x33:  # key_share: client_shares<..> of group, key_exchange<..>
+            share = body + 2
+            while share + 4 <= body + length:
+                group = int.from_bytes(b[share:share + 2], "big")
+                size = int.from_bytes(b[share + 2:share + 4], "big")
+                if group == 0x1D:
+                    b[share + 4:share + 4 + size] = fixed("x25519", size)
+                share += 4 + size
+        pos = body + length
+    return bytes(b)
+
+
+def first_record(data):
+    if len(data) < 5:
+        return data
+    return data[:5 + int.from_bytes(data[3:5], "big")]
+
+
+def python_hello(maximum=None, sni="localhost", alpn=("h2", "http/1.1")):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if maximum:
+        ctx.maximum_version = maximum
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    conn = ctx.wrap_bio(incoming, outgoing, server_hostname=sni)
+    try:
+        conn.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return normalize_hello(first_record(outgoing.read()))
+
+
+def s_client_hello(*args):
+    """The ClientHello `openssl s_client` sends, read off a loopback socket (None without openssl)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(10)
+        port = listener.getsockname()[1]
+        try:
+            proc = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *args],
+                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        except FileNotFoundError:
+            return None
+        try:
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(10)
+                data = b""
+                while len(data) < 5 or len(data) < 5 + int.from_bytes(data[3:5], "big"):
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+        finally:
+            proc.kill()
+            proc.wait()
+    return normalize_hello(first_record(data))
+
+
+def tls_seeds():
+    raw = b"\x00"  # raw mode, plain server, fed whole, 16 KB reads
+    seeds = {
+        "py-tls13-sni-alpn": python_hello(),
+        "py-tls12-sni-alpn": python_hello(ssl.TLSVersion.TLSv1_2),
+        "py-tls13-nosni-h2": python_hello(sni=None, alpn=("h2",)),
+        "py-tls12-noalpn": python_hello(ssl.TLSVersion.TLSv1_2, alpn=()),
+    }
+    for name, args in {
+        "s_client-tls13-sni-alpn": ["-tls1_3", "-servername", "localhost", "-alpn", "h2,http/1.1"],
+        "s_client-tls12-sni-alpn-status": ["-tls1_2", "-servername", "localhost", "-alpn", "http/1.1", "-status"],
+        "s_client-default-nosni": ["-noservername", "-no_ticket"],
+    }.items():
+        hello = s_client_hello(*args)
+        if hello:
+            seeds[name] = hello
+    # SSLv2-compatible ClientHello (RFC 5246 E.2) asking for TLS 1.2: cipher specs are 3 bytes.
+    specs = b"\x00\xc0\x2b\x00\xc0\x2f\x00\x00\x9c\x00\x00\xff"
+    body = b"\x01\x03\x03" + len(specs).to_bytes(2, "big") + b"\x00\x00\x00\x10" + specs + fixed("challenge", 16)
+    seeds["sslv2-compat-hello"] = bytes([0x80 | (len(body) >> 8), len(body) & 0xFF]) + body
+    seeds["plain-http"] = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    seeds["alert-close-notify"] = b"\x15\x03\x03\x00\x02\x01\x00"
+    seeds["heartbeat"] = b"\x18\x03\x03\x00\x03\x01\x40\x00"
+    seeds["ccs-then-hello"] = b"\x14\x03\x03\x00\x01\x01" + seeds["py-tls13-sni-alpn"]
+    seeds["truncated-hello"] = seeds["py-tls12-sni-alpn"][:60]
+    return {name: raw + data for name, data in seeds.items()}
+
+
+def write(target, seeds, keep_prefix=None):
+    """Rewrites fuzz/corpus/<target>/; files named keep_prefix* are someone else's and stay."""
     d = os.path.join(ROOT, target)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
+    if keep_prefix is None:
+        shutil.rmtree(d, ignore_errors=True)
+    elif os.path.isdir(d):
+        for name in os.listdir(d):
+            if not name.startswith(keep_prefix):
+                os.remove(os.path.join(d, name))
+    os.makedirs(d, exist_ok=True)
     for name, data in seeds.items():
         with open(os.path.join(d, name), "wb") as f:
             f.write(data if isinstance(data, bytes) else data.encode())
@@ -152,3 +290,4 @@ write("propagation_w3c", PROP_W3C)
 write("propagation_b3", PROP_B3)
 write("propagation_jaeger", PROP_JAEGER)
 write("propagation_all", {**PROP_W3C, **PROP_B3, **PROP_JAEGER, **PROP_ALL})
+write("tls_server_handshake", tls_seeds(), keep_prefix="recorded-")

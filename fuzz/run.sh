@@ -13,7 +13,10 @@
 # run look past that reported bug (see fuzz/README.md).
 # Each target is one swiftc module: its library's sources (Sources/HTTP1 or Sources/Propagation,
 # neither depends on anything) plus fuzz/targets/ files, so internal API such as ChunkedDecoder
-# is reachable without `import`.
+# is reachable without `import`. tls_server_handshake takes the Sources/TLS files that do not
+# import Reactor (the memory-BIO session and what it needs; the event-loop transport and the
+# connector stay out), the system libssl through Sources/CSSL's module map, and the fuzz-only C
+# helpers in fuzz/targets/CTLSFuzz.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,7 +25,7 @@ seconds_given=0
 runs=""
 jobs=1
 build_only=0
-targets="request_parser response_parser chunked_decoder propagation_w3c propagation_b3 propagation_jaeger propagation_all"
+targets="request_parser response_parser chunked_decoder propagation_w3c propagation_b3 propagation_jaeger propagation_all tls_server_handshake"
 while [[ $# -gt 0 ]]; do
     case $1 in
         --runs) runs=$2; shift 2 ;;
@@ -47,6 +50,11 @@ sources_for() {
             echo "-module-name HTTP1 Sources/HTTP1/*.swift $t/FuzzSupport.swift $t/HTTPDrive.swift $t/$1.swift" ;;
         propagation_*)
             echo "-module-name Propagation Sources/Propagation/*.swift $t/FuzzSupport.swift $t/PropagationSupport.swift $t/$1.swift" ;;
+        tls_server_handshake)
+            local tls
+            tls=$(grep -L '^import Reactor' Sources/TLS/*.swift | tr '\n' ' ')
+            echo "-module-name TLS -I Sources/CSSL -I $t/CTLSFuzz $tls $t/FuzzSupport.swift $t/TLSFixture.swift" \
+                "$t/TLSDrive.swift $t/TLSFlightEdits.swift $t/$1.swift -lssl -lcrypto" ;;
         *) echo "unknown target $1" >&2; return 1 ;;
     esac
 }

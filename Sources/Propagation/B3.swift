@@ -144,8 +144,8 @@ public enum B3 {
     /// `X-B3-Sampled`: "Debug implies an accept decision, so don't also send the X-B3-Sampled
     /// header") or `X-B3-Sampled: 1|0`.
     ///
-    /// Only the multi form is written: the proxy strips the client's `b3` as well, so a single
-    /// format never reaches the upstream twice with different contents.
+    /// Both encodings are the client's to lose: the proxy strips `b3` and `X-B3-*` whichever it
+    /// writes, so no stale B3 context reaches the upstream beside the proxy's.
     public static func inject(_ ctx: OutgoingContext, into out: inout [UInt8]) {
         out.appendASCII("X-B3-TraceId: ")
         Hex.append32(ctx.traceID, to: &out)
@@ -162,5 +162,21 @@ public enum B3 {
         } else {
             out.appendASCII(ctx.sampled ? "X-B3-Sampled: 1\r\n" : "X-B3-Sampled: 0\r\n")
         }
+    }
+
+    /// Appends the single header, `b3: {TraceId}-{SpanId}-{SamplingState}[-{ParentSpanId}]`: the
+    /// trace id at full width, the sampling state always (`d` for debug, which implies accept,
+    /// else `1` or `0`), the parent only for a non-root span, as in the multi form.
+    public static func injectSingle(_ ctx: OutgoingContext, into out: inout [UInt8]) {
+        out.appendASCII("b3: ")
+        Hex.append32(ctx.traceID, to: &out)
+        out.append(UInt8(ascii: "-"))
+        Hex.append16(ctx.spanID.value, to: &out)
+        out.appendASCII(ctx.debug ? "-d" : ctx.sampled ? "-1" : "-0")
+        if ctx.parentSpanID.isValid {
+            out.append(UInt8(ascii: "-"))
+            Hex.append16(ctx.parentSpanID.value, to: &out)
+        }
+        out.appendASCII("\r\n")
     }
 }

@@ -8,45 +8,81 @@ public struct PropagationFormatError: Error, Equatable, CustomStringConvertible 
 /// The one propagation-list grammar, for `--propagation` and for OpenTelemetry's
 /// `OTEL_PROPAGATORS`. Names are case-insensitive, spaces around them are ignored, duplicates are
 /// dropped (the first keeps its place: order is the extraction precedence), and an empty item or
-/// an empty list is refused.
+/// an empty list is refused. `none` (no trace context read or written) stands alone.
+///
+/// `baggage` is accepted and adds nothing: the W3C `baggage` header (like Jaeger's `uberctx-*`)
+/// is an end-to-end header the proxy never writes, so it is forwarded unchanged whatever the
+/// list says. A list of `baggage` alone therefore propagates no trace context, as in an
+/// OpenTelemetry SDK.
 extension Propagator {
-    public static let formatsExpectation = "expected a comma-separated list of w3c, b3, jaeger"
+    public static let formatsExpectation =
+        "expected a comma-separated list of w3c (or tracecontext), b3 (or b3multi), b3single, jaeger, baggage; "
+        + "or none"
     public static let otelPropagatorsExpectation =
-        "expected a comma-separated list of tracecontext, b3, b3multi, jaeger (baggage is ignored)"
+        "expected a comma-separated list of tracecontext, b3, b3multi, jaeger, baggage; or none"
 
-    /// `--propagation w3c,b3,jaeger`.
+    /// `--propagation w3c,b3,jaeger`, with OpenTelemetry's names as aliases. `b3` is the `X-B3-*`
+    /// headers, as it has always been for this flag (`b3multi` says the same), and `b3single` the
+    /// single `b3` header.
     public static func parseFormats(_ text: String) throws(PropagationFormatError) -> [PropagationFormat] {
-        guard let formats = parseList(text, { PropagationFormat(rawValue: $0).map { .some($0) } }) else {
-            throw PropagationFormatError(formatsExpectation)
+        let parsed = parseList(text) { name -> ListItem? in
+            switch name {
+            case "w3c", "tracecontext": .format(.w3c)
+            case "b3", "b3multi": .format(.b3)
+            case "b3single": .format(.b3Single)
+            case "jaeger": .format(.jaeger)
+            default: ListItem(otherName: name)
+            }
         }
-        return formats
+        guard let parsed else { throw PropagationFormatError(formatsExpectation) }
+        return parsed
     }
 
     /// `OTEL_PROPAGATORS` (OpenTelemetry "General SDK Configuration"): `tracecontext` is W3C, `b3`
-    /// and `b3multi` both map to B3 (the proxy reads both forms), and `baggage` is ignored because
-    /// baggage headers are forwarded untouched anyway.
+    /// the single `b3` header and `b3multi` the `X-B3-*` headers, as the specification says.
+    /// Propagators the proxy does not speak (`xray`, `ottrace`) are refused.
     public static func parseOTelPropagators(_ text: String) throws(PropagationFormatError) -> [PropagationFormat] {
-        let parsed = parseList(text) { name -> PropagationFormat?? in
+        let parsed = parseList(text) { name -> ListItem? in
             switch name {
-            case "tracecontext": .some(.w3c)
-            case "b3", "b3multi": .some(.b3)
-            case "jaeger": .some(.jaeger)
-            case "baggage": .some(nil)
-            default: nil
+            case "tracecontext": .format(.w3c)
+            case "b3": .format(.b3Single)
+            case "b3multi": .format(.b3)
+            case "jaeger": .format(.jaeger)
+            default: ListItem(otherName: name)
             }
         }
         guard let parsed else { throw PropagationFormatError(otelPropagatorsExpectation) }
         return parsed
     }
 
-    /// `lookup` answers nil for an unknown name, `.some(nil)` for a known name to skip.
-    private static func parseList(_ text: String, _ lookup: (String) -> PropagationFormat??) -> [PropagationFormat]? {
-        var formats: [PropagationFormat] = []
-        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let known = lookup(trimmed(item).lowercased()) else { return nil }
-            if let format = known, !formats.contains(format) { formats.append(format) }
+    private enum ListItem {
+        case format(PropagationFormat)
+        case baggage
+        case nothing
+
+        /// The names both lists share beside the formats.
+        init?(otherName name: String) {
+            switch name {
+            case "baggage": self = .baggage
+            case "none": self = .nothing
+            default: return nil
+            }
         }
-        return formats.isEmpty ? nil : formats
+    }
+
+    /// `lookup` answers nil for an unknown name.
+    private static func parseList(_ text: String, _ lookup: (String) -> ListItem?) -> [PropagationFormat]? {
+        var formats: [PropagationFormat] = []
+        let items = text.split(separator: ",", omittingEmptySubsequences: false)
+        for item in items {
+            switch lookup(trimmed(item).lowercased()) {
+            case nil: return nil
+            case .format(let format)?: if !formats.contains(format) { formats.append(format) }
+            case .baggage?: break
+            case .nothing?: if items.count > 1 { return nil }
+            }
+        }
+        return formats
     }
 
     private static func trimmed(_ s: Substring) -> Substring {

@@ -26,7 +26,10 @@ public struct Propagator: Sendable {
     /// switching tracing off for a health check.
     public func extract(from headers: some HeaderSource) -> IncomingContext? {
         for format in formats {
-            if let ctx = format.extract(from: headers) { return ctx }
+            if var ctx = format.extract(from: headers) {
+                ctx.format = format
+                return ctx
+            }
         }
         return nil
     }
@@ -55,7 +58,7 @@ extension PropagationFormat {
     public var headerNames: [String] {
         switch self {
         case .w3c: W3CTraceContext.headerNames
-        case .b3: B3.headerNames
+        case .b3, .b3Single: B3.headerNames
         case .jaeger: JaegerUberTraceID.headerNames
         }
     }
@@ -63,7 +66,7 @@ extension PropagationFormat {
     func extract(from headers: some HeaderSource) -> IncomingContext? {
         switch self {
         case .w3c: W3CTraceContext.extract(from: headers)
-        case .b3: B3.extract(from: headers)
+        case .b3, .b3Single: B3.extract(from: headers)
         case .jaeger: JaegerUberTraceID.extract(from: headers)
         }
     }
@@ -72,6 +75,7 @@ extension PropagationFormat {
         switch self {
         case .w3c: W3CTraceContext.inject(ctx, into: &out)
         case .b3: B3.inject(ctx, into: &out)
+        case .b3Single: B3.injectSingle(ctx, into: &out)
         case .jaeger: JaegerUberTraceID.inject(ctx, into: &out)
         }
     }

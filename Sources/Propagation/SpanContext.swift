@@ -1,6 +1,14 @@
-/// The formats the proxy reads and writes, in the spelling of `--propagation`.
+/// The formats the proxy reads and writes; raw values are the spelling `--print-config` shows.
+///
+/// Both B3 formats read both B3 encodings (the single header first, as the B3 specification and
+/// OpenTelemetry's B3 propagator do); they differ in what they write.
 public enum PropagationFormat: String, Sendable, CaseIterable {
-    case w3c, b3, jaeger
+    case w3c
+    /// The `X-B3-*` headers: `--propagation b3` (as always) or `b3multi`, OpenTelemetry's `b3multi`.
+    case b3 = "b3multi"
+    /// The single `b3` header: `--propagation b3single`, OpenTelemetry's `b3`.
+    case b3Single = "b3single"
+    case jaeger
 }
 
 /// What an incoming request said about its trace: the first valid context found, in the order of
@@ -20,7 +28,7 @@ public struct IncomingContext: Equatable, Sendable {
     public var debug: Bool
     /// W3C `tracestate`, combined and validated, only when the context came from a valid traceparent.
     public var traceState: String?
-    /// Which format the context was read from.
+    /// Which configured format the context was read from.
     public var format: PropagationFormat
 
     public init(

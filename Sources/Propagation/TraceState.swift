@@ -1,11 +1,17 @@
-/// W3C `tracestate`: combines repeated fields and validates the list before it is passed on.
+/// W3C `tracestate`: combines repeated fields and cleans the list before it is passed on.
 ///
 /// Trace Context §3.3 (tracestate Header): repeated fields are combined in order (RFC 9110 §5.3),
 /// members are `key=value` separated by commas with optional whitespace, empty members are
-/// allowed, and a list holds at most 32 members. The processing model (§ "A traceparent is
-/// Received", step 3) lets a vendor discard a header it cannot parse; we discard the whole header
-/// on any invalid member, duplicate key or more than 32 members, because forwarding a partial list
-/// would silently re-order or drop other vendors' state while claiming it is intact.
+/// allowed, and a list holds at most 32 members. The processing model ("A traceparent is
+/// Received", step 3) lets a vendor discard invalid entries, and "Mutating the tracestate Field"
+/// lets it discard duplicate keys and remove entries from the right when there are too many. So
+/// the proxy passes on what is valid, in its order, rather than dropping a whole list for one
+/// bad member:
+/// - an invalid member (a key or value outside the grammar, over 256 characters, no `=`) is
+///   left out on its own;
+/// - a repeated key keeps its first, left-most member (the left-most is the most recent);
+/// - past 32 members the rest, the right-most, are left out.
+/// Members that stay are never changed or reordered; only optional whitespace goes.
 public enum TraceState {
     /// §3.3.1: "There can be a maximum of 32 list-members in a list."
     public static let maxMembers = 32
@@ -13,8 +19,8 @@ public enum TraceState {
     static let maxKeyLength = 256
     static let maxValueLength = 256
 
-    /// The combined, validated value of all `tracestate` fields, normalised to `m1,m2` (no OWS,
-    /// no empty members); nil when absent, empty or invalid. Call it only for a valid
+    /// The combined, cleaned value of all `tracestate` fields, normalised to `m1,m2` (no OWS, no
+    /// empty members); nil when absent or when no member is valid. Call it only for a valid
     /// `traceparent` (§3.3: a vendor that failed to parse traceparent MUST NOT parse tracestate).
     public static func extract(from headers: some HeaderSource) -> String? {
         var list = Builder()
@@ -24,7 +30,7 @@ public enum TraceState {
         return list.result
     }
 
-    /// Validates one combined `tracestate` value given as a String (tests, configuration).
+    /// Cleans one combined `tracestate` value given as a String (tests, configuration).
     public static func normalize(_ value: String) -> String? {
         var list = Builder()
         var copy = value
@@ -36,17 +42,13 @@ public enum TraceState {
     struct Builder {
         var out: [UInt8] = []
         var keys: [Range<Int>] = []
-        var valid = true
 
-        var result: String? {
-            guard valid, !keys.isEmpty else { return nil }
-            return String(decoding: out, as: UTF8.self)
-        }
+        var result: String? { keys.isEmpty ? nil : String(decoding: out, as: UTF8.self) }
 
         mutating func add(field: UnsafeRawBufferPointer) {
             var start = 0
             var i = 0
-            while valid && i <= field.count {
+            while keys.count < TraceState.maxMembers && i <= field.count {
                 if i == field.count || field[i] == UInt8(ascii: ",") {
                     addMember(field, start, i)
                     start = i + 1
@@ -63,21 +65,13 @@ public enum TraceState {
             if s == e { return }  // empty and whitespace-only members are allowed (§3.3.1)
             var eq = s
             while eq < e && buf[eq] != UInt8(ascii: "=") { eq += 1 }
-            guard eq < e, isValidKey(buf, s, eq), isValidValue(buf, eq + 1, e),
-                keys.count < TraceState.maxMembers
-            else {
-                valid = false
-                return
-            }
+            guard eq < e, isValidKey(buf, s, eq), isValidValue(buf, eq + 1, e) else { return }
+            let key = UnsafeRawBufferPointer(rebasing: buf[s..<eq])
+            for other in keys where out[other].elementsEqual(key) { return }
             if !out.isEmpty { out.append(UInt8(ascii: ",")) }
             let keyStart = out.count
-            for j in s..<e { out.append(buf[j]) }
-            let key = keyStart..<(keyStart + eq - s)
-            for other in keys where out[other].elementsEqual(out[key]) {
-                valid = false  // §3.3.2: the same key must not be present twice
-                return
-            }
-            keys.append(key)
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[s..<e]))
+            keys.append(keyStart..<(keyStart + eq - s))
         }
     }
 

@@ -39,20 +39,85 @@ final class AccessLogWriter: Sendable {
 
 enum AccessLog {
     /// `2026-11-25T17:00:00Z 127.0.0.1 "GET /path HTTP/1.1" 200 1234 5.210ms trace=<32 hex> span=<16 hex>`
-    static func append(_ ex: Exchange, status: Int, durationMicros: Int64, peer: String, to out: inout [UInt8]) {
+    /// and `request_id=` when the request has one; with `json`, the same facts as one JSON object
+    /// per line for log shippers (`time`, `peer`, `method`, `target`, `version`, `status`, `bytes`,
+    /// `duration_ms`, `trace_id`, `span_id`, `request_id`, `error`).
+    static func append(
+        _ ex: Exchange, status: Int, durationMicros: Int64, peer: String, json: Bool = false, requestID: Bool = true,
+        to out: inout [UInt8]
+    ) {
+        let o = ex.trace.outgoing
+        var id: ArraySlice<UInt8>?
+        if requestID {
+            if let generated = ex.generatedRequestID {
+                id = Array(generated.hex32.utf8)[...]
+            } else if let r = ex.head.firstValueRange(lowercasedName: "x-request-id") {
+                id = ex.head.bytes[r]
+            }
+        }
+        let ms = durationMicros / 1000
+        let frac = durationMicros % 1000
+        let duration = "\(ms).\(frac < 100 ? (frac < 10 ? "00" : "0") : "")\(frac)"
+        if json {
+            out.append(contentsOf: #"{"time":""#.utf8)
+            appendTimestamp(to: &out)
+            out.append(contentsOf: #"","peer":"#.utf8)
+            appendJSONString(peer.utf8, to: &out)
+            out.append(contentsOf: #","method":"#.utf8)
+            appendJSONString(ex.head.bytes[ex.head.methodRange], to: &out)
+            out.append(contentsOf: #","target":"#.utf8)
+            appendJSONString(ex.head.bytes[ex.head.targetRange], to: &out)
+            out.append(contentsOf: #","version":"HTTP/1.\#(ex.head.versionMinor)","status":\#(status)"#.utf8)
+            out.append(contentsOf: #","bytes":\#(ex.responseBodyBytes),"duration_ms":\#(duration)"#.utf8)
+            if !ex.trace.untraced {
+                out.append(contentsOf: #","trace_id":"\#(o.traceID.hex32)","span_id":"\#(o.spanID.hex16)""#.utf8)
+            }
+            if let id {
+                out.append(contentsOf: #","request_id":"#.utf8)
+                appendJSONString(id, to: &out)
+            }
+            if let e = ex.errorKind { out.append(contentsOf: #","error":"\#(e.rawValue)""#.utf8) }
+            out.append(contentsOf: "}\n".utf8)
+            return
+        }
         appendTimestamp(to: &out)
         out.append(contentsOf: " \(peer) \"".utf8)
         out.append(contentsOf: ex.head.bytes[ex.head.methodRange])
         out.append(0x20)
         out.append(contentsOf: ex.head.bytes[ex.head.targetRange])
-        out.append(contentsOf: " HTTP/1.\(ex.head.versionMinor)\" \(status) \(ex.responseBodyBytes) ".utf8)
-        let ms = durationMicros / 1000
-        let frac = durationMicros % 1000
-        out.append(contentsOf: "\(ms).\(frac < 100 ? (frac < 10 ? "00" : "0") : "")\(frac)ms".utf8)
-        let o = ex.trace.outgoing
+        out.append(contentsOf: " HTTP/1.\(ex.head.versionMinor)\" \(status) \(ex.responseBodyBytes) \(duration)ms".utf8)
         out.append(contentsOf: " trace=\(o.traceID.hex32) span=\(o.spanID.hex16)".utf8)
+        if let id {
+            out.append(contentsOf: " request_id=".utf8)
+            // The client's value, with anything that would break the line's fields replaced.
+            for b in id { out.append(b <= 0x20 || b == 0x22 || b == 0x7F ? UInt8(ascii: "_") : b) }
+        }
         if let e = ex.errorKind { out.append(contentsOf: " error=\(e.rawValue)".utf8) }
         out.append(0x0A)
+    }
+
+    /// A JSON string (RFC 8259): quotes, backslashes and controls escaped; other bytes as they are
+    /// (the head's bytes have no controls but HTAB, and field values may hold obs-text).
+    private static func appendJSONString(_ bytes: some Sequence<UInt8>, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in bytes {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(b)
+            case 0..<0x20, 0x7F:
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(contentsOf: String(b, radix: 16).count == 1 ? Array("0".utf8) : [])
+                out.append(contentsOf: String(b, radix: 16).utf8)
+            case 0x80...:
+                // Not necessarily UTF-8 (obs-text): escaped so the line stays valid JSON.
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(contentsOf: String(b, radix: 16).utf8)
+            default:
+                out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
     }
 
     /// A request refused before it had a usable head (400, 408, 414, 431): no request line to

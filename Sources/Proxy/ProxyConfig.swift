@@ -43,10 +43,27 @@ public struct ProxyConfig: Sendable {
     // Tracing.
     public var reporters: [ReporterTarget] = []
     public var sampler: SamplerConfig = .const(true)
+    /// Formats read and written; empty: none (`--propagation none`).
     public var propagation: [PropagationFormat] = [.w3c, .b3, .jaeger]
+    /// Start a new trace for every request; a valid incoming context becomes the span's link
+    /// (`--ignore-incoming-context`, for a proxy at the edge of untrusted callers).
+    public var ignoreIncomingContext = false
     public var spanKind: SpanKind = .server
     /// Collapse id-like path segments to `{id}` in operation names.
     public var collapsePathIDs = true
+    /// `--route`: templates for span names and `http.route`.
+    public var routes = RouteTable()
+    /// `--no-trace-path`: paths (or `prefix*`) forwarded without a span.
+    public var untracedPaths: [String] = []
+    /// `--capture-request-header` / `--capture-response-header`, lower case.
+    public var captureRequestHeaders: [String] = []
+    public var captureResponseHeaders: [String] = []
+    /// `--redact-query`.
+    public var redactQuery = false
+    /// Which span attribute names (`--span-attributes`); nil: each reporter's default.
+    public var attributeNames: AttributeNames?
+    /// `--trust-forwarded`: `client.address` from `Forwarded`/`X-Forwarded-For`.
+    public var trustForwarded = false
     /// Send W3C `traceresponse` to the client.
     public var traceResponse = true
     public var flushIntervalMs = 1000
@@ -79,6 +96,10 @@ public struct ProxyConfig: Sendable {
     // Logs.
     /// Path of the access log, "-" for stdout, nil for none.
     public var accessLog: String?
+    /// `--access-log-format`: one text line per request, or one JSON object per line.
+    public var accessLogJSON = false
+    /// `--request-id`: what the proxy does with `X-Request-Id`.
+    public var requestID = RequestIDMode.generate
 
     public init() {}
 }
@@ -145,4 +166,14 @@ public struct ClientTLS: Equatable, Sendable {
             trustRoots: caFile.map { .file($0) } ?? .system, verifyPeer: !insecure, serverName: serverName ?? host,
             applicationProtocols: ["http/1.1"])
     }
+}
+
+/// `--request-id`: `X-Request-Id` ties the access log, the upstream's logs and the trace together.
+public enum RequestIDMode: String, CaseIterable, Sendable {
+    /// Pass the client's on; make one (32 hex digits) when it sent none.
+    case generate
+    /// Pass the client's on, make none.
+    case pass
+    /// Treat it as any other field: not recorded, not made.
+    case off
 }

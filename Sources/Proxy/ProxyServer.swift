@@ -59,7 +59,7 @@ public final class ProxyServer: @unchecked Sendable {
         let upstreamAddress = try SocketAddress.resolve(host: upstream.host, port: upstream.port)
         var hostname = [CChar](repeating: 0, count: 256)
         gethostname(&hostname, 255)
-        let process = ServiceProcess(
+        var process = ServiceProcess(
             serviceName: config.serviceName,
             tags: [
                 Tag("hostname", .string(hostname.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })),
@@ -67,7 +67,9 @@ public final class ProxyServer: @unchecked Sendable {
             ],
             spanFacts: SpanFacts(
                 upstreamAddress: upstreamAddress.description, upstreamHost: upstream.description,
-                collapsePathIDs: config.collapsePathIDs))
+                collapsePathIDs: config.collapsePathIDs, trustForwarded: config.trustForwarded,
+                attributeNames: config.attributeNames, routes: config.routes,
+                capturedRequestHeaders: config.captureRequestHeaders, redactQuery: config.redactQuery))
         // Certificates and keys are read now: a bad file is a start-up error, not a failed handshake.
         if let listener = config.listenTLS {
             do {
@@ -89,6 +91,7 @@ public final class ProxyServer: @unchecked Sendable {
                 printError("traceproxy: warning: --upstream-insecure: the upstream's certificate is not verified")
             }
         }
+        process.spanFacts.recordRequestID = config.requestID != .off
         let options = ReporterOptions(
             process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip,
             collectorTLS: config.collectorTLS.configuration(host: nil), otlp: config.otlp)

@@ -12,13 +12,19 @@ final class SharedState: Sendable {
     let metrics: ProxyMetrics
     let pipeline: SpanPipeline
     let propagator: Propagator
-    let sampler: any Sampler
+    let sampler: TraceSampler
     let upstreamAddress: SocketAddress
     /// `host:port` for a request without Host, and for the span's http.url.
     let upstreamHostHeader: String
     let upstreamDescription: String
     /// Incoming fields the proxy rewrites rather than forwards.
     let requestExcluded: Set<String>
+    /// The fields the proxy rewrites on an untraced request (its X-Forwarded-*; the context
+    /// headers then pass through).
+    let forwardedFieldNames: Set<String> = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"]
+    let untracedPaths: PathMatcher
+    /// `--capture-response-header` names, lower case.
+    let capturedResponseHeaders: [String]
     let requestRules: RequestRules
     let accessLog: AccessLogWriter?
 
@@ -31,7 +37,7 @@ final class SharedState: Sendable {
         metrics = ProxyMetrics(registry: registry)
         self.pipeline = pipeline
         propagator = Propagator(formats: config.propagation)
-        sampler = config.sampler.makeSampler()
+        sampler = TraceSampler(config.sampler)
         self.upstreamAddress = upstreamAddress
         upstreamHostHeader = upstream.description
         upstreamDescription = upstreamAddress.description
@@ -39,6 +45,8 @@ final class SharedState: Sendable {
             "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
         ])
         requestRules = RequestRules(config)
+        untracedPaths = PathMatcher(config.untracedPaths)
+        capturedResponseHeaders = config.captureResponseHeaders
         self.accessLog = accessLog
     }
 }

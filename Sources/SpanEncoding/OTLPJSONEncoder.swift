@@ -25,7 +25,7 @@ public enum OTLPJSONEncoder {
         for record in spans {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            rendered.render(record, process: process)
+            rendered.render(record, process: process, names: process.spanFacts.attributeNames ?? .stable)
             encodeSpan(rendered, into: &out)
         }
         out.append(contentsOf: "]}]}]}".utf8)
@@ -52,13 +52,11 @@ public enum OTLPJSONEncoder {
         out.append(contentsOf: #"","endTimeUnixNano":""#.utf8)
         JSONBytes.appendDecimal(startNs &+ max(1, s.durationMicros) &* 1000, into: &out)
         out.append(contentsOf: #"","attributes":["#.utf8)
-        var isError = false
+        let isError = s.isError
         var first = true
         for tag in s.tags {
-            if tag.key == "error" {
-                isError = tag.value == .bool(true)
-                continue
-            }
+            // The status carries it.
+            if tag.key == "error" { continue }
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
             appendAttribute(key: tag.key, tag.value, text: s.text, into: &out)
@@ -87,6 +85,14 @@ public enum OTLPJSONEncoder {
             out.append(contentsOf: "]}".utf8)
         }
         out.append(UInt8(ascii: "]"))
+        if let l = s.link {
+            out.append(contentsOf: #","links":[{"traceId":""#.utf8)
+            JSONBytes.appendHex(l.traceID.high, into: &out)
+            JSONBytes.appendHex(l.traceID.low, into: &out)
+            out.append(contentsOf: #"","spanId":""#.utf8)
+            JSONBytes.appendHex(l.spanID.value, into: &out)
+            out.append(contentsOf: (l.sampled ? #"","flags":769}]"# : #"","flags":768}]"#).utf8)
+        }
         if isError {
             out.append(contentsOf: #","status":{"code":2"#.utf8)
             if let errorMessage {

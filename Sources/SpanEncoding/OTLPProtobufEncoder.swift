@@ -31,7 +31,7 @@ public enum OTLPProtobufEncoder {
         static let scopeName: UInt32 = 1, scopeVersion: UInt32 = 2
         static let traceID: UInt32 = 1, spanID: UInt32 = 2, parentSpanID: UInt32 = 4, name: UInt32 = 5
         static let kind: UInt32 = 6, start: UInt32 = 7, end: UInt32 = 8, attributes: UInt32 = 9
-        static let events: UInt32 = 11, status: UInt32 = 15, flags: UInt32 = 16
+        static let events: UInt32 = 11, links: UInt32 = 13, status: UInt32 = 15, flags: UInt32 = 16
         static let eventTime: UInt32 = 1, eventName: UInt32 = 2, eventAttributes: UInt32 = 3
         static let statusMessage: UInt32 = 2, statusCode: UInt32 = 3
         static let key: UInt32 = 1, value: UInt32 = 2
@@ -75,7 +75,7 @@ public enum OTLPProtobufEncoder {
     ) {
         scratch.spans.removeAll(keepingCapacity: true)
         for record in spans {
-            scratch.rendered.render(record, process: process)
+            scratch.rendered.render(record, process: process, names: process.spanFacts.attributeNames ?? .stable)
             scratch.span.removeAll(keepingCapacity: true)
             encodeSpan(&scratch)
             ProtobufWriter.appendHeader(Field.spans, length: scratch.span.count, to: &scratch.spans)
@@ -113,12 +113,10 @@ public enum OTLPProtobufEncoder {
         ProtobufWriter.appendFixed64Field(Field.start, startNs, to: &scratch.span)
         ProtobufWriter.appendFixed64Field(
             Field.end, startNs &+ UInt64(max(1, s.durationMicros)) &* 1000, to: &scratch.span)
-        var isError = false
+        let isError = s.isError
         for tag in s.tags {
-            if tag.key == "error" {
-                isError = tag.value == .bool(true)
-                continue
-            }
+            // The status carries it.
+            if tag.key == "error" { continue }
             appendAttribute(key: tag.key, tag.value, text: s.text, field: Field.attributes, to: &scratch.span)
         }
         var errorMessage: Range<Int>?
@@ -146,6 +144,16 @@ public enum OTLPProtobufEncoder {
             ProtobufWriter.appendHeader(Field.status, length: length, to: &scratch.span)
             if !message.isEmpty { ProtobufWriter.appendBytesField(Field.statusMessage, message, to: &scratch.span) }
             ProtobufWriter.appendVarintField(Field.statusCode, 2, to: &scratch.span)
+        }
+        if let l = s.link {
+            // Link { trace_id = 1, span_id = 2, flags = 6 (a remote context, sampled or not) }.
+            ProtobufWriter.appendHeader(Field.links, length: 18 + 10 + 5, to: &scratch.span)
+            ProtobufWriter.appendHeader(1, length: 16, to: &scratch.span)
+            appendBigEndian(l.traceID.high, to: &scratch.span)
+            appendBigEndian(l.traceID.low, to: &scratch.span)
+            ProtobufWriter.appendHeader(2, length: 8, to: &scratch.span)
+            appendBigEndian(l.spanID.value, to: &scratch.span)
+            ProtobufWriter.appendFixed32Field(6, l.sampled ? 0x301 : 0x300, to: &scratch.span)
         }
         // W3C trace flags (sampled) and, for a span continuing a caller's trace, "parent is remote".
         ProtobufWriter.appendFixed32Field(Field.flags, s.parentSpanID.isValid ? 0x301 : 0x101, to: &scratch.span)

@@ -98,14 +98,23 @@ public enum ZipkinJSONEncoder {
         out.append(UInt8(ascii: "}"))
     }
 
-    /// `remoteEndpoint` from the OpenTracing `peer.ipv4`, `peer.port` and `peer.service` tags;
-    /// absent when none of them is usable.
+    /// `remoteEndpoint` from the OpenTracing `peer.ipv4`/`peer.ipv6`, `peer.port` and
+    /// `peer.service` tags, or the stable `network.peer.address`/`.port`; absent when none of
+    /// them is usable.
     static func appendRemoteEndpoint(_ span: RenderedSpan, into out: inout [UInt8]) {
         var ipv4: ArraySlice<UInt8>?
+        var ipv6: ArraySlice<UInt8>?
         var port: Int64?
         var service: ArraySlice<UInt8>?
         for tag in span.tags {
             switch (tag.key, tag.value) {
+            case ("peer.ipv6", .text(let r)):
+                ipv6 = span.bytes(r)
+            case ("network.peer.address", .text(let r)) where span.bytes(r).contains(UInt8(ascii: ":")):
+                ipv6 = span.bytes(r)
+            case ("network.peer.address", .text(let r)) where isDottedQuad(span.bytes(r)):
+                ipv4 = span.bytes(r)
+            case ("network.peer.port", .long(let l)): port = portNumber(l)
             case ("peer.ipv4", .text(let r)):
                 ipv4 = isDottedQuad(span.bytes(r)) ? span.bytes(r) : nil
             case ("peer.ipv4", .long(let l)):
@@ -120,7 +129,7 @@ public enum ZipkinJSONEncoder {
             default: break
             }
         }
-        if ipv4 == nil && port == nil && service == nil { return }
+        if ipv4 == nil && ipv6 == nil && port == nil && service == nil { return }
         out.append(contentsOf: #","remoteEndpoint":{"#.utf8)
         var needComma = false
         if let service {
@@ -132,6 +141,12 @@ public enum ZipkinJSONEncoder {
             if needComma { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: #""ipv4":"#.utf8)
             JSONBytes.appendString(utf8: ipv4, into: &out)
+            needComma = true
+        }
+        if let ipv6 {
+            if needComma { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #""ipv6":"#.utf8)
+            JSONBytes.appendString(utf8: ipv6, into: &out)
             needComma = true
         }
         if let port {

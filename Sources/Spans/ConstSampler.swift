@@ -1,6 +1,6 @@
 import Propagation
 
-/// Samples every new trace or none (`--sampler const:1|const:0`).
+/// Samples every trace or none (`--sampler const:1|const:0`, `always_on`, `always_off`).
 public struct ConstSampler: Sampler {
     public let decision: Bool
 

@@ -93,10 +93,42 @@ public struct SpanFacts: Equatable, Sendable {
     public var upstreamHost: String
     /// `--no-collapse-ids` turns this off.
     public var collapsePathIDs: Bool
+    /// `--trust-forwarded`: the peer is a proxy whose `X-Forwarded-For`/`Forwarded` names the
+    /// client (`client.address`).
+    public var trustForwarded: Bool
+    /// `--span-attributes` or `OTEL_SEMCONV_STABILITY_OPT_IN`; nil leaves each reporter its
+    /// default (stable names for OTLP, legacy for Jaeger, Zipkin and stdout).
+    public var attributeNames: AttributeNames?
+    /// `--route`: templates that name spans and set `http.route`.
+    public var routes: RouteTable
+    /// `--capture-request-header` / `--capture-response-header` (lower case).
+    public var capturedRequestHeaders: [String]
+    /// `--redact-query`: query values become `REDACTED`, only the keys are kept.
+    public var redactQuery: Bool
+    /// Record `X-Request-Id` as `http.request.header.x-request-id` (`--request-id` not `off`).
+    public var recordRequestID = true
 
-    public init(upstreamAddress: String = "", upstreamHost: String = "", collapsePathIDs: Bool = true) {
+    public init(
+        upstreamAddress: String = "", upstreamHost: String = "", collapsePathIDs: Bool = true,
+        trustForwarded: Bool = false, attributeNames: AttributeNames? = nil, routes: RouteTable = RouteTable(),
+        capturedRequestHeaders: [String] = [], redactQuery: Bool = false
+    ) {
+        self.routes = routes
+        self.capturedRequestHeaders = capturedRequestHeaders
+        self.redactQuery = redactQuery
         self.upstreamAddress = upstreamAddress
         self.upstreamHost = upstreamHost
         self.collapsePathIDs = collapsePathIDs
+        self.trustForwarded = trustForwarded
+        self.attributeNames = attributeNames
     }
+}
+
+/// Which attribute names a span gets (`--span-attributes`, `OTEL_SEMCONV_STABILITY_OPT_IN`):
+/// OpenTracing's, which Jaeger and Zipkin dashboards are built on, OpenTelemetry's stable HTTP
+/// conventions, or both.
+public enum AttributeNames: String, Sendable, CaseIterable {
+    case legacy
+    case stable
+    case both
 }

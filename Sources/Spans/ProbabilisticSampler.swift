@@ -1,10 +1,14 @@
 import Propagation
 
-/// Samples a fraction of new traces, decided by the trace id (`--sampler probabilistic:P`).
+/// Samples a fraction of traces, decided by the trace id (`--sampler probabilistic:P`, and
+/// OpenTelemetry's `traceidratio` / `parentbased_traceidratio`).
 ///
 /// Like jaeger-client's probabilistic sampler, the decision compares the low 63 bits of the trace
 /// id with `rate * 2^63`: deterministic per trace, so every hop using the same rule agrees, and
-/// free of locks or random draws. Trace ids are random, so the fraction holds.
+/// free of locks or random draws. Trace ids are random, so the fraction holds. A higher rate
+/// samples every trace a lower one does, which OpenTelemetry asks of TraceIdRatioBased; its
+/// specification leaves the exact comparison to each SDK (and the SDKs differ), so the rule the
+/// proxy already had, jaeger-client's, serves both spellings.
 public struct ProbabilisticSampler: Sampler {
     /// The configured rate, clamped to 0...1.
     public let rate: Double

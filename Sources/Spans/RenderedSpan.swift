@@ -42,6 +42,11 @@ public struct RenderedSpan: Sendable {
     public var logs: [Log] = []
     public var logFields: [Field] = []
     public private(set) var text: [UInt8] = []
+    /// The span failed (OpenTelemetry's status ERROR; `error=true` in the legacy names).
+    public var isError = false
+    /// The context the span did not continue (`--ignore-incoming-context`): OTLP's `Span.links`;
+    /// the legacy names carry it as `link.trace_id`/`link.span_id` tags.
+    public var link: SpanLink?
 
     /// Reserves room for a typical proxy span, so the first span does not grow every buffer
     /// step by step.
@@ -65,6 +70,8 @@ public struct RenderedSpan: Sendable {
         self.startMicros = startMicros
         self.durationMicros = durationMicros
         self.debug = debug
+        isError = false
+        link = nil
         text.removeAll(keepingCapacity: true)
         tags.removeAll(keepingCapacity: true)
         logs.removeAll(keepingCapacity: true)
@@ -110,31 +117,43 @@ public struct RenderedSpan: Sendable {
     /// `client.aborted=true` when the client went away. Logs: the failure (`event=error` with
     /// `error.kind` and `message`) or the client's abort (`event=client_aborted` with `message`),
     /// `upstream_connected` and `first_response_byte`.
-    public mutating func render(_ r: SpanRecord, process: ServiceProcess) {
+    ///
+    /// With `names` `.stable` (or `.both`), OpenTelemetry's stable HTTP attributes instead of (or
+    /// beside) those: see `renderStable`.
+    /// `names` nil: the process's choice, else legacy.
+    public mutating func render(_ r: SpanRecord, process: ServiceProcess, names: AttributeNames? = nil) {
+        let names = names ?? process.spanFacts.attributeNames ?? .legacy
         reset(
             traceID: r.traceID, spanID: r.spanID, parentSpanID: r.parentSpanID, kind: r.kind,
             startMicros: r.startMicros, durationMicros: r.durationMicros, debug: r.debug)
         let facts = process.spanFacts
         let target = r.target
         let nameStart = text.count
-        OperationName.append(
-            method: r.methodBytes, target: target, collapseIDs: facts.collapsePathIDs, to: &text)
+        let route = facts.routes.match(target[OperationName.pathRange(target)])
+        if let route {
+            text.append(contentsOf: r.methodBytes)
+            text.append(UInt8(ascii: " "))
+            text.append(contentsOf: route.utf8)
+        } else {
+            OperationName.append(
+                method: r.methodBytes, target: target, collapseIDs: facts.collapsePathIDs, to: &text)
+        }
         name = nameStart..<text.count
-        tag("component", "traceproxy".utf8)
-        tag("http.method", r.methodBytes)
-        let urlStart = text.count
-        text.append(contentsOf: (r.tls == nil ? "http://" : "https://").utf8)
-        if let host = r.host { text.append(contentsOf: host) } else { text.append(contentsOf: facts.upstreamHost.utf8) }
-        text.append(contentsOf: target)
-        tag("http.url", .text(urlStart..<text.count))
-        tag("http.path", target.prefix { $0 != UInt8(ascii: "?") })
-        if r.status > 0 { tag("http.status_code", .long(Int64(r.status))) }
-        if let ua = r.userAgent { tag("http.user_agent", ua) }
-        let peerStart = text.count
-        r.peer.appendHost(to: &text)
-        tag(r.peer.family == .ipv6 ? "peer.ipv6" : "peer.ipv4", .text(peerStart..<text.count))
-        tag("peer.port", .long(Int64(r.peer.port)))
+        if let route { tag("http.route", route.utf8) }
+        if names != .legacy { renderStable(r, facts: facts) }
+        if names != .stable { renderLegacy(r, facts: facts) }
         tag("upstream.address", facts.upstreamAddress.utf8)
+        for name in facts.capturedRequestHeaders { captureRequestHeader(r, name) }
+        if facts.recordRequestID && !facts.capturedRequestHeaders.contains("x-request-id") {
+            if let id = r.generatedRequestID {
+                tag("http.request.header.x-request-id", id.hex32.utf8)
+            } else {
+                captureRequestHeader(r, "x-request-id")
+            }
+        }
+        for (name, value) in r.capturedResponseHeaders {
+            tag("http.response.header." + name, value.utf8)
+        }
         tag("http.request.body.size", .long(r.requestBodyBytes))
         tag("http.response.body.size", .long(r.responseBodyBytes))
         if let tls = r.tls {
@@ -143,7 +162,129 @@ public struct RenderedSpan: Sendable {
             if let name = tls.serverName { tag("tls.client.server_name", name.utf8) }
             if let subject = tls.clientSubject { tag("tls.client.subject", subject.utf8) }
         }
-        if r.isError { tag("error", .bool(true)) }
+        renderOutcome(r, names: names)
+    }
+
+    /// OpenTracing's names, as Jaeger and Zipkin users know them.
+    private mutating func renderLegacy(_ r: SpanRecord, facts: SpanFacts) {
+        let target = r.target
+        tag("component", "traceproxy".utf8)
+        tag("http.method", r.methodBytes)
+        let urlStart = text.count
+        text.append(contentsOf: (r.tls == nil ? "http://" : "https://").utf8)
+        if let host = r.host { text.append(contentsOf: host) } else { text.append(contentsOf: facts.upstreamHost.utf8) }
+        if facts.redactQuery, let q = target.firstIndex(of: UInt8(ascii: "?")) {
+            text.append(contentsOf: target[...q])
+            appendQuery(target[(q + 1)...], redact: true)
+        } else {
+            text.append(contentsOf: target)
+        }
+        tag("http.url", .text(urlStart..<text.count))
+        tag("http.path", target.prefix { $0 != UInt8(ascii: "?") })
+        if r.status > 0 { tag("http.status_code", .long(Int64(r.status))) }
+        if let ua = r.userAgent { tag("http.user_agent", ua) }
+        let peerStart = text.count
+        r.peer.appendHost(to: &text)
+        tag(r.peer.family == .ipv6 ? "peer.ipv6" : "peer.ipv4", .text(peerStart..<text.count))
+        tag("peer.port", .long(Int64(r.peer.port)))
+    }
+
+    /// OpenTelemetry's stable HTTP server attributes (semantic conventions, "HTTP spans"):
+    /// `http.request.method` (`_OTHER` and `http.request.method_original` for a method outside
+    /// RFC 9110's and PATCH), `url.path`, `url.query`, `url.scheme`, `http.response.status_code`,
+    /// `server.address`/`server.port` (from `X-Forwarded-Host` or `Forwarded` first, then Host),
+    /// `client.address` (the peer, or with `--trust-forwarded` the first `Forwarded: for=` or
+    /// `X-Forwarded-For` entry), `network.peer.address`/`.port`, `network.protocol.version`,
+    /// `user_agent.original`, and `error.type` on a failed exchange.
+    private mutating func renderStable(_ r: SpanRecord, facts: SpanFacts) {
+        let method = r.methodBytes
+        if r.method == .other {
+            tag("http.request.method", "_OTHER".utf8)
+            tag("http.request.method_original", method)
+        } else {
+            tag("http.request.method", method)
+        }
+        let target = r.target
+        let query = target.firstIndex(of: UInt8(ascii: "?"))
+        tag("url.path", target[..<(query ?? target.endIndex)])
+        if let query {
+            let start = text.count
+            appendQuery(target[(query + 1)...], redact: facts.redactQuery)
+            tag("url.query", .text(start..<text.count))
+        }
+        tag("url.scheme", (r.tls == nil ? "http" : "https").utf8)
+        if r.status > 0 { tag("http.response.status_code", .long(Int64(r.status))) }
+        let server = ForwardedFields.host(r.forwardedHost, forwarded: r.forwarded) ?? r.host
+        if let server, let (host, port) = ForwardedFields.splitHostPort(server) {
+            tag("server.address", host)
+            if let port {
+                tag("server.port", .long(port))
+            } else {
+                tag("server.port", .long(r.tls == nil ? 80 : 443))
+            }
+        }
+        let peerStart = text.count
+        r.peer.appendHost(to: &text)
+        let peer = peerStart..<text.count
+        if facts.trustForwarded, let client = ForwardedFields.client(r.forwardedFor, forwarded: r.forwarded) {
+            tag("client.address", client)
+        } else {
+            tag("client.address", .text(peer))
+        }
+        tag("network.peer.address", .text(peer))
+        tag("network.peer.port", .long(Int64(r.peer.port)))
+        tag("network.protocol.version", (r.versionMinor == 0 ? "1.0" : "1.1").utf8)
+        if let ua = r.userAgent { tag("user_agent.original", ua) }
+        if r.isError {
+            if let kind = r.errorKind, !kind.isClientSide {
+                tag("error.type", kind.rawValue.utf8)
+            } else {
+                let start = text.count
+                text.append(contentsOf: "\(r.status)".utf8)
+                tag("error.type", .text(start..<text.count))
+            }
+        }
+    }
+
+    /// `http.request.header.<name>`: the field's values joined by `, ` (absent when the request
+    /// had none).
+    private mutating func captureRequestHeader(_ r: SpanRecord, _ name: String) {
+        let start = text.count
+        var found = false
+        r.forEachHeader(name) { value in
+            if found { text.append(contentsOf: ", ".utf8) }
+            found = true
+            text.append(contentsOf: value)
+        }
+        if found { tag("http.request.header." + name, .text(start..<text.count)) }
+    }
+
+    /// `a=1&b=2` as `a=REDACTED&b=REDACTED` (`--redact-query`): the keys say what was asked, the
+    /// values (tokens, e-mail addresses) stay out of the trace backend.
+    private mutating func appendQuery(_ query: ArraySlice<UInt8>, redact: Bool) {
+        guard redact else { return text.append(contentsOf: query) }
+        var first = true
+        for param in query.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false) {
+            if !first { text.append(UInt8(ascii: "&")) }
+            first = false
+            if let eq = param.firstIndex(of: UInt8(ascii: "=")) {
+                text.append(contentsOf: param[..<eq])
+                text.append(contentsOf: "=REDACTED".utf8)
+            } else {
+                text.append(contentsOf: param)
+            }
+        }
+    }
+
+    /// The error flag (legacy names) and the logs every naming shares.
+    private mutating func renderOutcome(_ r: SpanRecord, names: AttributeNames) {
+        isError = r.isError
+        link = r.link
+        if let l = r.link, names != .stable {
+            tag("link.trace_id", l.traceID.hex32.utf8)
+            tag("link.span_id", l.spanID.hex16.utf8)
+        }
+        if r.isError && names != .stable { tag("error", .bool(true)) }
         if let kind = r.errorKind {
             let message = r.errorMessage ?? kind.rawValue
             if kind.isClientAbort {
@@ -180,6 +321,7 @@ public struct RenderedSpan: Sendable {
         name = appendText(span.operationName.utf8)
         for t in span.tags where t.key != "span.kind" {
             tags.append(Field(key: t.key, value: value(t.value)))
+            if t.key == "error" && t.value == .bool(true) { isError = true }
         }
         for l in span.logs {
             let start = logFields.count

@@ -127,11 +127,38 @@ public struct PeerAddress: Sendable, Equatable {
     }
 }
 
+/// The caller's context that a span is not the child of (`--ignore-incoming-context` starts a new
+/// trace): what a span link needs (OpenTelemetry `Span.links`, Jaeger `FOLLOWS_FROM`).
+public struct SpanLink: Sendable, Equatable {
+    public var traceID: TraceID
+    public var spanID: SpanID
+    /// The caller's sampled flag; false when it sent none.
+    public var sampled: Bool
+
+    public init(traceID: TraceID, spanID: SpanID, sampled: Bool) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.sampled = sampled
+    }
+}
+
 /// The finished span of one proxied request, as the event loop records it: a fixed-size value
 /// that costs no allocation to build. The request's text (target, Host, User-Agent, an unknown
 /// method) stays in the head's own byte buffer, held by reference with offsets, and is turned into
 /// tags, logs and the operation name on the reporter's thread (see `RenderedSpan`).
 public struct SpanRecord: Sendable, Equatable {
+    public static func == (a: SpanRecord, b: SpanRecord) -> Bool {
+        a.traceID == b.traceID && a.spanID == b.spanID && a.parentSpanID == b.parentSpanID && a.debug == b.debug
+            && a.kind == b.kind && a.startMicros == b.startMicros && a.durationMicros == b.durationMicros
+            && a.upstreamConnectedOffsetMicros == b.upstreamConnectedOffsetMicros
+            && a.firstResponseByteOffsetMicros == b.firstResponseByteOffsetMicros && a.status == b.status
+            && a.method == b.method && a.requestBodyBytes == b.requestBodyBytes
+            && a.responseBodyBytes == b.responseBodyBytes && a.peer == b.peer && a.errorKind == b.errorKind
+            && a.errorMessage == b.errorMessage && a.tls == b.tls && a.headBytes == b.headBytes
+            && a.capturedResponseHeaders.elementsEqual(b.capturedResponseHeaders, by: { $0 == $1 })
+            && a.generatedRequestID == b.generatedRequestID && a.link == b.link
+    }
+
     public var traceID: TraceID
     public var spanID: SpanID
     /// Zero for a root span.
@@ -157,12 +184,27 @@ public struct SpanRecord: Sendable, Equatable {
     public var errorMessage: String?
     /// The client connection's TLS, nil for plain HTTP.
     public var tls: TLSFacts?
+    /// Response fields named by `--capture-response-header` (lower-case name, value), copied when
+    /// the response head was relayed; empty unless asked for.
+    public var capturedResponseHeaders: [(name: String, value: String)] = []
+    /// The `X-Request-Id` the proxy made (the client sent none), 32 hex digits when written.
+    public var generatedRequestID: TraceID?
+    /// The incoming context the proxy did not continue (`--ignore-incoming-context`), when it
+    /// was valid; nil otherwise.
+    public var link: SpanLink?
     /// The request head's bytes, shared with the parsed head (a retain, not a copy).
     public var headBytes: [UInt8]
     var methodRange: TextRange
     var targetRange: TextRange
     var hostRange: TextRange
     var userAgentRange: TextRange
+    /// The first `X-Forwarded-Host`, `X-Forwarded-For` and `Forwarded` values (for `server.address`
+    /// and a trusted `client.address`).
+    var forwardedHostRange: TextRange
+    var forwardedForRange: TextRange
+    var forwardedRange: TextRange
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1 (`network.protocol.version`).
+    public var versionMinor: UInt8
 
     /// A range of `headBytes` in 32-bit offsets (heads are far below 4 GiB); `start < 0` marks a
     /// field the request did not carry, which differs from an empty one.
@@ -194,9 +236,13 @@ public struct SpanRecord: Sendable, Equatable {
         head: HTTPHead, context: OutgoingContext, kind: SpanKind, startMicros: Int64, durationMicros: Int64,
         upstreamConnectedOffsetMicros: Int64?, firstResponseByteOffsetMicros: Int64?, status: Int,
         requestBodyBytes: Int, responseBodyBytes: Int, peer: PeerAddress, errorKind: SpanErrorKind?,
-        errorMessage: String?, tls: TLSFacts? = nil
+        errorMessage: String?, tls: TLSFacts? = nil, capturedResponseHeaders: [(name: String, value: String)] = [],
+        generatedRequestID: TraceID? = nil, link: SpanLink? = nil
     ) {
         self.tls = tls
+        self.generatedRequestID = generatedRequestID
+        self.capturedResponseHeaders = capturedResponseHeaders
+        self.link = link
         traceID = context.traceID
         spanID = context.spanID
         parentSpanID = context.parentSpanID
@@ -218,7 +264,47 @@ public struct SpanRecord: Sendable, Equatable {
         // What the upstream was asked for: no fragment, an absolute-form target's authority as host.
         targetRange = TextRange(head.forwardTargetRange)
         hostRange = TextRange(head.effectiveHostRange)
-        userAgentRange = TextRange(head.firstValueRange(lowercasedName: "user-agent"))
+        versionMinor = UInt8(truncatingIfNeeded: head.versionMinor)
+        // One pass over the fields for the four the span reads.
+        var userAgent = TextRange.absent
+        var forwardedHost = TextRange.absent
+        var forwardedFor = TextRange.absent
+        var forwarded = TextRange.absent
+        head.bytes.withUnsafeBufferPointer { p in
+            for f in head.fields {
+                let length = f.nameEnd - f.nameStart
+                guard length == 10 || length == 9 || length == 15 || length == 16 else { continue }
+                let name = Int(f.nameStart)..<Int(f.nameEnd)
+                let value = TextRange(start: f.valueStart, end: f.valueEnd)
+                if length == 10, userAgent == .absent, Self.equals(p, name, "user-agent") {
+                    userAgent = value
+                } else if length == 16, forwardedHost == .absent, Self.equals(p, name, "x-forwarded-host") {
+                    forwardedHost = value
+                } else if length == 15, forwardedFor == .absent, Self.equals(p, name, "x-forwarded-for") {
+                    forwardedFor = value
+                } else if length == 9, forwarded == .absent, Self.equals(p, name, "forwarded") {
+                    forwarded = value
+                }
+            }
+        }
+        userAgentRange = userAgent
+        forwardedHostRange = forwardedHost
+        forwardedForRange = forwardedFor
+        forwardedRange = forwarded
+    }
+
+    /// ASCII case-insensitive comparison with a lower-case name.
+    private static func equals(_ p: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ lower: StaticString) -> Bool {
+        lower.withUTF8Buffer { l in
+            guard l.count == r.count else { return false }
+            var i = r.lowerBound
+            for c in l {
+                let b = p[i]
+                if (b &- UInt8(ascii: "A") < 26 ? b | 0x20 : b) != c { return false }
+                i += 1
+            }
+            return true
+        }
     }
 
     /// For tests and tools that have no parsed head: the request line and fields are written out
@@ -230,7 +316,7 @@ public struct SpanRecord: Sendable, Equatable {
         target: String = "/", host: String? = nil, userAgent: String? = nil, status: Int = 200,
         requestBodyBytes: Int = 0, responseBodyBytes: Int = 0, peer: PeerAddress = .unknown,
         upstreamConnectedOffsetMicros: Int64? = nil, firstResponseByteOffsetMicros: Int64? = nil,
-        errorKind: SpanErrorKind? = nil, errorMessage: String? = nil
+        errorKind: SpanErrorKind? = nil, errorMessage: String? = nil, link: SpanLink? = nil
     ) {
         var text = "\(method) \(target) HTTP/1.1\r\n"
         if let host { text += "Host: \(host)\r\n" }
@@ -248,7 +334,7 @@ public struct SpanRecord: Sendable, Equatable {
             upstreamConnectedOffsetMicros: upstreamConnectedOffsetMicros,
             firstResponseByteOffsetMicros: firstResponseByteOffsetMicros, status: status,
             requestBodyBytes: requestBodyBytes, responseBodyBytes: responseBodyBytes, peer: peer,
-            errorKind: errorKind, errorMessage: errorMessage)
+            errorKind: errorKind, errorMessage: errorMessage, link: link)
     }
 
     /// The request target exactly as received.
@@ -256,6 +342,34 @@ public struct SpanRecord: Sendable, Equatable {
     /// The first Host value, nil when the request had none.
     public var host: ArraySlice<UInt8>? { text(hostRange) }
     public var userAgent: ArraySlice<UInt8>? { text(userAgentRange) }
+    public var forwardedHost: ArraySlice<UInt8>? { text(forwardedHostRange) }
+    public var forwardedFor: ArraySlice<UInt8>? { text(forwardedForRange) }
+    public var forwarded: ArraySlice<UInt8>? { text(forwardedRange) }
+
+    /// Calls `body` with the value of every field named `lowercasedName`, in order: read from the
+    /// head's bytes on the reporter's thread (the record keeps no field list).
+    public func forEachHeader(_ lowercasedName: String, _ body: (ArraySlice<UInt8>) -> Void) {
+        let name = Array(lowercasedName.utf8)
+        var i = headBytes.firstIndex(of: 0x0A).map { $0 + 1 } ?? headBytes.count
+        while i < headBytes.count {
+            var end = i
+            while end < headBytes.count && headBytes[end] != 0x0A { end += 1 }
+            var lineEnd = end
+            if lineEnd > i && headBytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            if lineEnd - i > name.count, headBytes[i + name.count] == UInt8(ascii: ":"),
+                zip(headBytes[i..<i + name.count], name).allSatisfy({ (a, b) in
+                    (a &- UInt8(ascii: "A") < 26 ? a | 0x20 : a) == b
+                })
+            {
+                var v = i + name.count + 1
+                var e = lineEnd
+                while v < e && (headBytes[v] == 0x20 || headBytes[v] == 0x09) { v += 1 }
+                while e > v && (headBytes[e - 1] == 0x20 || headBytes[e - 1] == 0x09) { e -= 1 }
+                body(headBytes[v..<e])
+            }
+            i = end + 1
+        }
+    }
     /// The method as received (known methods could be named from `method` alone; an `.other` one
     /// exists only as these bytes).
     public var methodBytes: ArraySlice<UInt8> { text(methodRange) ?? [] }
@@ -266,8 +380,12 @@ public struct SpanRecord: Sendable, Equatable {
     /// 502/503/504), no status at all, or a failure of the upstream's or the proxy's while the
     /// exchange ran. What the client did (went away, stalled, sent a malformed body) is not this
     /// hop's failure, as a 4xx is not (OpenTelemetry's rule for server spans).
+    ///
+    /// For a client span (`--span-kind client`) a 4xx is an error too: the call this hop made
+    /// failed (OpenTelemetry's rule for client spans).
     public var isError: Bool {
         if status >= 500 || status == 0 { return true }
+        if kind == .client && status >= 400 && status != 499 { return true }
         guard let kind = errorKind else { return false }
         return !kind.isClientSide && status != 499
     }

@@ -97,13 +97,16 @@ public final class BlockingTLSConnection {
             let n = chunk.withUnsafeMutableBytes { session.takeCiphertext(into: $0) }
             var offset = 0
             while offset < n {
-                try wait(for: Int16(POLLOUT), deadline: deadline)
+                // Send first, wait only when the socket is full: a deadline already due still
+                // gets one attempt (the alert after a failed handshake).
                 let sent = chunk.withUnsafeBytes { raw in
                     send(fd, raw.baseAddress! + offset, n - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
                 }
                 if sent > 0 {
                     offset += sent
-                } else if sent < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK {
+                } else if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    try wait(for: Int16(POLLOUT), deadline: deadline)
+                } else if sent < 0 && errno != EINTR {
                     throw .io(errno)
                 }
             }

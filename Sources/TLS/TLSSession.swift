@@ -7,8 +7,9 @@ import CSSL
 /// drives it decides when bytes move.
 ///
 /// Memory BIOs instead of a BIO pair: OpenSSL then never reports WANT_WRITE (its output just
-/// accumulates), so a plaintext write is either taken whole or refused, and the driver bounds
-/// the output by not writing while earlier ciphertext is still unsent.
+/// accumulates), so a plaintext write is taken or refused, never left half-done with OpenSSL
+/// insisting on a retry with the same buffer. The driver bounds the output instead, by not writing
+/// while earlier ciphertext is still unsent.
 ///
 /// Not thread-safe: one connection, one loop (or one reporter thread).
 public final class TLSSession {

@@ -194,18 +194,51 @@ public final class TLSTransport: ByteTransport {
         updateInterest()
     }
 
-    /// Says close_notify if the session is healthy and has not yet, and sends what is held (one
-    /// attempt: the socket is closed right after, whatever it took), then closes the socket.
+    /// Says close_notify if the session is healthy and has not yet, then closes the socket. The
+    /// handler hears nothing more from here on.
+    ///
+    /// Bytes `write` took are sent although `close` follows at once, as they would be by a socket
+    /// (whose kernel buffer outlives the descriptor): what the socket could not take yet is
+    /// ciphertext held here, so the socket stays open until it is sent, the peer fails, or
+    /// `closeGraceMs` pass. A handler may close as soon as its own output is written, as the
+    /// proxy does after a response to a client that already half-closed.
     public func close() {
         if closed { return }
-        if !writeShut && writeErrno == 0 {
-            if session.handshakeState == .done { session.shutdown() }
-            flush()
-        }
         closed = true
         handler = nil
         onHandshake = nil
+        if !writeShut && writeErrno == 0 {
+            if session.handshakeState == .done { session.shutdown() }
+            flush()
+            finishShutdownIfFlushed()
+        }
+        // Mid-handshake there is nothing worth waiting to send; after a failed one, the alert
+        // saying why is.
+        if writeErrno == 0 && hasUnsent && session.handshakeState != .inProgress {
+            inner.setInterest(readable: false, writable: true)
+            scheduler.runLater(afterMs: closeGraceMs) { [self] in closeInner() }
+            return
+        }
+        closeInner()
+    }
+
+    /// How long a closed transport keeps its socket to send held ciphertext: about the proxy's
+    /// linger, the time a client gets to read the end of a response.
+    public var closeGraceMs = 2000
+
+    private var innerClosed = false
+
+    private func closeInner() {
+        if innerClosed { return }
+        innerClosed = true
         inner.close()
+    }
+
+    /// A closed transport's socket became writable: send what is held, then close it.
+    private func drainAfterClose() {
+        flush()
+        if hasUnsent && writeErrno == 0 { return }
+        closeInner()
     }
 
     /// The connect's errno, then EPROTO for a failed handshake; 0 once TLS is up.
@@ -227,7 +260,10 @@ public final class TLSTransport: ByteTransport {
     }
 
     private func innerWritable() {
-        if closed { return }
+        if closed {
+            if !innerClosed { drainAfterClose() }
+            return
+        }
         if connecting {
             connecting = false
             let e = inner.connectError()
@@ -256,7 +292,11 @@ public final class TLSTransport: ByteTransport {
     }
 
     private func innerReadable() {
-        if closed { return }
+        if closed {
+            // Only a hang-up or an error: reading stopped at close. The write will tell.
+            if !innerClosed { drainAfterClose() }
+            return
+        }
         if session.handshakeState == .inProgress {
             if connecting { return }
             while session.handshakeState == .inProgress {

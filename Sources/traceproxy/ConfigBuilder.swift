@@ -34,6 +34,19 @@ struct ConfigBuilder {
             }
             config.accessLog = accessLog
         }
+        if let text = options.accessLogFormat {
+            switch text.lowercased() {
+            case "text": config.accessLogJSON = false
+            case "json": config.accessLogJSON = true
+            default: throw ConfigError(invalid: text, for: "--access-log-format", "expected text or json")
+            }
+        }
+        if let text = options.requestID {
+            guard let mode = RequestIDMode(rawValue: text.lowercased()) else {
+                throw ConfigError(invalid: text, for: "--request-id", "expected generate, pass or off")
+            }
+            config.requestID = mode
+        }
         return config
     }
 
@@ -84,6 +97,8 @@ struct ConfigBuilder {
             } catch {
                 throw ConfigError(invalid: text, for: "--sampler", error.reason)
             }
+        } else if let sampler = try environment.otelSampler() {
+            config.sampler = sampler
         } else if let sampler = try environment.sampler() {
             config.sampler = sampler
         }
@@ -102,7 +117,18 @@ struct ConfigBuilder {
             }
             config.spanKind = kind
         }
+        config.ignoreIncomingContext = options.ignoreIncomingContext
         config.collapsePathIDs = !options.noCollapseIDs
+        config.trustForwarded = options.trustForwarded
+        try applyRoutesAndCapture(to: &config)
+        if let text = options.spanAttributes {
+            guard let names = AttributeNames(rawValue: text.lowercased()) else {
+                throw ConfigError(invalid: text, for: "--span-attributes", "expected legacy, stable or both")
+            }
+            config.attributeNames = names
+        } else {
+            config.attributeNames = environment.semconvOptIn
+        }
         config.traceResponse = !options.noTraceResponse
         config.zipkinGzip = options.zipkinGzip
         try applyOTLP(to: &config)
@@ -198,6 +224,50 @@ struct ConfigBuilder {
             throw ConfigError(invalid: text, for: flag, expected)
         }
         return value
+    }
+
+    /// Routes (flags, then the file's), paths left untraced, captured fields (never credentials),
+    /// query redaction.
+    private func applyRoutesAndCapture(to config: inout ProxyConfig) throws(ConfigError) {
+        var routes = options.route
+        if let file = options.routesFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ConfigError(invalid: file, for: "--routes-file", "cannot read the file")
+            }
+            for line in text.split(whereSeparator: \.isNewline) {
+                let route = line.trimmingSpaces
+                if !route.isEmpty && !route.hasPrefix("#") { routes.append(route) }
+            }
+        }
+        do {
+            config.routes = try RouteTable(routes)
+        } catch {
+            throw ConfigError(invalid: error.route, for: "--route", error.reason)
+        }
+        for path in options.noTracePath where !path.hasPrefix("/") {
+            throw ConfigError(
+                invalid: path, for: "--no-trace-path", "expected a path starting with / (or a prefix ending in *)")
+        }
+        config.untracedPaths = options.noTracePath
+        config.captureRequestHeaders = try captured(options.captureRequestHeader, "--capture-request-header")
+        config.captureResponseHeaders = try captured(options.captureResponseHeader, "--capture-response-header")
+        config.redactQuery = options.redactQuery
+    }
+
+    /// Field names to record, lower case; credentials are refused rather than recorded.
+    private func captured(_ names: [String], _ flag: String) throws(ConfigError) -> [String] {
+        var out: [String] = []
+        for name in names {
+            let lower = name.lowercased()
+            guard Environment.isToken(name) else {
+                throw ConfigError(invalid: name, for: flag, "expected a field name")
+            }
+            guard !["authorization", "proxy-authorization", "cookie", "set-cookie"].contains(lower) else {
+                throw ConfigError(invalid: name, for: flag, "credentials are never recorded on spans")
+            }
+            if !out.contains(lower) { out.append(lower) }
+        }
+        return out
     }
 
     /// The OTLP exporter's options: each flag, else its `OTEL_EXPORTER_OTLP_[TRACES_]*` variable.

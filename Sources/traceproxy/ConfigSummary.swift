@@ -30,9 +30,17 @@ enum ConfigSummary {
             "threads = \(c.threads)",
             "reporter = \(c.reporters.isEmpty ? "none" : c.reporters.map(\.description).joined(separator: " "))",
             "sampler = \(c.sampler)",
-            "propagation = \(c.propagation.map(\.rawValue).joined(separator: ","))",
+            "propagation = \(c.propagation.isEmpty ? "none" : c.propagation.map(\.rawValue).joined(separator: ","))",
+            "ignore-incoming-context = \(c.ignoreIncomingContext)",
             "span-kind = \(c.spanKind.rawValue)",
             "collapse-ids = \(c.collapsePathIDs)",
+            "span-attributes = \(c.attributeNames?.rawValue ?? "default")",
+            "trust-forwarded = \(c.trustForwarded)",
+            "routes = \(c.routes.isEmpty ? "none" : c.routes.routes.joined(separator: " "))",
+            "no-trace-paths = \(c.untracedPaths.isEmpty ? "none" : c.untracedPaths.joined(separator: " "))",
+            "capture-request-headers = \(c.captureRequestHeaders.isEmpty ? "none" : c.captureRequestHeaders.joined(separator: ","))",
+            "capture-response-headers = \(c.captureResponseHeaders.isEmpty ? "none" : c.captureResponseHeaders.joined(separator: ","))",
+            "redact-query = \(c.redactQuery)",
             "traceresponse = \(c.traceResponse)",
             "flush-interval-ms = \(c.flushIntervalMs)",
             "max-batch-spans = \(c.maxBatchSpans)",
@@ -59,6 +67,8 @@ enum ConfigSummary {
             "send-timeout-ms = \(c.sendTimeoutMs)",
             "drain-timeout-ms = \(c.drainTimeoutMs)",
             "access-log = \(c.accessLog ?? "none")",
+            "access-log-format = \(c.accessLogJSON ? "json" : "text")",
+            "request-id = \(c.requestID.rawValue)",
         ]
     }
 

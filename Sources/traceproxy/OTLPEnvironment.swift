@@ -12,6 +12,16 @@ extension Environment {
         return nil
     }
 
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN`: `http/dup` means both name sets, `http` the stable ones;
+    /// other entries (other domains) are not ours.
+    var semconvOptIn: AttributeNames? {
+        guard let text = self["OTEL_SEMCONV_STABILITY_OPT_IN"] else { return nil }
+        let entries = text.split(separator: ",").map { $0.trimmingSpaces.lowercased() }
+        if entries.contains("http/dup") { return .both }
+        if entries.contains("http") { return .stable }
+        return nil
+    }
+
     /// `OTEL_SDK_DISABLED=true`: no exporter from the environment.
     var sdkDisabled: Bool { self["OTEL_SDK_DISABLED"]?.lowercased() == "true" }
 

@@ -14,18 +14,32 @@ enum ServerRunner {
         let server: ProxyServer
         do {
             server = try ProxyServer(config: config, logger: Logger(label: "traceproxy"))
-            try server.start()
         } catch {
             Launcher.writeError("traceproxy: \(error)\n")
             exit(1)
         }
-        // SIG_IGN first so the default action cannot kill us before the source exists.
+        // The handlers exist before the listeners do: a SIGTERM while `start` runs (the listeners
+        // already serve) is held and acted on once `start` returns, instead of killing the
+        // process undrained. SIG_IGN first so the default action cannot kill us before a source
+        // exists.
         let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-            src.setEventHandler { signalled(sig, server) }
+            src.setEventHandler {
+                if started.load(ordering: .acquiring) {
+                    signalled(sig, server)
+                } else {
+                    pending.store(sig, ordering: .releasing)
+                }
+            }
             src.resume()
             return src
+        }
+        do {
+            try server.start()
+        } catch {
+            Launcher.writeError("traceproxy: \(error)\n")
+            exit(1)
         }
         // SIGHUP reloads what can change without a restart (the HTTPS certificate today) instead
         // of ending the process, which is what its default action would do.
@@ -41,8 +55,17 @@ enum ServerRunner {
             }
         }
         hangup.resume()
+        DispatchQueue.main.async {
+            started.store(true, ordering: .releasing)
+            let sig = pending.load(ordering: .acquiring)
+            if sig != 0 { signalled(sig, server) }
+        }
         withExtendedLifetime((sources, hangup)) { dispatchMain() }
     }
+
+    /// Set on the main queue once `start` has returned; signals before it wait in `pending`.
+    private static let started = Atomic<Bool>(false)
+    private static let pending = Atomic<Int32>(0)
 
     private static let draining = Atomic<Bool>(false)
 

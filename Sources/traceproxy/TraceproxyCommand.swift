@@ -12,7 +12,7 @@ struct TraceproxyCommand: ParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "traceproxy",
-        abstract: "An HTTP/1.1 reverse proxy that traces every request to Jaeger or Zipkin.",
+        abstract: "An HTTP/1.1 reverse proxy that traces every request to OTLP, Jaeger or Zipkin.",
         discussion: """
             traceproxy continues the trace from incoming W3C traceparent, B3 or Jaeger \
             uber-trace-id headers, injects its own span context into the forwarded request and \
@@ -27,8 +27,24 @@ struct TraceproxyCommand: ParsableCommand {
               JAEGER_SAMPLER_TYPE   const, probabilistic or ratelimiting
               JAEGER_SAMPLER_PARAM  1/0 for const, P for probabilistic, N traces
                                     per second for ratelimiting
-              OTEL_PROPAGATORS      tracecontext,b3,b3multi,jaeger (baggage is
-                                    ignored); sets --propagation
+              OTEL_TRACES_SAMPLER   always_on, always_off, traceidratio,
+                                    parentbased_always_on, parentbased_always_off
+                                    or parentbased_traceidratio; wins over
+                                    JAEGER_SAMPLER_*
+              OTEL_TRACES_SAMPLER_ARG  the ratio for *traceidratio (default 1.0)
+              OTEL_PROPAGATORS      tracecontext, b3 (single header), b3multi,
+                                    jaeger, baggage (always forwarded), or none;
+                                    sets --propagation
+              OTEL_TRACES_EXPORTER  otlp, zipkin, console, jaeger, none (unless
+                                    a reporter flag is given)
+              OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+                                    an OTLP/HTTP collector (alone, it implies
+                                    OTLP); ..._HEADERS, _PROTOCOL, _COMPRESSION,
+                                    _TIMEOUT, _CERTIFICATE, _CLIENT_KEY,
+                                    _CLIENT_CERTIFICATE (and _TRACES_ forms)
+              OTEL_RESOURCE_ATTRIBUTES  key=value,... on every OTLP batch
+              OTEL_SEMCONV_STABILITY_OPT_IN  http or http/dup: --span-attributes
+              OTEL_SDK_DISABLED     true: no reporter from the environment
 
             Exit status: 0 after a graceful shutdown (SIGTERM or SIGINT), 1 when start-up \
             fails, 2 for a bad flag or environment variable.
@@ -192,7 +208,12 @@ struct TraceproxyCommand: ParsableCommand {
     @Option(
         name: .customLong("sampler"),
         help: .init(
-            "const:1, const:0, probabilistic:P or ratelimiting:N per second (default: const:1).",
+            """
+            const:1, const:0, probabilistic:P or ratelimiting:N per second, which follow a caller's \
+            decision (parentbased_always_on, parentbased_always_off and parentbased_traceidratio:P \
+            are the first three); always_on, always_off or traceidratio:P, which do not \
+            (default: const:1).
+            """,
             valueName: "SPEC")
     )
     var sampler: String?
@@ -200,10 +221,22 @@ struct TraceproxyCommand: ParsableCommand {
     @Option(
         name: .customLong("propagation"),
         help: .init(
-            "Formats read (first valid wins, in this order) and written (default: \(defaults.propagation.map(\.rawValue).joined(separator: ","))).",
+            """
+            Formats read (first valid wins, in this order) and written: w3c (tracecontext), b3 \
+            (the X-B3-* headers; b3multi), b3single (the b3 header), jaeger; baggage (always \
+            forwarded); or none (default: \(defaults.propagation.map(\.rawValue).joined(separator: ","))).
+            """,
             valueName: "LIST")
     )
     var propagation: String?
+
+    @Flag(
+        name: .customLong("ignore-incoming-context"),
+        help: """
+            Start a new trace for every request, as an edge in front of untrusted callers; a \
+            valid incoming context is kept as the span's link (default: continue it).
+            """)
+    var ignoreIncomingContext = false
 
     @Option(
         name: .customLong("span-kind"),
@@ -217,6 +250,59 @@ struct TraceproxyCommand: ParsableCommand {
         name: .customLong("no-collapse-ids"),
         help: "Keep id-like path segments in operation names instead of {id} (default: collapse).")
     var noCollapseIDs = false
+
+    @Option(
+        name: .customLong("span-attributes"),
+        help: .init(
+            """
+            Span attribute names: legacy (OpenTracing's http.method, http.status_code, ...), stable \
+            (OpenTelemetry's http.request.method, http.response.status_code, ...) or both (default: \
+            stable for OTLP, legacy for Jaeger, Zipkin and stdout; OTEL_SEMCONV_STABILITY_OPT_IN=http \
+            or http/dup sets stable or both).
+            """, valueName: "legacy|stable|both"))
+    var spanAttributes: String?
+
+    @Option(
+        name: .customLong("route"),
+        help: .init(
+            "A route template naming spans and http.route, repeatable: /users/{id}, /files/* (default: none).",
+            valueName: "TEMPLATE"))
+    var route: [String] = []
+
+    @Option(
+        name: .customLong("routes-file"),
+        help: .init("A file of route templates, one per line, # comments (default: none).", valueName: "FILE"))
+    var routesFile: String?
+
+    @Option(
+        name: .customLong("no-trace-path"),
+        help: .init(
+            "Forward requests for this path (or prefix*) without a span, their context passed on; repeatable (default: none).",
+            valueName: "PATH"))
+    var noTracePath: [String] = []
+
+    @Option(
+        name: .customLong("capture-request-header"),
+        help: .init(
+            "Record this request field as http.request.header.<name>; repeatable (default: none).", valueName: "NAME"))
+    var captureRequestHeader: [String] = []
+
+    @Option(
+        name: .customLong("capture-response-header"),
+        help: .init(
+            "Record this response field as http.response.header.<name>; repeatable (default: none).", valueName: "NAME")
+    )
+    var captureResponseHeader: [String] = []
+
+    @Flag(
+        name: .customLong("redact-query"),
+        help: "Record query strings with their values replaced by REDACTED, keys kept (default: off).")
+    var redactQuery = false
+
+    @Flag(
+        name: .customLong("trust-forwarded"),
+        help: "The peer is a trusted proxy: client.address from Forwarded or X-Forwarded-For (default: the peer).")
+    var trustForwarded = false
 
     @Flag(
         name: .customLong("no-traceresponse"),
@@ -402,6 +488,21 @@ struct TraceproxyCommand: ParsableCommand {
         help: .init("Access log file, or - for stdout (default: none).", valueName: "PATH|-")
     )
     var accessLog: String?
+
+    @Option(
+        name: .customLong("access-log-format"),
+        help: .init(
+            "text (one line per request) or json (one object per line) (default: text).", valueName: "text|json"))
+    var accessLogFormat: String?
+
+    @Option(
+        name: .customLong("request-id"),
+        help: .init(
+            """
+            X-Request-Id: generate one when the client sent none, pass the client's on, or off; \
+            recorded on the span and in the access log (default: generate).
+            """, valueName: "generate|pass|off"))
+    var requestID: String?
 
     @Flag(
         name: .customLong("print-config"),

@@ -198,6 +198,65 @@ final class B3Tests: XCTestCase {
         XCTAssertNil(single(lines, "X-B3-Sampled"), "debug implies accept: don't also send Sampled")
         XCTAssertEqual(Strict.b3Multi(lines)?.sampled, true)
     }
+
+    /// The spec's context (its "Single Header" example) with the proxy as the child span.
+    private var specContext: OutgoingContext {
+        OutgoingContext(
+            traceID: TraceID(high: 0x80f1_98ee_5634_3ba8, low: 0x64fe_8b2a_57d3_eff7),
+            spanID: SpanID(0xe457_b5a2_e4d8_6bd1),
+            parentSpanID: SpanID(0x05e3_ac9a_4f6e_3b90), sampled: true, debug: false, traceState: nil)
+    }
+
+    /// "Single Header": the multi-header example "becomes one b3 header"; both are the spec's
+    /// strings, and each encoding writes its own.
+    func test_injectSingle_vsMulti_specExample() throws {
+        var single: [UInt8] = []
+        B3.injectSingle(specContext, into: &single)
+        XCTAssertEqual(
+            String(decoding: single, as: UTF8.self),
+            "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90\r\n")
+        var multi: [UInt8] = []
+        B3.inject(specContext, into: &multi)
+        let written = try XCTUnwrap(headerLines(multi)).map { "\($0.name): \($0.value)" }
+        XCTAssertEqual(
+            Set(written),
+            [
+                "X-B3-TraceId: 80f198ee56343ba864fe8b2a57d3eff7", "X-B3-ParentSpanId: 05e3ac9a4f6e3b90",
+                "X-B3-SpanId: e457b5a2e4d86bd1", "X-B3-Sampled: 1",
+            ])
+        XCTAssertEqual(written.count, 4)
+        XCTAssertFalse(written.contains { $0.lowercased().hasPrefix("b3:") })
+    }
+
+    /// The spec's root-span and debug examples (`{TraceId}-{SpanId}-1`, `-d`), and a deny.
+    func test_injectSingle_rootSpan_debugAndDeny() {
+        var ctx = specContext
+        ctx.parentSpanID = .zero
+        let value = { (ctx: OutgoingContext) -> String in
+            var out: [UInt8] = []
+            B3.injectSingle(ctx, into: &out)
+            return String(decoding: out, as: UTF8.self)
+        }
+        XCTAssertEqual(value(ctx), "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1\r\n")
+        ctx.debug = true
+        XCTAssertEqual(value(ctx), "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d\r\n")
+        ctx.debug = false
+        ctx.sampled = false
+        XCTAssertEqual(value(ctx), "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0\r\n")
+        ctx.traceID = TraceID(high: 0, low: 0x463a_c35c_9f64_13ad)
+        XCTAssertEqual(
+            value(ctx), "b3: 0000000000000000463ac35c9f6413ad-e457b5a2e4d86bd1-0\r\n", "trace id at full width")
+    }
+
+    func test_injectSingle_readsBack() throws {
+        var out: [UInt8] = []
+        B3.injectSingle(specContext, into: &out)
+        let lines = try XCTUnwrap(headerLines(out))
+        let ctx = try XCTUnwrap(B3.extract(from: TestHeaders(lines.map { ($0.name, $0.value) })))
+        XCTAssertEqual(ctx.traceID, specContext.traceID)
+        XCTAssertEqual(ctx.spanID, specContext.spanID)
+        XCTAssertEqual(ctx.sampled, true)
+    }
 }
 
 extension B3 {

@@ -154,26 +154,79 @@ final class PropagatorTests: XCTestCase {
         XCTAssertEqual(try Propagator.parseFormats("jaeger"), [.jaeger])
     }
 
+    /// OpenTelemetry's names are aliases, except that the flag's `b3` stays the multi-header form
+    /// it has always been; `b3single` names the single header.
+    func test_parseFormats_openTelemetryVocabulary() throws {
+        XCTAssertEqual(try Propagator.parseFormats("tracecontext,b3multi,b3single"), [.w3c, .b3, .b3Single])
+        XCTAssertEqual(try Propagator.parseFormats("b3,b3multi"), [.b3])
+        XCTAssertEqual(try Propagator.parseFormats("w3c,baggage"), [.w3c])
+        XCTAssertEqual(try Propagator.parseFormats("baggage"), [])
+        XCTAssertEqual(try Propagator.parseFormats("None"), [])
+    }
+
     func test_parseFormats_invalid_throwsWithExpectedNames() {
-        for bad in ["", "w3c,", "zipkin", "w3c,,b3", "w3c,zipkin"] {
+        for bad in ["", "w3c,", "zipkin", "w3c,,b3", "w3c,zipkin", "none,w3c", "baggage,none", "none,none"] {
             XCTAssertThrowsError(try Propagator.parseFormats(bad), bad) { error in
-                XCTAssertTrue("\(error)".contains("w3c, b3, jaeger"), "\(error)")
+                XCTAssertEqual("\(error)", Propagator.formatsExpectation)
             }
         }
     }
 
-    func test_parseOTelPropagators_mapsKnownSkipsBaggage() throws {
+    /// The specification's meanings: `b3` is the single header, `b3multi` the `X-B3-*` headers.
+    func test_parseOTelPropagators_specMeanings() throws {
         XCTAssertEqual(try Propagator.parseOTelPropagators("tracecontext,baggage"), [.w3c])
-        XCTAssertEqual(try Propagator.parseOTelPropagators("b3multi, jaeger,b3,TraceContext"), [.b3, .jaeger, .w3c])
+        XCTAssertEqual(
+            try Propagator.parseOTelPropagators("b3multi, jaeger,b3,TraceContext"), [.b3, .jaeger, .b3Single, .w3c])
+        XCTAssertEqual(try Propagator.parseOTelPropagators("b3"), [.b3Single])
+        XCTAssertEqual(try Propagator.parseOTelPropagators("baggage"), [])
+        XCTAssertEqual(try Propagator.parseOTelPropagators("none"), [])
     }
 
-    /// An unknown name, an empty item or a list of nothing we speak is a mistake to report, not a
-    /// silent fall-back to the default.
+    /// An unknown name, an empty item, `none` beside anything, or an alias of the flag only is a
+    /// mistake to report, not a silent fall-back to the default.
     func test_parseOTelPropagators_unknownOrNothing_throws() {
-        for bad in ["xray", "b3,xray", "baggage", "none", "", "b3,,jaeger"] {
+        for bad in ["xray", "ottrace", "b3,xray", "", "b3,,jaeger", "none,b3", "w3c", "b3single"] {
             XCTAssertThrowsError(try Propagator.parseOTelPropagators(bad), bad) { error in
-                XCTAssertTrue("\(error)".contains("tracecontext, b3, b3multi, jaeger"), "\(error)")
+                XCTAssertEqual("\(error)", Propagator.otelPropagatorsExpectation)
             }
         }
+    }
+
+    /// `b3` (multi) and `b3single` read both encodings and own both (so no stale client copy of
+    /// either survives), and each writes only its own.
+    func test_b3Encodings_readBoth_writeTheirOwn() throws {
+        let multi = Propagator(formats: [.b3])
+        let singleOnly = Propagator(formats: [.b3Single])
+        XCTAssertEqual(multi.ownedHeaderNames, singleOnly.ownedHeaderNames)
+        let out = OutgoingContext(
+            traceID: TraceID(high: 1, low: 2), spanID: SpanID(3), parentSpanID: SpanID(4), sampled: true,
+            debug: false, traceState: nil)
+        var head: [UInt8] = []
+        singleOnly.inject(out, into: &head)
+        XCTAssertEqual(try XCTUnwrap(headerLines(head)).map(\.name), ["b3"])
+        head = []
+        multi.inject(out, into: &head)
+        XCTAssertEqual(
+            try XCTUnwrap(headerLines(head)).map(\.name),
+            ["X-B3-TraceId", "X-B3-SpanId", "X-B3-ParentSpanId", "X-B3-Sampled"])
+        let multiHeaders = TestHeaders([("X-B3-TraceId", t2), ("X-B3-SpanId", s2), ("X-B3-Sampled", "1")])
+        let singleHeader = TestHeaders([("b3", "\(t3)-\(s3)-1")])
+        XCTAssertEqual(singleOnly.extract(from: multiHeaders)?.traceID?.hex32, t2)
+        XCTAssertEqual(singleOnly.extract(from: multiHeaders)?.format, .b3Single, "the configured format")
+        XCTAssertEqual(multi.extract(from: singleHeader)?.traceID?.hex32, t3)
+        XCTAssertEqual(multi.extract(from: singleHeader)?.format, .b3)
+    }
+
+    /// `none`: nothing is read, nothing is written, nothing is stripped.
+    func test_noFormats_extractsAndInjectsNothing() {
+        let none = Propagator(formats: [])
+        XCTAssertNil(none.extract(from: TestHeaders([("traceparent", "00-\(t1)-\(s1)-01"), ("b3", "1")])))
+        var head: [UInt8] = []
+        none.inject(
+            OutgoingContext(
+                traceID: TraceID(high: 1, low: 2), spanID: SpanID(3), parentSpanID: .zero, sampled: true, debug: false,
+                traceState: nil), into: &head)
+        XCTAssertTrue(head.isEmpty)
+        XCTAssertTrue(none.ownedHeaderNames.isEmpty)
     }
 }

@@ -41,24 +41,53 @@ final class TraceStateTests: XCTestCase {
         XCTAssertNil(TraceState.normalize("k=\(value256)v"))
     }
 
-    func test_normalize_memberCount_atMost32() {
-        let members = (0..<33).map { "k\($0)=v" }
+    /// More than 32 members: the right-most go ("the right-most list-member should be removed").
+    func test_normalize_memberCount_first32Kept() {
+        let members = (0..<40).map { "k\($0)=v" }
         XCTAssertEqual(
             TraceState.normalize(members.prefix(32).joined(separator: ",")),
             members.prefix(32).joined(separator: ","))
-        XCTAssertNil(TraceState.normalize(members.joined(separator: ",")))
+        XCTAssertEqual(
+            TraceState.normalize(members.joined(separator: ",")), members.prefix(32).joined(separator: ","))
     }
 
-    func test_normalize_duplicateKeys_discarded() {
-        XCTAssertNil(TraceState.normalize("foo=1,bar=2,foo=3"))
+    /// A repeated key keeps its first (left-most, most recent) member; the list is still passed on.
+    func test_normalize_duplicateKeys_firstKept() {
+        XCTAssertEqual(TraceState.normalize("foo=1,bar=2,foo=3"), "foo=1,bar=2")
+        XCTAssertEqual(TraceState.normalize("a=1, a=1 ,b=2,b=3,a=4"), "a=1,b=2")
+        XCTAssertEqual(TraceState.normalize("a@x=1,a=2,a@x=3"), "a@x=1,a=2", "keys compare whole")
+    }
+
+    /// An invalid member is left out alone ("Invalid tracestate entries MAY also be discarded"),
+    /// the valid ones keep their order.
+    func test_normalize_invalidMembers_droppedAlone() {
+        let key257 = String(repeating: "k", count: 257)
+        let value257 = String(repeating: "v", count: 257)
+        XCTAssertEqual(
+            TraceState.normalize("a=1,Foo=2,b=2,c,=3,\(key257)=4,d=\(value257),e=x=y,f=ok"), "a=1,b=2,f=ok")
+        XCTAssertEqual(TraceState.normalize("a=\u{7F},b=é,c=1"), "c=1")
+        XCTAssertNil(TraceState.normalize("Foo=1,bar"), "no valid member: no tracestate")
+    }
+
+    /// Invalid and duplicate members do not count toward the 32.
+    func test_normalize_invalidAndDuplicates_notCounted() {
+        let valid = (0..<32).map { "k\($0)=v" }
+        let noisy = ["X=1", valid[0], "k0=again"] + valid.dropFirst() + ["k32=v"]
+        XCTAssertEqual(TraceState.normalize(noisy.joined(separator: ",")), valid.joined(separator: ","))
     }
 
     func test_extract_combinesFieldsAcrossHeadersAndCountsTogether() {
-        let a = (0..<20).map { "a\($0)=v" }.joined(separator: ",")
-        let b = (0..<13).map { "b\($0)=v" }.joined(separator: ",")
-        XCTAssertNil(TraceState.extract(from: TestHeaders([("tracestate", a), ("tracestate", b)])))
+        let a = (0..<20).map { "a\($0)=v" }
+        let b = (0..<13).map { "b\($0)=v" }
+        XCTAssertEqual(
+            TraceState.extract(
+                from: TestHeaders([("tracestate", a.joined(separator: ",")), ("tracestate", b.joined(separator: ","))])),
+            (a + b).prefix(32).joined(separator: ","))
         XCTAssertEqual(
             TraceState.extract(from: TestHeaders([("tracestate", "x=1"), ("TraceState", "y=2")])),
             "x=1,y=2")
+        XCTAssertEqual(
+            TraceState.extract(from: TestHeaders([("tracestate", "x=1,y=2"), ("tracestate", "x=3,z=4")])),
+            "x=1,y=2,z=4", "a key repeated in a later field")
     }
 }

@@ -49,9 +49,9 @@ final class ReporterTargetTests: XCTestCase {
     }
 
     func test_parse_unknownScheme_namesForms() {
-        assertRejected("foo://x", mentioning: "expected jaeger-udp://HOST:PORT")
-        assertRejected("http://127.0.0.1:9411", mentioning: "expected jaeger-udp://HOST:PORT")
-        assertRejected("", mentioning: "expected jaeger-udp://HOST:PORT")
+        assertRejected("foo://x", mentioning: "jaeger-udp://HOST:PORT")
+        assertRejected("http://127.0.0.1:9411", mentioning: "jaeger-udp://HOST:PORT")
+        assertRejected("", mentioning: "jaeger-udp://HOST:PORT")
     }
 
     func test_parse_badOrMissingHostOrPort_rejected() {

@@ -18,6 +18,9 @@ struct ConnectionRecord {
     var failure: TLSError?
     var connectError: Int32?
     var closed = false
+    /// Writes the transport refused (socket full, ciphertext held): the transfer tests check the
+    /// path was taken.
+    var refusedWrites = 0
 }
 
 /// Records shared between the loop and the test, with a wake-up for each change.
@@ -37,19 +40,18 @@ final class Recorder: @unchecked Sendable {
         changed.signal()
     }
 
-    var all: [ConnectionRecord] { records.withLock { $0 } }
-
     /// Waits until record `index` exists and satisfies `condition`; returns it either way (nil
-    /// when it never existed).
+    /// when it never existed). The condition is checked under the lock and nothing is copied out
+    /// until it holds: a copy held by this thread would make the loop's next append to `received`
+    /// copy megabytes (copy-on-write), once per read.
     func wait(_ index: Int = 0, timeout: TimeInterval = 15, until condition: (ConnectionRecord) -> Bool)
         -> ConnectionRecord?
     {
         let end = Date().addingTimeInterval(timeout)
         while true {
-            let all = self.all
-            if index < all.count && condition(all[index]) { return all[index] }
+            let done = records.withLock { index < $0.count && condition($0[index]) }
             let left = end.timeIntervalSinceNow
-            if left <= 0 { return index < all.count ? all[index] : nil }
+            if done || left <= 0 { return records.withLock { index < $0.count ? $0[index] : nil } }
             _ = changed.wait(timeout: .now() + left)
         }
     }
@@ -64,7 +66,7 @@ struct ReadStyle {
     var pauseAfterRead = false
 }
 
-func setSmallBuffers(_ fd: Int32, bytes: Int32 = 4096) {
+func setSmallBuffers(_ fd: Int32, bytes: Int32 = 32 * 1024) {
     var size = bytes
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -114,7 +116,7 @@ final class HarnessConnection: EventHandler {
     func onReadable() {
         if finished || paused { return }
         var reads = 0
-        while reads < style.readsPerEvent && out.readableCount < highWater {
+        while reads < style.readsPerEvent && !backlogged {
             let r = readBuffer.withUnsafeMutableBytes { transport.read(into: $0) }
             switch r {
             case .bytes(let n):
@@ -180,6 +182,7 @@ final class HarnessConnection: EventHandler {
             switch out.write(to: transport) {
             case .bytes: continue
             case .wouldBlock:
+                recorder.update(index) { $0.refusedWrites += 1 }
                 updateInterest()
                 return
             case .eof: return fail(EPIPE)
@@ -195,8 +198,12 @@ final class HarnessConnection: EventHandler {
         updateInterest()
     }
 
+    /// An echo stops reading while its answer is backed up; a sender keeps reading (its peer may
+    /// be an echo waiting for us to read before it reads more).
+    private var backlogged: Bool { echo && out.readableCount >= highWater }
+
     private func updateInterest() {
-        let readable = !paused && !peerEnded && out.readableCount < highWater
+        let readable = !paused && !peerEnded && !backlogged
         transport.setInterest(readable: readable, writable: !out.isEmpty)
     }
 
@@ -253,6 +260,9 @@ final class EchoServer: @unchecked Sendable {
     }
 
     private func accept(_ fd: Int32) {
+        // As the proxy's listener does: with small buffers, Nagle and delayed ACKs would add 40 ms
+        // per round trip.
+        Socket.setNoDelay(fd)
         if smallBuffers { setSmallBuffers(fd) }
         let transport: TLSTransport
         do {

@@ -6,8 +6,19 @@ import XCTest
 /// Runs scheduled deliveries when the test says so, like a loop's later tasks.
 final class ManualScheduler: ReadinessScheduler {
     private(set) var queued: [() -> Void] = []
+    /// Delayed work with its delay; it runs only when the test says the time has passed.
+    private(set) var delayed: [(ms: Int, body: () -> Void)] = []
 
     func runLater(_ body: @escaping () -> Void) { queued.append(body) }
+
+    func runLater(afterMs delay: Int, _ body: @escaping () -> Void) { delayed.append((delay, body)) }
+
+    /// Runs the delayed work as if its time had come.
+    func runDelayed() {
+        let work = delayed
+        delayed = []
+        for w in work { w.body() }
+    }
 
     /// Runs what is queued now (not what those runs queue); returns how many ran.
     @discardableResult

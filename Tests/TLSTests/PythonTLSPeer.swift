@@ -155,6 +155,7 @@ final class PythonTLSPeer {
                 tls.unwrap()
             elif action == "send":
                 tls.sendall(pattern(int(arg)))
+                report(event="sent")
                 data, clean = read_to_end(tls)
                 report(event="eof", clean=clean, bytes=len(data))
                 if clean:
@@ -173,7 +174,8 @@ final class PythonTLSPeer {
             elif action == "request":
                 tls.sendall(arg.encode())
                 data, clean = read_to_end(tls)
-                report(event="eof", clean=clean, bytes=len(data), text=data.decode(errors="replace"))
+                report(event="eof", clean=clean, bytes=len(data), text=data[:200].decode(errors="replace"),
+                       pattern=data == pattern(len(data)))
 
         def serve(tls):
             report(event="handshake", version=tls.version(), cipher=tls.cipher()[0],
@@ -185,9 +187,10 @@ final class PythonTLSPeer {
             tls.close()
 
         def small(s):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if a.small_buffers:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
 
         if server:
             ls = socket.socket()
@@ -197,6 +200,7 @@ final class PythonTLSPeer {
             ls.listen(8)
             report(event="listening", port=ls.getsockname()[1])
             raw, _ = ls.accept()
+            small(raw)
             try:
                 tls = ctx.wrap_socket(raw, server_side=True, suppress_ragged_eofs=False)
             except (ssl.SSLError, OSError) as e:

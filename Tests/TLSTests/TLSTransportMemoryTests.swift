@@ -256,6 +256,41 @@ final class TLSTransportMemoryTests: XCTestCase {
         XCTAssertEqual(f.handler.readOnce(), .error(EBADF))
     }
 
+    /// Trap: a handler closing as soon as its writes were taken (the proxy after a response to a
+    /// client that half-closed) must not lose the ciphertext the socket had no room for.
+    func test_closeRightAfterWrites_heldCiphertextStillSent_thenSocketClosed() throws {
+        let f = try establishedServer()
+        f.socket.writeCapacity = 1000
+        let body = pattern(50_000)
+        XCTAssertEqual(f.handler.write(body), .bytes(50_000))
+        f.handler.call { $0.close() }
+        XCTAssertFalse(f.socket.isClosed, "held ciphertext keeps the socket open")
+        XCTAssertEqual(f.handler.readOnce(), .error(EBADF), "but the transport is closed to its handler")
+        let callbacks = f.handler.readableCount + f.handler.writableCount
+        f.socket.writeCapacity = nil
+        f.pump()
+        XCTAssertTrue(f.socket.isClosed)
+        XCTAssertEqual(f.handler.readableCount + f.handler.writableCount, callbacks, "no callbacks after close")
+        let read = f.peerReads()
+        assertSameBytes(read.bytes, body)
+        XCTAssertEqual(read.last, .closed)
+        XCTAssertTrue(f.peer.receivedCloseNotify)
+        f.scheduler.runDelayed()
+        XCTAssertTrue(f.socket.isClosed)
+    }
+
+    func test_closeWithHeldCiphertext_peerNeverReads_closedAfterGrace() throws {
+        let f = try establishedServer()
+        f.socket.writeCapacity = 0
+        XCTAssertEqual(f.handler.write(pattern(5000)), .bytes(5000))
+        f.handler.call { $0.close() }
+        f.pump()
+        XCTAssertFalse(f.socket.isClosed)
+        XCTAssertEqual(f.scheduler.delayed.map(\.ms), [f.transport.closeGraceMs])
+        f.scheduler.runDelayed()
+        XCTAssertTrue(f.socket.isClosed, "the grace period bounds how long a closed transport holds its socket")
+    }
+
     // MARK: client side
 
     func test_client_handshakeStartsWhenConnectCompletes_thenWritable() throws {

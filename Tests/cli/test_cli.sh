@@ -89,9 +89,14 @@ FLAGS=(--listen --upstream --demo --service-name --admin --threads --reporter --
     --upstream-connect-timeout-ms --upstream-timeout-ms --send-timeout-ms --drain-timeout-ms --access-log
     --allow-connect --headers-with-underscores --print-config --listen-tls --tls-cert --tls-key --tls-client-ca
     --tls-ciphers --tls-min-version --tls-handshake-timeout-ms --upstream-ca --upstream-server-name --upstream-cert
-    --upstream-key --upstream-insecure --collector-ca --collector-cert --collector-key)
+    --upstream-key --upstream-insecure --collector-ca --collector-cert --collector-key --otlp-protocol
+    --otlp-compression --otlp-header --otlp-timeout-ms --span-attributes --trust-forwarded --route --routes-file
+    --no-trace-path --capture-request-header --capture-response-header --redact-query --access-log-format
+    --request-id --ignore-incoming-context)
 ENVS=(OTEL_SERVICE_NAME JAEGER_SERVICE_NAME JAEGER_AGENT_HOST JAEGER_AGENT_PORT
-    JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_PARAM OTEL_PROPAGATORS)
+    JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_PARAM OTEL_TRACES_SAMPLER OTEL_TRACES_SAMPLER_ARG OTEL_PROPAGATORS
+    OTEL_EXPORTER_OTLP_ENDPOINT OTEL_TRACES_EXPORTER OTEL_RESOURCE_ATTRIBUTES OTEL_SEMCONV_STABILITY_OPT_IN
+    OTEL_SDK_DISABLED)
 
 for h in --help -h; do
     run -- "$h"
@@ -154,8 +159,12 @@ expect_usage_error "sampler const:2" --sampler -- --demo --sampler const:2
 expect_usage_error "sampler probabilistic > 1" --sampler -- --demo --sampler probabilistic:1.5
 expect_usage_error "sampler probabilistic nan" --sampler -- --demo --sampler probabilistic:nan
 expect_usage_error "sampler ratelimiting negative" --sampler -- --demo --sampler ratelimiting:-1
+expect_usage_error "sampler traceidratio without ratio" --sampler -- --demo --sampler traceidratio
+expect_usage_error "sampler parentbased_traceidratio > 1" --sampler -- --demo --sampler parentbased_traceidratio:2
+expect_usage_error "sampler always_on with a parameter" --sampler -- --demo --sampler always_on:1
 expect_usage_error "propagation unknown" --propagation -- --demo --propagation w3c,xray
 expect_usage_error "propagation empty item" --propagation -- --demo --propagation w3c,,b3
+expect_usage_error "propagation none with a format" --propagation -- --demo --propagation none,w3c
 expect_usage_error "span-kind unknown" --span-kind -- --demo --span-kind producer
 expect_usage_error "max-packet-bytes too large" --max-packet-bytes -- --demo --max-packet-bytes 70000
 expect_usage_error "access-log empty" --access-log -- --demo --access-log ""
@@ -187,6 +196,46 @@ expect_usage_error "upstream-cert without key" --upstream-key -- --upstream http
 expect_usage_error "collector-ca without https reporter" --collector-ca -- --demo --collector-ca /ca.pem
 expect_usage_error "upstream ftp" --upstream -- --upstream ftp://127.0.0.1:1
 
+# OTLP, attribute names, routes, capture and request ids.
+expect_usage_error "otlp grpc" OTEL_EXPORTER_OTLP_PROTOCOL OTEL_EXPORTER_OTLP_PROTOCOL=grpc -- --demo
+expect_usage_error "otlp protocol flag" --otlp-protocol -- --demo --otlp-protocol grpc
+expect_usage_error "otlp header" --otlp-header -- --demo --otlp-header "no-equals"
+expect_usage_error "otlp headers env" OTEL_EXPORTER_OTLP_HEADERS "OTEL_EXPORTER_OTLP_HEADERS=a" -- --demo
+expect_usage_error "traces exporter" OTEL_TRACES_EXPORTER OTEL_TRACES_EXPORTER=prometheus -- --demo
+expect_usage_error "span-attributes" --span-attributes -- --demo --span-attributes new
+expect_usage_error "route without slash" --route -- --demo --route users/{id}
+expect_usage_error "route with query" --route -- --demo --route "/a?b"
+expect_usage_error "capture cookie" --capture-request-header -- --demo --capture-request-header Cookie
+expect_usage_error "capture authorization" --capture-response-header -- --demo \
+    --capture-response-header authorization
+expect_usage_error "request-id" --request-id -- --demo --request-id always
+expect_usage_error "access-log-format" --access-log-format -- --demo --access-log-format xml
+expect_config "otlp from the environment" OTEL_EXPORTER_OTLP_ENDPOINT=http://col:4318 \
+    "OTEL_EXPORTER_OTLP_HEADERS=api-key=s%20cret" OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json \
+    OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_EXPORTER_OTLP_COMPRESSION=gzip OTEL_EXPORTER_OTLP_TIMEOUT=3000 \
+    "OTEL_RESOURCE_ATTRIBUTES=service.name=shop,deployment.environment=prod%2Feu" -- \
+    --upstream http://127.0.0.1:1 ::: "reporter = otlp+http://col:4318" "otlp-protocol = http/json" \
+    "otlp-compression = gzip" "otlp-headers = api-key" "otlp-timeout-ms = 3000" "service-name = shop" \
+    "resource-attributes = service.name=shop,deployment.environment=prod/eu"
+expect_config "otlp traces endpoint as is" OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://col:4318 \
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://other:1 -- --upstream http://127.0.0.1:1 ::: "reporter = otlp+https://col:4318/"
+expect_config "flags over otlp env" OTEL_EXPORTER_OTLP_PROTOCOL=http/json OTEL_EXPORTER_OTLP_ENDPOINT=http://c:1 -- \
+    --upstream http://127.0.0.1:1 --reporter otlp+http://x --otlp-protocol http/protobuf --otlp-header A=1 ::: \
+    "reporter = otlp+http://x:4318" "otlp-protocol = http/protobuf" "otlp-headers = A"
+expect_config "traces exporter list" OTEL_TRACES_EXPORTER=otlp,zipkin,console -- --upstream http://127.0.0.1:1 ::: \
+    "reporter = otlp+http://localhost:4318 zipkin+http://localhost:9411 stdout"
+expect_config "sdk disabled" OTEL_SDK_DISABLED=true OTEL_EXPORTER_OTLP_ENDPOINT=http://c:1 -- --demo ::: \
+    "reporter = none"
+expect_config "semconv opt-in" OTEL_SEMCONV_STABILITY_OPT_IN=messaging,http/dup -- --demo ::: "span-attributes = both"
+expect_config "span attributes flag wins" OTEL_SEMCONV_STABILITY_OPT_IN=http -- --demo --span-attributes legacy ::: \
+    "span-attributes = legacy"
+expect_config "routes, exclusions, capture, ids" -- --demo --route /users/{id} --route /files/* \
+    --no-trace-path /healthz --no-trace-path /metrics* --capture-request-header X-Tenant \
+    --capture-response-header Content-Type --redact-query --request-id pass --access-log-format json \
+    --trust-forwarded ::: "routes = /users/{id} /files/*" "no-trace-paths = /healthz /metrics*" \
+    "capture-request-headers = x-tenant" "capture-response-headers = content-type" "redact-query = true" \
+    "request-id = pass" "access-log-format = json" "trust-forwarded = true"
+
 # Bad environment values name the variable.
 expect_usage_error "env sampler type remote" JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_TYPE=remote -- --demo
 expect_usage_error "env sampler param without type" JAEGER_SAMPLER_PARAM JAEGER_SAMPLER_PARAM=1 -- --demo
@@ -196,13 +245,24 @@ expect_usage_error "env probabilistic out of range" JAEGER_SAMPLER_PARAM \
 expect_usage_error "env agent port" JAEGER_AGENT_PORT JAEGER_AGENT_PORT=http -- --demo
 expect_usage_error "env agent host" JAEGER_AGENT_HOST "JAEGER_AGENT_HOST=a b" -- --demo
 expect_usage_error "env propagators unknown" OTEL_PROPAGATORS OTEL_PROPAGATORS=xray -- --demo
-expect_usage_error "env propagators only baggage" OTEL_PROPAGATORS OTEL_PROPAGATORS=baggage -- --demo
+expect_usage_error "env propagators none with a format" OTEL_PROPAGATORS OTEL_PROPAGATORS=none,b3 -- --demo
+expect_usage_error "env propagators flag-only name" OTEL_PROPAGATORS OTEL_PROPAGATORS=w3c -- --demo
+expect_usage_error "env traces sampler unknown" OTEL_TRACES_SAMPLER OTEL_TRACES_SAMPLER=sometimes -- --demo
+expect_usage_error "env traces sampler remote" OTEL_TRACES_SAMPLER OTEL_TRACES_SAMPLER=jaeger_remote -- --demo
+expect_usage_error "env traces sampler arg out of range" OTEL_TRACES_SAMPLER_ARG \
+    OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=1.5 -- --demo
+expect_usage_error "env traces sampler arg not a number" OTEL_TRACES_SAMPLER_ARG \
+    OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=half -- --demo
+# The winner decides: an invalid Jaeger variable behind OTEL_TRACES_SAMPLER is not read.
+expect_config "OTEL_TRACES_SAMPLER wins over an invalid JAEGER_SAMPLER_TYPE" OTEL_TRACES_SAMPLER=always_off \
+    JAEGER_SAMPLER_TYPE=remote -- --demo ::: "sampler = always_off"
 
 # --- resolved configuration -------------------------------------------------------------------
 expect_config "defaults" -- --upstream http://127.0.0.1:3000 ::: \
     "listen = 127.0.0.1:8080" "upstream = http://127.0.0.1:3000" "admin = 127.0.0.1:9901" \
-    "reporter = none" "sampler = const:1" "propagation = w3c,b3,jaeger" "span-kind = server" \
+    "reporter = none" "sampler = const:1" "propagation = w3c,b3multi,jaeger" "span-kind = server" \
     "service-name = traceproxy" "collapse-ids = true" "traceresponse = true" "access-log = none" \
+    "ignore-incoming-context = false" \
     "allow-connect = false" "headers-with-underscores = drop" "send-timeout-ms = 60000"
 expect_config "demo implies stdout reporter" -- --demo ::: "demo = true" "upstream = none" \
     "reporter = stdout"
@@ -210,7 +270,7 @@ expect_config "demo with reporter none" -- --demo --reporter none ::: "reporter 
 expect_config "every flag" -- --listen [::1]:8081 --upstream http://[::1]:3000/ \
     --service-name svc --admin off --threads 3 --reporter jaeger-udp://127.0.0.1:6831 \
     --reporter zipkin+http://localhost:9411/custom/spans --sampler probabilistic:0.5 \
-    --propagation jaeger,W3C --span-kind client --no-collapse-ids --no-traceresponse \
+    --propagation jaeger,W3C --span-kind client --no-collapse-ids --no-traceresponse --ignore-incoming-context \
     --flush-interval-ms 60000 --max-batch-spans 5 --max-queue-spans 50 --max-packet-bytes 1500 \
     --zipkin-gzip --max-header-bytes 8192 --max-headers 20 --max-connections 7 \
     --upstream-max-idle 9 --header-timeout-ms 2000 --idle-timeout-ms 3000 --body-timeout-ms 4000 \
@@ -218,7 +278,7 @@ expect_config "every flag" -- --listen [::1]:8081 --upstream http://[::1]:3000/ 
     --access-log - --allow-connect --headers-with-underscores REJECT --send-timeout-ms 7000 ::: \
     "listen = [::1]:8081" "upstream = http://[::1]:3000" "service-name = svc" "admin = off" \
     "threads = 3" "reporter = jaeger-udp://127.0.0.1:6831 zipkin+http://localhost:9411/custom/spans" \
-    "sampler = probabilistic:0.5" "propagation = jaeger,w3c" "span-kind = client" \
+    "sampler = probabilistic:0.5" "propagation = jaeger,w3c" "ignore-incoming-context = true" "span-kind = client" \
     "collapse-ids = false" "traceresponse = false" "flush-interval-ms = 60000" \
     "max-batch-spans = 5" "max-queue-spans = 50" "max-packet-bytes = 1500" "zipkin-gzip = true" \
     "max-header-bytes = 8192" "max-headers = 20" "max-connections = 7" \
@@ -264,7 +324,38 @@ expect_config "env const sampler param 0" JAEGER_SAMPLER_TYPE=const JAEGER_SAMPL
 expect_config "--sampler beats env" JAEGER_SAMPLER_TYPE=const JAEGER_SAMPLER_PARAM=0 \
     -- --demo --sampler const:1 ::: "sampler = const:1"
 expect_config "OTEL_PROPAGATORS" OTEL_PROPAGATORS=b3multi,baggage,tracecontext,b3 -- --demo ::: \
-    "propagation = b3,w3c"
+    "propagation = b3multi,w3c,b3single"
+expect_config "OTEL_PROPAGATORS b3 is the single header" OTEL_PROPAGATORS=b3 -- --demo ::: \
+    "propagation = b3single"
+expect_config "OTEL_PROPAGATORS default of the SDKs" OTEL_PROPAGATORS=tracecontext,baggage -- --demo ::: \
+    "propagation = w3c"
+expect_config "OTEL_PROPAGATORS baggage alone" OTEL_PROPAGATORS=baggage -- --demo ::: "propagation = none"
+expect_config "OTEL_PROPAGATORS none" OTEL_PROPAGATORS=NONE -- --demo ::: "propagation = none"
+expect_config "--propagation b3 stays multi" -- --demo --propagation b3 ::: "propagation = b3multi"
+expect_config "--propagation OpenTelemetry names" -- --demo --propagation tracecontext,b3single,b3multi,baggage ::: \
+    "propagation = w3c,b3single,b3multi"
+expect_config "--propagation none" -- --demo --propagation none ::: "propagation = none"
+expect_config "--ignore-incoming-context" -- --demo --ignore-incoming-context ::: "ignore-incoming-context = true"
+# Every OTEL_TRACES_SAMPLER value; the parent-based ones print as the Jaeger spelling they equal.
+for pair in always_on=always_on always_off=always_off traceidratio=traceidratio:0.25 \
+    parentbased_always_on=const:1 parentbased_always_off=const:0 parentbased_traceidratio=probabilistic:0.25; do
+    expect_config "OTEL_TRACES_SAMPLER=${pair%%=*}" OTEL_TRACES_SAMPLER="${pair%%=*}" OTEL_TRACES_SAMPLER_ARG=0.25 \
+        -- --demo ::: "sampler = ${pair#*=}"
+done
+expect_config "OTEL_TRACES_SAMPLER_ARG defaults to 1.0" OTEL_TRACES_SAMPLER=traceidratio -- --demo ::: \
+    "sampler = traceidratio:1.0"
+expect_config "OTEL_TRACES_SAMPLER is case-insensitive" OTEL_TRACES_SAMPLER=ParentBased_TraceIdRatio \
+    OTEL_TRACES_SAMPLER_ARG=0.5 -- --demo ::: "sampler = probabilistic:0.5"
+expect_config "OTEL_TRACES_SAMPLER_ARG alone is ignored" OTEL_TRACES_SAMPLER_ARG=0.1 -- --demo ::: \
+    "sampler = const:1"
+expect_config "OTEL_TRACES_SAMPLER wins over JAEGER_SAMPLER_*" OTEL_TRACES_SAMPLER=always_on \
+    JAEGER_SAMPLER_TYPE=const JAEGER_SAMPLER_PARAM=0 -- --demo ::: "sampler = always_on"
+expect_config "--sampler wins over OTEL_TRACES_SAMPLER" OTEL_TRACES_SAMPLER=always_off -- --demo \
+    --sampler ratelimiting:2 ::: "sampler = ratelimiting:2.0"
+for pair in always_on=always_on ALWAYS_OFF=always_off traceidratio:0.1=traceidratio:0.1 \
+    parentbased_always_on=const:1 parentbased_always_off=const:0 parentbased_traceidratio:0.1=probabilistic:0.1; do
+    expect_config "--sampler ${pair%%=*}" -- --demo --sampler "${pair%%=*}" ::: "sampler = ${pair#*=}"
+done
 expect_config "--propagation beats env" OTEL_PROPAGATORS=jaeger -- --demo --propagation w3c ::: \
     "propagation = w3c"
 

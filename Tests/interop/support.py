@@ -19,6 +19,7 @@ import queue
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -91,16 +92,21 @@ class _UpstreamHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def setup(self):
+        _tls_handshake(self)
+        super().setup()
+
     def _handle(self):
         n = int(self.headers.get("Content-Length") or 0)
-        if n:
-            self.rfile.read(n)
+        received = self.rfile.read(n) if n else b""
         up: Upstream = self.server.owner  # type: ignore[attr-defined]
         up.record(SeenRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
                               time.monotonic()))
         parts = [p for p in self.path.split("?", 1)[0].split("/") if p]
         body = b"ok\n"
-        if parts[:1] == ["slow"] and len(parts) == 2:
+        if parts == ["echo"]:
+            body = received
+        elif parts[:1] == ["slow"] and len(parts) == 2:
             time.sleep(int(parts[1]) / 1000.0)
             body = b"slow " + parts[1].encode() + b" done\n"
         elif parts[:1] == ["bytes"] and len(parts) == 2:
@@ -116,20 +122,68 @@ class _UpstreamHandler(http.server.BaseHTTPRequestHandler):
 
 
 class _Server(http.server.ThreadingHTTPServer):
+    """With `tls` (a server-side ssl.SSLContext) every accepted connection is wrapped; its handshake
+    runs in the connection's own thread (setup), so a stalled client cannot block accepting."""
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 512
     block_on_close = False
+    tls: Optional[ssl.SSLContext] = None
+
+    def server_activate(self):
+        super().server_activate()
+        self.stats_lock = threading.Lock()
+        self.accepted = 0  # TCP connections accepted
+        self.closed = 0  # connections the server has finished with and closed
+        self.handshakes = 0  # TLS handshakes completed
+        self.handshake_errors: list[str] = []
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        with self.stats_lock:
+            self.accepted += 1
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+    def shutdown_request(self, request):
+        super().shutdown_request(request)
+        with self.stats_lock:
+            self.closed += 1
+
+    def handle_error(self, request, client_address):
+        if self.tls is None:
+            super().handle_error(request, client_address)
+        # a refused TLS handshake is expected in TLS tests: recorded by _tls_handshake, not printed
+
+
+def _tls_handshake(handler: http.server.BaseHTTPRequestHandler):
+    """Completes the server side of the handshake (TLS servers only); a failure is recorded and
+    ends the connection."""
+    srv: _Server = handler.server  # type: ignore[assignment]
+    if not isinstance(handler.request, ssl.SSLSocket):
+        return
+    handler.request.settimeout(handler.timeout)
+    try:
+        handler.request.do_handshake()
+    except (OSError, ValueError) as e:
+        with srv.stats_lock:
+            srv.handshake_errors.append(f"{type(e).__name__}: {e}")
+        raise
+    with srv.stats_lock:
+        srv.handshakes += 1
 
 
 class Upstream:
-    """Origin server. Paths: /slow/MS sleeps MS ms, /bytes/N returns N bytes, anything else 'ok'."""
+    """Origin server. Paths: /slow/MS sleeps MS ms, /bytes/N returns N bytes, POST /echo returns the
+    request body, anything else 'ok'. With `tls` (a server-side ssl.SSLContext) it speaks HTTPS."""
 
-    def __init__(self):
+    def __init__(self, tls: Optional[ssl.SSLContext] = None):
         self.server = _Server((HOST, 0), _UpstreamHandler)
+        self.server.tls = tls
         self.server.owner = self  # type: ignore[attr-defined]
         self.port = self.server.server_address[1]
-        self.url = f"http://{HOST}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{HOST}:{self.port}"
         self._lock = threading.Lock()
         self.requests: list[SeenRequest] = []
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -167,6 +221,7 @@ class JSpan:
     duration: int
     tags: dict
     references: list  # [(refType, trace_id, span_id)]
+    logs: list = dataclasses.field(default_factory=list)  # [{field key: value}] in the batch's order
 
 
 def _u(v) -> int:
@@ -263,7 +318,8 @@ class JaegerAgent:
                 flags=s.flags or 0, start_time=s.startTime or 0, duration=s.duration or 0,
                 tags={t.key: _tag_value(t) for t in (s.tags or [])},
                 references=[(r.refType, (_u(r.traceIdHigh) << 64) | _u(r.traceIdLow), _u(r.spanId))
-                            for r in (s.references or [])]))
+                            for r in (s.references or [])],
+                logs=[{t.key: _tag_value(t) for t in (lg.fields or [])} for lg in (s.logs or [])]))
         with self._lock:
             self.sizes.append(len(data))
             self.message_types.append(mtype)
@@ -343,6 +399,10 @@ class _ZipkinHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def setup(self):
+        _tls_handshake(self)
+        super().setup()
+
     def do_POST(self):
         col: ZipkinCollector = self.server.owner  # type: ignore[attr-defined]
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -367,11 +427,15 @@ class _ZipkinHandler(http.server.BaseHTTPRequestHandler):
 
 
 class ZipkinCollector:
-    def __init__(self):
+    """POST /api/v2/spans, validated against the schema. With `tls` (a server-side ssl.SSLContext)
+    it speaks HTTPS (`zipkin+https://`)."""
+
+    def __init__(self, tls: Optional[ssl.SSLContext] = None):
         self.server = _Server((HOST, 0), _ZipkinHandler)
+        self.server.tls = tls
         self.server.owner = self  # type: ignore[attr-defined]
         self.port = self.server.server_address[1]
-        self.url = f"zipkin+http://{HOST}:{self.port}"
+        self.url = f"zipkin+{'https' if tls else 'http'}://{HOST}:{self.port}"
         self._lock = threading.Lock()
         self.posts: list[ZipkinPost] = []
         self.spans: list[dict] = []

@@ -1,6 +1,7 @@
 // libFuzzer target: all propagation codecs at once, in the proxy's default order
-// (w3c, b3, jaeger), so that headers of several formats in one request interact: extract takes
-// the first valid one and the round trip must still read back the same ids in every format.
+// (w3c, b3, jaeger) with the single-header B3 encoding beside the multi one, so that headers of
+// several formats in one request interact: extract takes the first valid one and the round trip
+// must still read back the same ids in every format.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPropagation(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -11,5 +12,5 @@ public func fuzzPropagation(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-let defaultOrder = Propagator(formats: [.w3c, .b3, .jaeger])
-let reversedOrder = Propagator(formats: [.jaeger, .b3, .w3c])
+let defaultOrder = Propagator(formats: [.w3c, .b3, .b3Single, .jaeger])
+let reversedOrder = Propagator(formats: [.jaeger, .b3Single, .b3, .w3c])

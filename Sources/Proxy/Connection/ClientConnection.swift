@@ -123,9 +123,14 @@ final class ClientConnection: EventHandler {
             } else {
                 relayResponse()
             }
-        case .closed(let errno):
+        case .closed(let errno, let tls):
             let end = machine.exchange == nil ? .nothing : relay.endOnClose()
-            perform(machine.upstreamClosed(errno: errno, end: end, now: now))
+            // A TLS refusal is its own failure, not a stale connection to retry.
+            if let tls, machine.exchange != nil, end != .complete {
+                perform(machine.upstreamFailed(.upstreamTLS(tls), now: now))
+            } else {
+                perform(machine.upstreamClosed(errno: errno, end: end, now: now))
+            }
         case .connectFailed(let errno, let tls):
             perform(machine.upstreamFailed(tls.map { .upstreamTLS($0) } ?? .upstreamConnect(errno: errno), now: now))
         case .drained:
@@ -171,6 +176,9 @@ final class ClientConnection: EventHandler {
         exchange = Exchange(
             head: head, trace: RequestTracer.decide(head: head, ctx: ctx), startWallMicros: reader.startWall,
             startNs: reader.startNs, tls: tls)
+        if ctx.config.requestID == .generate && head.firstValueRange(lowercasedName: "x-request-id") == nil {
+            exchange!.generatedRequestID = TraceID.random(using: &ctx.random)
+        }
         relay.begin(head)
         ctx.metrics.spansStarted.add()
         perform(machine.requestHead(.init(head), now: now))
@@ -228,6 +236,11 @@ final class ClientConnection: EventHandler {
         guard let request = exchange?.head else { return }
         if exchange!.firstByteNs == 0 { exchange!.firstByteNs = ctx.time.monotonicNs() }
         exchange!.status = head.status
+        for name in ctx.shared.capturedResponseHeaders {
+            if let value = head.firstValue(lowercasedName: name) {
+                exchange!.capturedResponseHeaders.append((name, value))
+            }
+        }
         let framing = relay.chooseFraming(for: head, request: request)
         let action = machine.responseHead(
             status: head.status, keepAlive: head.keepAlive, framingNeedsClose: framing == .close, now: now)
@@ -236,7 +249,7 @@ final class ClientConnection: EventHandler {
     }
 
     private func appendTraceResponse(_ out: inout [UInt8]) {
-        guard ctx.config.traceResponse, let ex = exchange else { return }
+        guard ctx.config.traceResponse, let ex = exchange, !ex.trace.untraced else { return }
         TraceResponse.appendField(ex.trace.outgoing, to: &out)
     }
 

@@ -18,6 +18,10 @@ struct Exchange {
     var errorMessage: String?
     /// The client connection's TLS (nil for plain HTTP).
     let tls: TLSFacts?
+    /// The `X-Request-Id` the proxy made for this request (`--request-id generate`), if it did.
+    var generatedRequestID: TraceID?
+    /// `--capture-response-header` values, copied from the relayed response head.
+    var capturedResponseHeaders: [(name: String, value: String)] = []
 
     init(head: HTTPHead, trace: TraceDecision, startWallMicros: Int64, startNs: Int64, tls: TLSFacts? = nil) {
         self.head = head
@@ -41,4 +45,8 @@ struct Exchange {
 /// The trace context the proxy chose for a request: continued or new, and sampled or not.
 struct TraceDecision {
     var outgoing: OutgoingContext
+    /// `--no-trace-path`: no span; the client's context headers go upstream as they came.
+    var untraced = false
+    /// The incoming context the proxy did not continue (`--ignore-incoming-context`).
+    var link: SpanLink?
 }

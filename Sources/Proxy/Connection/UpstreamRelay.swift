@@ -18,7 +18,8 @@ final class UpstreamRelay {
     enum Notice {
         case connected
         case readable
-        case closed(errno: Int32)
+        /// `tls`: the TLS layer failed (a server refusing our certificate after the handshake, in TLS 1.3).
+        case closed(errno: Int32, tls: TLSError?)
         /// `tls`: the connection came up but its TLS handshake failed.
         case connectFailed(errno: Int32, tls: TLSError?)
         /// The request bytes queued for the upstream fell below the low-water mark.
@@ -68,7 +69,8 @@ final class UpstreamRelay {
         up.expectResponse(to: requestMethod)
         ctx.withScratch { out in
             RequestTracer.buildForwardedHead(
-                ex.head, trace: ex.trace, peerHost: peerHost, secure: ex.tls != nil, ctx: ctx, into: &out)
+                ex.head, trace: ex.trace, peerHost: peerHost, secure: ex.tls != nil,
+                requestID: ex.generatedRequestID, ctx: ctx, into: &out)
             up.send(out)
         }
         if fresh { up.flushOutput() }
@@ -201,7 +203,7 @@ extension UpstreamRelay: UpstreamDelegate {
 
     func upstreamClosed(_ up: UpstreamConnection, errno: Int32) {
         guard up === connection else { return }
-        notify(.closed(errno: errno))
+        notify(.closed(errno: errno, tls: up.tlsFailure))
         if up === connection { release(reuse: false) }
     }
 
