@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Load benchmark: traceproxy against nginx and HAProxy in front of the same loopback upstream.
 #
-#   benchmarks/run.sh                 full run: 3 interleaved rounds, 64/256 connections,
-#                                     small and 16 KiB bodies, 5 s per cell (under 10 minutes)
-#   benchmarks/run.sh --quick         1 round, 64 connections, small body, 2 s (under 2 minutes)
-#   benchmarks/run.sh --smoke         --quick for CI: checks that every setup served requests and
-#                                     the tracing setups delivered spans; timings are not judged
+#   benchmarks/run.sh                 full run: 3 interleaved rounds, 5 s per cell: plain HTTP at
+#                                     64/256 connections with small and 16 KiB bodies; HTTPS in
+#                                     at 64 connections: keep-alive (both bodies), a new TLS
+#                                     connection per request (full and resumed handshakes)
+#                                     (about 13 minutes)
+#   benchmarks/run.sh --quick         1 round, 64 connections, small body, 2 s: plain HTTP, HTTPS
+#                                     keep-alive, full and resumed handshakes (about 2 minutes)
+#   benchmarks/run.sh --smoke         for CI: plain HTTP and HTTPS keep-alive cells only, 2 s; checks
+#                                     that every setup served requests (over TLS for the HTTPS
+#                                     ones), the tracing setups delivered spans and the TLS setups
+#                                     negotiated the same parameters; timings are not judged
 #   benchmarks/run.sh --out DIR       where latest.md / latest.png / latest.json go
 #                                     (default benchmarks/results, or results/quick for --quick)
-#   other flags (--rounds N, --duration S, --ports BASE) are passed to loadbench.py
+#   other flags (--rounds N, --duration S, --ports BASE, --hold N, --hold-tls N) go to loadbench.py
 #
-# Run as root on Debian 12: installs wrk, nginx, haproxy (and python3-venv) from apt when missing.
-# Nothing system-wide is configured or started: nginx and HAProxy run from a temp dir with their
-# own configs, pid files and ports, and every process started here is stopped on exit.
+# Run as root on Debian 12: installs wrk, nginx, haproxy, openssl, a C compiler (and python3-venv)
+# from apt when missing. Nothing system-wide is configured or started: nginx and HAProxy run from a
+# temp dir with their own configs, pid files and ports, the test certificates are made in that
+# temp dir, and every process started here is stopped on exit.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -23,7 +30,7 @@ for a in "$@"; do
     case "$a" in
     --quick | --smoke) mode=quick ;;
     -h | --help)
-        sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     esac
@@ -37,6 +44,10 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx-light)
 command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || need+=(haproxy)
 command -v python3 >/dev/null || need+=(python3)
+# openssl: the test CA and certificate, and the s_client check of what each TLS setup negotiates.
+command -v openssl >/dev/null || need+=(openssl)
+# A C compiler for wrk_full_handshake.c (the full-handshake cell; skipped without one).
+command -v cc >/dev/null || command -v gcc >/dev/null || need+=(gcc libc6-dev)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [[ ${#need[@]} -gt 0 ]]; then
     log "installing from apt: ${need[*]}"
@@ -71,7 +82,7 @@ log "building traceproxy (release)"
 bin="$(cd "$root" && swift build -c release --show-bin-path)/traceproxy"
 [[ -x $bin ]] || { echo "no traceproxy binary at $bin" >&2; exit 1; }
 
-# 1000 held connections plus 256 load connections, on both sides of each proxy.
+# 1000 held connections (2000 TLS) plus 256 load connections, on both sides of each proxy.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 log "running ($mode)"
