@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The interop suite: traceproxy (the release binary) against independent implementations from PyPI
 # (jaeger-client's Thrift code, Flask-OpenTracing + jaeger-client, jsonschema over our Zipkin v2 span
-# schema, zipkin2-span.schema.json),
+# schema, zipkin2-span.schema.json, opentelemetry-proto for OTLP, the OpenTelemetry Python SDK),
 # over real loopback sockets. test_tls.py covers TLS with certificates it makes at run time with the
 # `openssl` CLI: the HTTPS listener against curl, requests, Python's ssl, openssl s_client and the
 # websockets client (keep-alive, pipelining, 20 MB bodies, WebSocket upgrade, garbage and plain HTTP,
 # handshake timeout, old versions, ciphers, mTLS, SIGHUP certificate swap under load), https://
 # upstreams and zipkin+https:// collectors (http.server in ssl; verification, mTLS, --upstream-insecure)
-# and start-up errors; it needs `openssl` and `curl` on PATH.
+# and start-up errors; it needs `openssl` and `curl` on PATH. test_otlp.py covers the OTLP/HTTP
+# reporter against opentelemetry-proto's decoder and an app traced by the OpenTelemetry Python SDK.
 # Run from anywhere; it works from the repository root.
 #   TRACEPROXY                  binary under test (default .build/release/traceproxy, repo-relative)
 #   INTEROP_VENV                venv location (see setup_venv.sh)
@@ -23,7 +24,7 @@ PY="$(bash Tests/interop/setup_venv.sh | tail -n 1)" || { echo "interop: venv se
 failed=0
 
 echo "=== interop stage 1: pytest Tests/interop (TRACEPROXY=$TRACEPROXY)"
-# The suite takes ~30 s; the bound keeps a hung proxy from stalling CI.
+# The suite takes ~75 s (test_otlp.py ~45 s of it); the bound keeps a hung proxy from stalling CI.
 timeout -k 10 "${INTEROP_PYTEST_TIMEOUT_S:-180}" \
     "$PY" -W ignore::DeprecationWarning -m pytest -q -rfE -p no:cacheprovider Tests/interop "$@"
 rc=$?

@@ -14,6 +14,10 @@ fi
 # Pinned set. jaeger-client 4.8.0 vendors jaeger_client.thrift_gen (the independent decoder used by
 # the UDP agent); its reporter needs tornado + threadloop; Flask-OpenTracing 2.0.0 traces the app.
 # websockets (its sync client and server) drives the WebSocket upgrade over TLS in test_tls.py.
+# opentelemetry-proto decodes what the OTLP collector receives (protobuf and, through its JSON mapping,
+# OTLP/JSON); the SDK, its OTLP/HTTP exporter and the Flask and requests instrumentations trace the
+# OpenTelemetry app (otel_app.py). The instrumentations pin their exact API/SDK/semconv versions:
+# 0.66b1 goes with 1.45.1.
 REQS=(
     "jaeger-client==4.8.0"
     "thrift>=0.13,<0.30"
@@ -27,11 +31,20 @@ REQS=(
     "requests>=2.28,<3"
     "websockets>=13,<16"
     "pytest>=7,<9"
+    "opentelemetry-api==1.45.1"
+    "opentelemetry-sdk==1.45.1"
+    "opentelemetry-proto==1.45.1"
+    "opentelemetry-exporter-otlp-proto-http==1.45.1"
+    "opentelemetry-instrumentation-flask==0.66b1"
+    "opentelemetry-instrumentation-requests==0.66b1"
 )
 STAMP="$(printf '%s\n' "${REQS[@]}")"
 IMPORTS='import six, jaeger_client, jaeger_client.thrift_gen.agent.Agent, thrift.protocol.TCompactProtocol
 import tornado, threadloop, opentracing, flask, flask_opentracing, jsonschema, requests, pytest
-import websockets.sync.client, websockets.sync.server'
+import websockets.sync.client, websockets.sync.server
+import opentelemetry.proto.collector.trace.v1.trace_service_pb2, google.protobuf.json_format
+import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http.trace_exporter
+import opentelemetry.instrumentation.flask, opentelemetry.instrumentation.requests'
 
 if [ ! -x "$VENV/bin/python" ]; then
     if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then

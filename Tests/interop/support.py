@@ -469,7 +469,8 @@ class Proxy:
     """One traceproxy process. `stop()` sends SIGTERM and returns the exit code (None: had to kill)."""
 
     def __init__(self, upstream_url: str, reporters: list[str], service: str = "traceproxy-interop",
-                 extra: Optional[list[str]] = None, admin: bool = True, log_dir: Optional[str] = None):
+                 extra: Optional[list[str]] = None, admin: bool = True, log_dir: Optional[str] = None,
+                 env: Optional[dict] = None):
         self.port = free_port()
         self.admin_port = free_port() if admin else None
         self.args = [traceproxy_path(), "--listen", f"{HOST}:{self.port}", "--upstream", upstream_url,
@@ -480,6 +481,8 @@ class Proxy:
         self.args += extra or []
         fd, self.log_path = tempfile.mkstemp(prefix="traceproxy-", suffix=".log", dir=log_dir)
         self._log = os.fdopen(fd, "wb")
+        # env given: the test's OpenTelemetry/Jaeger variables replace any the caller's shell had
+        self.env = None if env is None else dict(clean_environ(), **env)
         self.proc: Optional[subprocess.Popen] = None
         self.returncode: Optional[int] = None
 
@@ -490,15 +493,34 @@ class Proxy:
     def start(self, timeout: float = 10.0) -> "Proxy":
         if not os.access(self.args[0], os.X_OK):
             raise FileNotFoundError(f"traceproxy binary {self.args[0]} (set $TRACEPROXY or build it)")
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
-        ok = wait_port(self.port, timeout, self.proc)
-        if ok and self.admin_port:
-            ok = wait_port(self.admin_port, timeout, self.proc)
-        if not ok:
+        for attempt in range(3):
+            self._log.flush()
+            log_start = os.path.getsize(self.log_path)
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self._log,
+                                         stderr=subprocess.STDOUT, env=self.env)
+            ok = wait_port(self.port, timeout, self.proc)
+            if ok and self.admin_port:
+                ok = wait_port(self.admin_port, timeout, self.proc)
+            if ok:
+                return self
             self.kill()
-            raise RuntimeError(f"traceproxy did not start listening: {' '.join(self.args)}\n{self.log_tail()}")
-        return self
+            with open(self.log_path, "rb") as f:
+                f.seek(log_start)
+                lost_race = b"Address already in use" in f.read()
+            if not lost_race or attempt == 2:
+                break
+            # free_port()'s race lost (the port was taken between its close and our bind): new ports
+            self._new_ports()
+        raise RuntimeError(f"traceproxy did not start listening: {' '.join(self.args)}\n{self.log_tail()}")
+
+    def _new_ports(self):
+        i = self.args.index("--listen")
+        self.port = free_port()
+        self.args[i + 1] = f"{HOST}:{self.port}"
+        if self.admin_port:
+            i = self.args.index("--admin")
+            self.admin_port = free_port()
+            self.args[i + 1] = f"{HOST}:{self.admin_port}"
 
     def signal(self, sig: int = signal.SIGTERM):
         assert self.proc is not None
@@ -552,6 +574,11 @@ class Proxy:
             labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
             out[(m.group(1), labels)] = float(m.group(3))
         return out
+
+
+def clean_environ() -> dict:
+    """os.environ without the OTEL_* and JAEGER_* variables traceproxy (and OpenTelemetry SDKs) read."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "JAEGER_"))}
 
 
 def metric_sum(metrics: dict, name: str) -> Optional[float]:
