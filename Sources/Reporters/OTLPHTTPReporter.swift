@@ -82,6 +82,7 @@ public final class OTLPHTTPReporter: SpanReporter {
         var rendered = RenderedSpan()
         var failure: String?
         var rejected = 0
+        var warning: String?
         var random = SystemRandomNumberGenerator()
     }
 
@@ -143,6 +144,8 @@ public final class OTLPHTTPReporter: SpanReporter {
 
     public var lastBatchRejected: Int { state.withLock { $0.rejected } }
 
+    public var lastBatchWarning: String? { state.withLock { $0.warning } }
+
     public func send(_ spans: [SpanRecord]) -> Bool {
         send(spans, before: .distantFuture)
     }
@@ -152,6 +155,7 @@ public final class OTLPHTTPReporter: SpanReporter {
         let end = min(deadline, DispatchTime.now() + .milliseconds(settings.timeoutMs))
         let request = state.withLock { s -> [UInt8] in
             s.rejected = 0
+            s.warning = nil
             var body: [UInt8] = []
             switch settings.encoding {
             case .protobuf:
@@ -174,7 +178,7 @@ public final class OTLPHTTPReporter: SpanReporter {
                 let partial = OTLPPartialSuccess.decode(response.body, json: settings.encoding == .json)
                 state.withLock { s in
                     s.rejected = partial.map { Int(clamping: $0.rejectedSpans) } ?? 0
-                    s.failure = partial.map { "collector accepted the batch partially: \($0.description)" }
+                    s.warning = partial.map { "collector accepted the batch partially: \($0.description)" }
                 }
                 return true
             case .answered(let response):
@@ -244,12 +248,39 @@ struct OTLPPartialSuccess: Equatable, CustomStringConvertible {
         }
         if var i = index(after: "\"errorMessage\"", in: body) {
             while i < body.count && body[i] != UInt8(ascii: "\"") { i += 1 }
-            i += 1
-            var j = i
-            while j < body.count && body[j] != UInt8(ascii: "\"") { j += 1 }
-            if i <= j && j <= body.count { result.errorMessage = String(decoding: body[i..<j], as: UTF8.self) }
+            result.errorMessage = jsonString(body, from: i + 1)
         }
         return result
+    }
+
+    /// The JSON string whose content starts at `start`, escapes decoded (RFC 8259 section 7).
+    private static func jsonString(_ b: [UInt8], from start: Int) -> String {
+        var out: [UInt8] = []
+        var i = start
+        while i < b.count && b[i] != UInt8(ascii: "\"") {
+            guard b[i] == UInt8(ascii: "\\"), i + 1 < b.count else {
+                out.append(b[i])
+                i += 1
+                continue
+            }
+            let e = b[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "u"):
+                guard i + 4 <= b.count, let v = UInt32(String(decoding: b[i..<i + 4], as: UTF8.self), radix: 16) else {
+                    return String(decoding: out, as: UTF8.self)
+                }
+                i += 4
+                out.append(contentsOf: String(Character(Unicode.Scalar(v) ?? "\u{FFFD}")).utf8)
+            default: out.append(e)  // `"`, `\\`, `/`
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The index just past the first occurrence of `needle` in `bytes`.

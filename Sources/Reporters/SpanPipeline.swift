@@ -234,12 +234,10 @@ final class ReporterLane: Sendable {
             let rejected = min(batch.count, reporter.lastBatchRejected)
             counter.reported.add(batch.count - rejected)
             counter.batchesOK.add()
-            if rejected > 0 {
-                counter.rejected.add(rejected)
+            if rejected > 0 { counter.rejected.add(rejected) }
+            if let warning = reporter.lastBatchWarning {
                 let nowMs = Int64(clock.now().uptimeNanoseconds / 1_000_000)
-                if failureLog.admit(nowMs: nowMs) != nil {
-                    logger.warning("reporter \(reporter.name): \(reporter.lastFailure ?? "\(rejected) spans rejected")")
-                }
+                if failureLog.admit(nowMs: nowMs) != nil { logger.warning("reporter \(reporter.name): \(warning)") }
             }
         } else {
             counter.dropped.add(batch.count)

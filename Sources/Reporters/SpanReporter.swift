@@ -21,11 +21,15 @@ public protocol SpanReporter: AnyObject, Sendable {
     /// Of the last batch `send` reported delivered, how many spans the collector said it rejected
     /// (OTLP's `partial_success`); they are counted as dropped.
     var lastBatchRejected: Int { get }
+    /// What the collector said about the last delivered batch when it said anything (OTLP's
+    /// `partial_success` message), for the log.
+    var lastBatchWarning: String? { get }
 }
 
 extension SpanReporter {
     public var lastFailure: String? { nil }
     public var lastBatchRejected: Int { 0 }
+    public var lastBatchWarning: String? { nil }
 
     public func send(_ spans: [SpanRecord], before deadline: DispatchTime) -> Bool {
         send(spans)

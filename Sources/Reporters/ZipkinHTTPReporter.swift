@@ -89,7 +89,11 @@ public final class ZipkinHTTPReporter: SpanReporter {
                 usleep(UInt32(backoffMs) * 1000)
                 backoffMs *= 2
             }
-            if post(request, before: deadline) { return true }
+            switch post(request, before: deadline) {
+            case .delivered: return true
+            case .refused: return false
+            case .retry: continue
+            }
         }
         return false
     }
@@ -98,17 +102,24 @@ public final class ZipkinHTTPReporter: SpanReporter {
 
     public func close() { client.close() }
 
-    /// One try: true on a 2xx answer.
-    private func post(_ request: [UInt8], before deadline: DispatchTime) -> Bool {
+    private enum Attempt { case delivered, refused, retry }
+
+    /// One try. A 4xx other than 408 and 429 says the batch itself is unacceptable (it would be
+    /// refused again): not retried.
+    private func post(_ request: [UInt8], before deadline: DispatchTime) -> Attempt {
         let attemptEnd = min(deadline, DispatchTime.now() + .milliseconds(timeouts.attemptTimeoutMs))
         switch client.post(request, deadline: attemptEnd) {
         case .answered(let response):
-            let ok = (200...299).contains(response.status)
-            failure.withLock { $0 = ok ? nil : "collector answered \(response.status)" }
-            return ok
+            let status = response.status
+            if (200...299).contains(status) {
+                failure.withLock { $0 = nil }
+                return .delivered
+            }
+            failure.withLock { $0 = "collector answered \(status)" }
+            return (400...499).contains(status) && status != 408 && status != 429 ? .refused : .retry
         case .failed(let reason):
             failure.withLock { $0 = reason }
-            return false
+            return .retry
         }
     }
 }

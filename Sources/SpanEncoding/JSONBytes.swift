@@ -37,9 +37,14 @@ enum JSONBytes {
         appendString(utf8: s.utf8, into: &out)
     }
 
-    static func appendString(utf8: some Sequence<UInt8>, into out: inout [UInt8]) {
+    /// Bytes that are not valid UTF-8 (a header's obs-text, say) are repaired to U+FFFD first: a
+    /// collector refuses a whole batch over one bad string.
+    static func appendString(utf8 raw: some Collection<UInt8>, into out: inout [UInt8]) {
+        if !UTF8Text.isValid(raw) {
+            return appendString(utf8: Array(String(decoding: raw, as: UTF8.self).utf8), into: &out)
+        }
         out.append(UInt8(ascii: "\""))
-        for b in utf8 {
+        for b in raw {
             switch b {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"):
                 out.append(UInt8(ascii: "\\"))
@@ -53,5 +58,28 @@ enum JSONBytes {
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+}
+
+/// UTF-8 validity, checked before text leaves for a collector (protobuf `string` fields and JSON
+/// must be UTF-8; HTTP field values need not be).
+enum UTF8Text {
+    /// ASCII, the common case, costs one pass; anything else is checked by decoding it.
+    static func isValid(_ bytes: some Collection<UInt8>) -> Bool {
+        if bytes.allSatisfy({ $0 < 0x80 }) { return true }
+        var it = bytes.makeIterator()
+        var decoder = Unicode.UTF8()
+        while true {
+            switch decoder.decode(&it) {
+            case .scalarValue: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
+    }
+
+    /// `bytes`, or their repair (invalid sequences as U+FFFD) when they are not UTF-8.
+    static func repaired(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        isValid(bytes) ? bytes : Array(String(decoding: bytes, as: UTF8.self).utf8)[...]
     }
 }

@@ -43,6 +43,10 @@ public enum OTLPJSONEncoder {
             JSONBytes.appendHex(s.parentSpanID.value, into: &out)
             out.append(UInt8(ascii: "\""))
         }
+        if let state = s.traceState, !state.isEmpty {
+            out.append(contentsOf: #","traceState":"#.utf8)
+            JSONBytes.appendString(state, into: &out)
+        }
         out.append(contentsOf: #","name":"#.utf8)
         JSONBytes.appendString(utf8: s.text[s.name], into: &out)
         out.append(contentsOf: (s.kind == .server ? #","kind":2"# : #","kind":3"#).utf8)

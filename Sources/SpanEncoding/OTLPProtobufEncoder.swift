@@ -29,7 +29,8 @@ public enum OTLPProtobufEncoder {
         static let resourceAttributes: UInt32 = 1
         static let scope: UInt32 = 1, spans: UInt32 = 2
         static let scopeName: UInt32 = 1, scopeVersion: UInt32 = 2
-        static let traceID: UInt32 = 1, spanID: UInt32 = 2, parentSpanID: UInt32 = 4, name: UInt32 = 5
+        static let traceID: UInt32 = 1, spanID: UInt32 = 2, traceState: UInt32 = 3, parentSpanID: UInt32 = 4
+        static let name: UInt32 = 5
         static let kind: UInt32 = 6, start: UInt32 = 7, end: UInt32 = 8, attributes: UInt32 = 9
         static let events: UInt32 = 11, links: UInt32 = 13, status: UInt32 = 15, flags: UInt32 = 16
         static let eventTime: UInt32 = 1, eventName: UInt32 = 2, eventAttributes: UInt32 = 3
@@ -107,7 +108,10 @@ public enum OTLPProtobufEncoder {
             ProtobufWriter.appendHeader(Field.parentSpanID, length: 8, to: &scratch.span)
             appendBigEndian(s.parentSpanID.value, to: &scratch.span)
         }
-        ProtobufWriter.appendBytesField(Field.name, s.text[s.name], to: &scratch.span)
+        ProtobufWriter.appendBytesField(Field.name, UTF8Text.repaired(s.text[s.name]), to: &scratch.span)
+        if let state = s.traceState, !state.isEmpty {
+            ProtobufWriter.appendBytesField(Field.traceState, state.utf8, to: &scratch.span)
+        }
         ProtobufWriter.appendVarintField(Field.kind, s.kind == .server ? 2 : 3, to: &scratch.span)
         let startNs = UInt64(max(0, s.startMicros)) &* 1000
         ProtobufWriter.appendFixed64Field(Field.start, startNs, to: &scratch.span)
@@ -138,7 +142,7 @@ public enum OTLPProtobufEncoder {
             scratch.span.append(contentsOf: scratch.event)
         }
         if isError {
-            let message = errorMessage.map { s.text[$0] } ?? []
+            let message = errorMessage.map { UTF8Text.repaired(s.text[$0]) } ?? []
             let length =
                 (message.isEmpty ? 0 : ProtobufWriter.fieldSize(Field.statusMessage, length: message.count)) + 2
             ProtobufWriter.appendHeader(Field.status, length: length, to: &scratch.span)
@@ -165,7 +169,7 @@ public enum OTLPProtobufEncoder {
     ) {
         let any: Int
         switch value {
-        case .text(let r): any = ProtobufWriter.fieldSize(Field.stringValue, length: r.count)
+        case .text(let r): any = ProtobufWriter.fieldSize(Field.stringValue, length: UTF8Text.repaired(text[r]).count)
         case .bool: any = 2
         case .long(let v): any = 1 + ProtobufWriter.varintSize(UInt64(bitPattern: v))
         case .double: any = 9
@@ -178,7 +182,7 @@ public enum OTLPProtobufEncoder {
         ProtobufWriter.appendBytesField(Field.key, keyBytes, to: &out)
         ProtobufWriter.appendHeader(Field.value, length: any, to: &out)
         switch value {
-        case .text(let r): ProtobufWriter.appendBytesField(Field.stringValue, text[r], to: &out)
+        case .text(let r): ProtobufWriter.appendBytesField(Field.stringValue, UTF8Text.repaired(text[r]), to: &out)
         case .bool(let b): ProtobufWriter.appendVarintField(Field.boolValue, b ? 1 : 0, to: &out)
         case .long(let v): ProtobufWriter.appendVarintField(Field.intValue, UInt64(bitPattern: v), to: &out)
         case .double(let d):

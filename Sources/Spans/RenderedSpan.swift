@@ -47,6 +47,8 @@ public struct RenderedSpan: Sendable {
     /// The context the span did not continue (`--ignore-incoming-context`): OTLP's `Span.links`;
     /// the legacy names carry it as `link.trace_id`/`link.span_id` tags.
     public var link: SpanLink?
+    /// The W3C `tracestate` the span was continued with (OTLP's `Span.trace_state`).
+    public var traceState: String?
 
     /// Reserves room for a typical proxy span, so the first span does not grow every buffer
     /// step by step.
@@ -72,6 +74,7 @@ public struct RenderedSpan: Sendable {
         self.debug = debug
         isError = false
         link = nil
+        traceState = nil
         text.removeAll(keepingCapacity: true)
         tags.removeAll(keepingCapacity: true)
         logs.removeAll(keepingCapacity: true)
@@ -280,6 +283,7 @@ public struct RenderedSpan: Sendable {
     private mutating func renderOutcome(_ r: SpanRecord, names: AttributeNames) {
         isError = r.isError
         link = r.link
+        traceState = r.traceState
         if let l = r.link, names != .stable {
             tag("link.trace_id", l.traceID.hex32.utf8)
             tag("link.span_id", l.spanID.hex16.utf8)

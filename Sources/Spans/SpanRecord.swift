@@ -187,6 +187,8 @@ public struct SpanRecord: Sendable, Equatable {
     /// Response fields named by `--capture-response-header` (lower-case name, value), copied when
     /// the response head was relayed; empty unless asked for.
     public var capturedResponseHeaders: [(name: String, value: String)] = []
+    /// The `tracestate` the proxy passed on (its own span continues the caller's trace state).
+    public var traceState: String?
     /// The `X-Request-Id` the proxy made (the client sent none), 32 hex digits when written.
     public var generatedRequestID: TraceID?
     /// The incoming context the proxy did not continue (`--ignore-incoming-context`), when it
@@ -243,6 +245,7 @@ public struct SpanRecord: Sendable, Equatable {
         self.generatedRequestID = generatedRequestID
         self.capturedResponseHeaders = capturedResponseHeaders
         self.link = link
+        traceState = context.traceState
         traceID = context.traceID
         spanID = context.spanID
         parentSpanID = context.parentSpanID

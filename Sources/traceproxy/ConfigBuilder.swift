@@ -272,6 +272,10 @@ struct ConfigBuilder {
 
     /// The OTLP exporter's options: each flag, else its `OTEL_EXPORTER_OTLP_[TRACES_]*` variable.
     private func applyOTLP(to config: inout ProxyConfig) throws(ConfigError) {
+        // The OTLP variables matter only to an OTLP reporter: an app's environment shared with a
+        // sidecar that reports elsewhere (OTEL_EXPORTER_OTLP_PROTOCOL=grpc, say) is not an error.
+        let usesOTLP = config.reporters.contains { if case .otlpHTTP = $0 { true } else { false } }
+        let environment = usesOTLP ? environment : Environment([:])
         if let text = options.otlpProtocol {
             config.otlp.encoding = try Environment.otlpEncoding(text, for: "--otlp-protocol")
         } else if let encoding = try environment.otlpEncoding() {

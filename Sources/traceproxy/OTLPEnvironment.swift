@@ -44,7 +44,7 @@ extension Environment {
             throw ConfigError(invalid: url, for: name, "expected http://HOST:PORT[/PATH] or https://...")
         }
         do {
-            guard let target = try ReporterTarget.parse("otlp+" + url) else {
+            guard let target = try ReporterTarget.parse("otlp+" + Self.withSchemePort(url)) else {
                 throw ConfigError(invalid: url, for: name, "expected a URL")
             }
             return target
@@ -53,6 +53,20 @@ extension Environment {
         } catch {
             throw ConfigError(invalid: url, for: name, "\(error)")
         }
+    }
+
+    /// A URL without a port gets its scheme's (443, 80), as the OpenTelemetry SDKs read these
+    /// variables; the `otlp+http://HOST` flag form keeps OTLP's 4318.
+    static func withSchemePort(_ url: String) -> String {
+        let https = url.lowercased().hasPrefix("https://")
+        let schemeLength = https ? 8 : 7
+        let rest = url.dropFirst(schemeLength)
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        let hasPort =
+            authority.hasPrefix("[") ? authority.contains("]:") : authority.contains(":")
+        guard !hasPort else { return url }
+        return String(url.prefix(schemeLength)) + authority + (https ? ":443" : ":80") + rest[authorityEnd...]
     }
 
     /// A URL with no path gets `/` (the specification's one exception to "as it is").

@@ -197,10 +197,14 @@ expect_usage_error "collector-ca without https reporter" --collector-ca -- --dem
 expect_usage_error "upstream ftp" --upstream -- --upstream ftp://127.0.0.1:1
 
 # OTLP, attribute names, routes, capture and request ids.
-expect_usage_error "otlp grpc" OTEL_EXPORTER_OTLP_PROTOCOL OTEL_EXPORTER_OTLP_PROTOCOL=grpc -- --demo
+expect_usage_error "otlp grpc" OTEL_EXPORTER_OTLP_PROTOCOL OTEL_EXPORTER_OTLP_PROTOCOL=grpc \
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4318 -- --demo
+expect_config "otlp grpc ignored without an OTLP reporter" OTEL_EXPORTER_OTLP_PROTOCOL=grpc -- --demo ::: \
+    "reporter = stdout"
 expect_usage_error "otlp protocol flag" --otlp-protocol -- --demo --otlp-protocol grpc
 expect_usage_error "otlp header" --otlp-header -- --demo --otlp-header "no-equals"
-expect_usage_error "otlp headers env" OTEL_EXPORTER_OTLP_HEADERS "OTEL_EXPORTER_OTLP_HEADERS=a" -- --demo
+expect_usage_error "otlp headers env" OTEL_EXPORTER_OTLP_HEADERS "OTEL_EXPORTER_OTLP_HEADERS=a" \
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4318 -- --demo
 expect_usage_error "traces exporter" OTEL_TRACES_EXPORTER OTEL_TRACES_EXPORTER=prometheus -- --demo
 expect_usage_error "span-attributes" --span-attributes -- --demo --span-attributes new
 expect_usage_error "route without slash" --route -- --demo --route users/{id}
@@ -224,6 +228,8 @@ expect_config "flags over otlp env" OTEL_EXPORTER_OTLP_PROTOCOL=http/json OTEL_E
     "reporter = otlp+http://x:4318" "otlp-protocol = http/protobuf" "otlp-headers = A"
 expect_config "traces exporter list" OTEL_TRACES_EXPORTER=otlp,zipkin,console -- --upstream http://127.0.0.1:1 ::: \
     "reporter = otlp+http://localhost:4318 zipkin+http://localhost:9411 stdout"
+expect_config "env endpoint without a port takes the scheme's" OTEL_EXPORTER_OTLP_ENDPOINT=https://api.vendor.example \
+    -- --upstream http://127.0.0.1:1 ::: "reporter = otlp+https://api.vendor.example:443"
 expect_config "sdk disabled" OTEL_SDK_DISABLED=true OTEL_EXPORTER_OTLP_ENDPOINT=http://c:1 -- --demo ::: \
     "reporter = none"
 expect_config "semconv opt-in" OTEL_SEMCONV_STABILITY_OPT_IN=messaging,http/dup -- --demo ::: "span-attributes = both"
