@@ -9,6 +9,12 @@ import XCTest
 /// meeting a full socket (held ciphertext, writable later) and readers that stop early or pause
 /// keep leaving decrypted plaintext behind (deliveries the socket cannot give).
 final class TLSTransferTests: XCTestCase {
+    /// Under a sanitizer's slowdown the reader can keep up and a full socket is not guaranteed:
+    /// the bytes are still checked, only "the path was exercised" is not asserted.
+    static let underSanitizer =
+        ProcessInfo.processInfo.environment["TSAN_OPTIONS"] != nil
+        || ProcessInfo.processInfo.environment["ASAN_OPTIONS"] != nil
+
     static let size = 4 * 1024 * 1024
     private var cleanups: [() -> Void] = []
 
@@ -30,9 +36,11 @@ final class TLSTransferTests: XCTestCase {
         let client = try XCTUnwrap(run.recorder.wait(timeout: 60) { $0.closed })
         XCTAssertNil(client.ioError, "\(client.failure?.message ?? "")")
         assertSameBytes(client.received, payload, "echoed back")
-        XCTAssertGreaterThan(client.refusedWrites, 0, "the client's writes met a full socket")
+        if !Self.underSanitizer {
+            XCTAssertGreaterThan(client.refusedWrites, 0, "the client's writes met a full socket")
+        }
         let served = try XCTUnwrap(server.recorder.wait(timeout: 30) { $0.closed })
-        XCTAssertGreaterThan(served.refusedWrites, 0, "the echo met a full socket")
+        if !Self.underSanitizer { XCTAssertGreaterThan(served.refusedWrites, 0, "the echo met a full socket") }
         XCTAssertEqual(served.received.count, payload.count)
         XCTAssertTrue(served.closeNotify, "the client ended with close_notify")
     }
@@ -49,7 +57,7 @@ final class TLSTransferTests: XCTestCase {
         let client = try XCTUnwrap(run.recorder.wait(timeout: 60) { $0.closed })
         XCTAssertNil(client.ioError, "\(client.failure?.message ?? "") \(peer.transcript)")
         assertSameBytes(client.received, payload)
-        XCTAssertGreaterThan(client.refusedWrites, 0, "writes met a full socket")
+        if !Self.underSanitizer { XCTAssertGreaterThan(client.refusedWrites, 0, "writes met a full socket") }
         let eof = try XCTUnwrap(peer.event("eof"), peer.transcript)
         XCTAssertEqual(eof["bytes"] as? Int, payload.count)
         XCTAssertEqual(eof["clean"] as? Bool, true)
@@ -81,7 +89,9 @@ final class TLSTransferTests: XCTestCase {
             ["--ca", pki.rootCA, "--server-name", "localhost", "--small-buffers", "--action", "request:"])
         cleanups.append(peer.stop)
         let eof = try XCTUnwrap(peer.event("eof", timeout: 60), peer.transcript)
-        XCTAssertGreaterThan(server.recorder.wait { $0.closed }?.refusedWrites ?? 0, 0, "writes met a full socket")
+        if !Self.underSanitizer {
+            XCTAssertGreaterThan(server.recorder.wait { $0.closed }?.refusedWrites ?? 0, 0, "writes met a full socket")
+        }
         XCTAssertEqual(eof["bytes"] as? Int, Self.size)
         XCTAssertEqual(eof["pattern"] as? Bool, true, "bytes in order")
         XCTAssertEqual(eof["clean"] as? Bool, true, "close_notify after the last byte")
