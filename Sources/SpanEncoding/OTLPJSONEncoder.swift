@@ -66,22 +66,15 @@ public enum OTLPJSONEncoder {
             appendAttribute(key: tag.key, tag.value, text: s.text, into: &out)
         }
         out.append(contentsOf: #"],"events":["#.utf8)
-        var errorMessage: Range<Int>?
         for (i, log) in s.logs.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: #"{"timeUnixNano":""#.utf8)
             JSONBytes.appendDecimal(max(0, log.timestampMicros) &* 1000, into: &out)
             out.append(contentsOf: #"","name":"#.utf8)
-            var name: Range<Int>?
-            for f in s.logFields[log.fields] where f.key == "event" {
-                if case .text(let r) = f.value { name = r }
-            }
-            JSONBytes.appendString(utf8: name.map { s.text[$0] } ?? [], into: &out)
-            let isErrorEvent = name.map { s.text[$0].elementsEqual("error".utf8) } ?? false
+            JSONBytes.appendString(utf8: s.eventName(log).map { s.text[$0] } ?? [], into: &out)
             out.append(contentsOf: #","attributes":["#.utf8)
             var firstField = true
             for f in s.logFields[log.fields] where f.key != "event" {
-                if isErrorEvent, f.key == "message", case .text(let r) = f.value { errorMessage = r }
                 if !firstField { out.append(UInt8(ascii: ",")) }
                 firstField = false
                 appendAttribute(key: f.key, f.value, text: s.text, into: &out)
@@ -99,7 +92,7 @@ public enum OTLPJSONEncoder {
         }
         if isError {
             out.append(contentsOf: #","status":{"code":2"#.utf8)
-            if let errorMessage {
+            if let errorMessage = s.errorMessage {
                 out.append(contentsOf: #","message":"#.utf8)
                 JSONBytes.appendString(utf8: s.text[errorMessage], into: &out)
             }

@@ -123,26 +123,20 @@ public enum OTLPProtobufEncoder {
             if tag.key == "error" { continue }
             appendAttribute(key: tag.key, tag.value, text: s.text, field: Field.attributes, to: &scratch.span)
         }
-        var errorMessage: Range<Int>?
         for log in s.logs {
             scratch.event.removeAll(keepingCapacity: true)
             ProtobufWriter.appendFixed64Field(
                 Field.eventTime, UInt64(max(0, log.timestampMicros)) &* 1000, to: &scratch.event)
-            var name: Range<Int>?
-            for f in s.logFields[log.fields] where f.key == "event" {
-                if case .text(let r) = f.value { name = r }
-            }
+            let name = s.eventName(log)
             ProtobufWriter.appendBytesField(Field.eventName, name.map { s.text[$0] } ?? [], to: &scratch.event)
-            let isErrorEvent = name.map { s.text[$0].elementsEqual("error".utf8) } ?? false
             for f in s.logFields[log.fields] where f.key != "event" {
-                if isErrorEvent, f.key == "message", case .text(let r) = f.value { errorMessage = r }
                 appendAttribute(key: f.key, f.value, text: s.text, field: Field.eventAttributes, to: &scratch.event)
             }
             ProtobufWriter.appendHeader(Field.events, length: scratch.event.count, to: &scratch.span)
             scratch.span.append(contentsOf: scratch.event)
         }
         if isError {
-            let message = errorMessage.map { UTF8Text.repaired(s.text[$0]) } ?? []
+            let message = s.errorMessage.map { UTF8Text.repaired(s.text[$0]) } ?? []
             let length =
                 (message.isEmpty ? 0 : ProtobufWriter.fieldSize(Field.statusMessage, length: message.count)) + 2
             ProtobufWriter.appendHeader(Field.status, length: length, to: &scratch.span)

@@ -11,25 +11,10 @@ enum ProtobufWriter {
     }
 
     @inline(__always)
-    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
-    }
+    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) { LEB128.append(value, to: &out) }
 
     @inline(__always)
-    static func varintSize(_ value: UInt64) -> Int {
-        var v = value
-        var n = 1
-        while v >= 0x80 {
-            v >>= 7
-            n += 1
-        }
-        return n
-    }
+    static func varintSize(_ value: UInt64) -> Int { LEB128.size(value) }
 
     @inline(__always)
     static func appendTag(_ field: UInt32, _ type: WireType, to out: inout [UInt8]) {

@@ -206,14 +206,9 @@ public struct ThriftCompactWriter: Sendable {
         bytes.append(contentsOf: value)
     }
 
-    /// Unsigned LEB128: 7 bits per byte, low group first, high bit set on all but the last byte.
+    /// Unsigned LEB128 (`LEB128`).
     public mutating func writeVarint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
+        LEB128.append(value, to: &bytes)
     }
 
     // MARK: - Sizes
@@ -223,15 +218,7 @@ public struct ThriftCompactWriter: Sendable {
         UInt64(bitPattern: (n << 1) ^ (n >> 63))
     }
 
-    public static func varintSize(_ value: UInt64) -> Int {
-        var v = value
-        var n = 1
-        while v >= 0x80 {
-            v >>= 7
-            n += 1
-        }
-        return n
-    }
+    public static func varintSize(_ value: UInt64) -> Int { LEB128.size(value) }
 
     /// Size of an i64 field with a short-form header: one header byte plus the zigzag varint.
     public static func i64FieldSize(_ value: Int64) -> Int {

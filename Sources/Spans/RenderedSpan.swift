@@ -61,6 +61,25 @@ public struct RenderedSpan: Sendable {
 
     public func bytes(_ r: Range<Int>) -> ArraySlice<UInt8> { text[r] }
 
+    /// A log's `event` field: what OTLP calls the event's name.
+    public func eventName(_ log: Log) -> Range<Int>? {
+        for f in logFields[log.fields] where f.key == "event" {
+            if case .text(let r) = f.value { return r }
+        }
+        return nil
+    }
+
+    /// The `message` of the `event=error` log: OTLP's span status message.
+    public var errorMessage: Range<Int>? {
+        for log in logs {
+            guard let name = eventName(log), text[name].elementsEqual("error".utf8) else { continue }
+            for f in logFields[log.fields] where f.key == "message" {
+                if case .text(let r) = f.value { return r }
+            }
+        }
+        return nil
+    }
+
     private mutating func reset(
         traceID: TraceID, spanID: SpanID, parentSpanID: SpanID, kind: SpanKind, startMicros: Int64,
         durationMicros: Int64, debug: Bool
