@@ -2,7 +2,8 @@
 import PackageDescription
 
 /// Module graph (dependencies point one way; README "How the code is laid out" says the same):
-/// traceproxy -> {Proxy, Reporters, Spans, Propagation, Reactor, TLS}
+/// traceproxy -> {Proxy, Reporters, Spans, Propagation, Reactor, TLS, ConfigFile}
+/// ConfigFile -> Yams (the `--config` file's YAML shape only).
 /// Proxy -> {Reporters, Spans, Propagation, HTTP1, Reactor, TLS, Stats}
 /// Reporters -> {SpanEncoding, Spans, Propagation, HTTP1, Reactor, TLS, Gzip, Stats}
 /// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, HTTP1, Stats}; Reactor -> CEpoll;
@@ -22,6 +23,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -59,10 +61,11 @@ let package = Package(
             ],
             swiftSettings: hotPath
         ),
+        .target(name: "ConfigFile", dependencies: [.product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "traceproxy",
             dependencies: [
-                "Proxy", "Reporters", "Spans", "Propagation", "Reactor", "TLS",
+                "Proxy", "Reporters", "Spans", "Propagation", "Reactor", "TLS", "ConfigFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -79,6 +82,7 @@ let package = Package(
         .testTarget(name: "SpanEncodingTests", dependencies: ["SpanEncoding", "Spans", "Propagation"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "Stats", "TestSupport"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
+        .testTarget(name: "ConfigFileTests", dependencies: ["ConfigFile"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "CSSL", "Reactor", "Stats", "TestSupport"]),
         .testTarget(
             name: "ReportersTests",

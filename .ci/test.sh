@@ -58,6 +58,7 @@ stage "build (release)" swift build -c release --product traceproxy
 if [[ -n ${done_ok["build (release)"]:-} ]]; then
     stage "CLI tests" env TRACEPROXY=.build/release/traceproxy bash Tests/cli/test_cli.sh
     stage "run tests (demo, access log, admin)" env TRACEPROXY=.build/release/traceproxy bash Tests/cli/test_run.sh
+    stage "config file and SIGHUP tests" env TRACEPROXY=.build/release/traceproxy bash Tests/cli/test_config.sh
     if [[ -f Tests/interop/run.sh ]]; then
         stage "interop tests" env TRACEPROXY=.build/release/traceproxy bash Tests/interop/run.sh
     else
@@ -85,6 +86,7 @@ if [[ -n ${done_ok["build (release)"]:-} ]]; then
 else
     skip_failed "CLI tests" "the release build failed"
     skip_failed "run tests (demo, access log, admin)" "the release build failed"
+    skip_failed "config file and SIGHUP tests" "the release build failed"
     if [[ -f Tests/interop/run.sh ]]; then
         skip_failed "interop tests" "the release build failed"
     fi

@@ -8,20 +8,43 @@ import Stats
 /// `--access-log`: one line per request. Loops append to their own buffer and hand it here on each
 /// tick, so the request path never waits on the file.
 final class AccessLogWriter: Sendable {
-    private let fd: Int32
-    private let lock = Locked(())
+    let path: String
+    /// Swapped by `reopen` under the same lock the writes take.
+    private let descriptor: Locked<Int32>
 
     init?(path: String) {
-        if path == "-" {
-            fd = STDOUT_FILENO
-        } else {
-            fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-            if fd < 0 { return nil }
+        self.path = path
+        guard let fd = Self.open(path) else { return nil }
+        descriptor = Locked(fd)
+    }
+
+    deinit {
+        let fd = descriptor.withLock { $0 }
+        if fd != STDOUT_FILENO { Glibc.close(fd) }
+    }
+
+    private static func open(_ path: String) -> Int32? {
+        if path == "-" { return STDOUT_FILENO }
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        return fd < 0 ? nil : fd
+    }
+
+    /// SIGHUP after logrotate renamed the file: lines go to a new file at the same path. If it
+    /// cannot be opened, the old descriptor stays (lines keep going to the renamed file rather than
+    /// nowhere) and the reason is returned.
+    func reopen() -> String? {
+        guard path != "-" else { return nil }
+        guard let fresh = Self.open(path) else { return String(cString: strerror(errno)) }
+        let old = descriptor.withLock { fd in
+            defer { fd = fresh }
+            return fd
         }
+        Glibc.close(old)
+        return nil
     }
 
     func write(_ bytes: [UInt8]) {
-        lock.withLock { _ in
+        descriptor.withLock { fd in
             bytes.withUnsafeBytes { p in
                 var off = 0
                 while off < p.count {

@@ -11,7 +11,9 @@ import Stats
 /// only through the seams (`buffers`, `time`, `connector`, transports), so the same context runs
 /// in-memory in tests.
 final class LoopContext {
-    let shared: SharedState
+    /// Replaced by a configuration reload (on this loop's queue): a request reads it as it goes,
+    /// so new requests follow the new settings and nothing in flight is cut.
+    private(set) var shared: SharedState
     var config: ProxyConfig { shared.config }
     var metrics: ProxyMetrics { shared.metrics }
     let buffers: BufferPool
@@ -19,7 +21,8 @@ final class LoopContext {
     let connector: TransportConnector
     /// Where finished spans go: the reporters' pipeline, or a test's list.
     let spanSink: SpanSink
-    let timeouts: ConnectionStateMachine.Timeouts
+    /// Taken by each new connection; a reload changes them for connections accepted after it.
+    private(set) var timeouts: ConnectionStateMachine.Timeouts
 
     /// Open client connections (for timeouts and drain).
     private(set) var clients: [ObjectIdentifier: ClientConnection] = [:]
@@ -48,13 +51,26 @@ final class LoopContext {
         self.time = time
         self.connector = connector
         let c = shared.config
-        timeouts = .init(
+        timeouts = Self.timeouts(c)
+        pool = UpstreamPool(maxIdle: max(1, c.upstreamMaxIdle / max(1, c.threads)))
+        scratch.reserveCapacity(8192)
+    }
+
+    private static func timeouts(_ c: ProxyConfig) -> ConnectionStateMachine.Timeouts {
+        .init(
             headerMs: Int64(c.headerTimeoutMs), idleMs: Int64(c.idleTimeoutMs), bodyMs: Int64(c.bodyTimeoutMs),
             upstreamConnectMs: Int64(c.upstreamConnectTimeoutMs), upstreamMs: Int64(c.upstreamTimeoutMs),
             sendMs: Int64(c.sendTimeoutMs),
             handshakeMs: Int64(c.listenTLS?.handshakeTimeoutMs ?? ListenerTLS.defaultHandshakeTimeoutMs))
-        pool = UpstreamPool(maxIdle: max(1, c.upstreamMaxIdle / max(1, c.threads)))
-        scratch.reserveCapacity(8192)
+    }
+
+    /// A reload's new settings. On the loop's queue. Spans and log lines of requests finished
+    /// so far leave first, so they go where the configuration they ran under sends them.
+    func replace(_ shared: SharedState) {
+        flushSpans()
+        flushAccessLog()
+        self.shared = shared
+        timeouts = Self.timeouts(shared.config)
     }
 
     /// Lends the scratch buffer, emptied, to `body`.

@@ -100,8 +100,16 @@ public struct ProxyConfig: Sendable {
     public var accessLogJSON = false
     /// `--request-id`: what the proxy does with `X-Request-Id`.
     public var requestID = RequestIDMode.generate
+    /// `--log-level`: the least severe message written to stderr.
+    public var logLevel = LogLevel.info
 
     public init() {}
+}
+
+/// `--log-level`, in swift-log's terms; trace, notice and critical are folded into their neighbours
+/// because nothing here logs at those levels.
+public enum LogLevel: String, CaseIterable, Sendable {
+    case debug, info, warning, error
 }
 
 /// What happens to a request field whose name holds `_` (`--headers-with-underscores`).

@@ -22,10 +22,16 @@ struct StartupError: Error, CustomStringConvertible {
 /// `@unchecked Sendable`: the stored properties are set before `start()` returns and then only
 /// read, except through the loops' queues (`queue.sync`), which serialise access to each loop's part.
 public final class ProxyServer: @unchecked Sendable {
-    let config: ProxyConfig
+    /// The configuration in force; `reload` replaces it.
+    private let current: Locked<ProxyConfig>
+    public var config: ProxyConfig { current.withLock { $0 } }
     let logger: Logger
     let registry = MetricsRegistry()
-    let shared: SharedState
+    /// The loops' shared state as of the last reload (each loop holds its own reference).
+    private let currentShared: Locked<SharedState>
+    var shared: SharedState { currentShared.withLock { $0 } }
+    /// One reload at a time (SIGHUPs in quick succession queue up).
+    private let reloading = Locked(())
     private let loops: [EventLoop]
     private let contexts: [LoopContext]
     /// The plain-HTTP listeners, one per loop (none with `--listen off`).
@@ -57,29 +63,8 @@ public final class ProxyServer: @unchecked Sendable {
             config.upstream = upstream
         }
         let upstreamAddress = try SocketAddress.resolve(host: upstream.host, port: upstream.port)
-        var hostname = [CChar](repeating: 0, count: 256)
-        gethostname(&hostname, 255)
-        var process = ServiceProcess(
-            serviceName: config.serviceName,
-            tags: [
-                Tag("hostname", .string(hostname.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })),
-                Tag("traceproxy.version", .string(traceproxyVersion)),
-            ],
-            spanFacts: SpanFacts(
-                upstreamAddress: upstreamAddress.description, upstreamHost: upstream.description,
-                collapsePathIDs: config.collapsePathIDs, trustForwarded: config.trustForwarded,
-                attributeNames: config.attributeNames, routes: config.routes,
-                capturedRequestHeaders: config.captureRequestHeaders, redactQuery: config.redactQuery))
         // Certificates and keys are read now: a bad file is a start-up error, not a failed handshake.
-        if let listener = config.listenTLS {
-            do {
-                listenerTLS = Locked(try TLSContext(listener.configuration))
-            } catch {
-                throw StartupError("HTTPS listener (--tls-cert, --tls-key): \(error.message)")
-            }
-        } else {
-            listenerTLS = nil
-        }
+        listenerTLS = try config.listenTLS.map { Locked(try Self.listenerContext($0)) }
         var upstreamTLS: TLSContext?
         if let tls = config.upstreamTLS {
             do {
@@ -91,30 +76,20 @@ public final class ProxyServer: @unchecked Sendable {
                 printError("traceproxy: warning: --upstream-insecure: the upstream's certificate is not verified")
             }
         }
-        process.spanFacts.recordRequestID = config.requestID != .off
-        let options = ReporterOptions(
-            process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip,
-            collectorTLS: config.collectorTLS.configuration(host: nil), otlp: config.otlp)
-        var reporters: [any SpanReporter] = []
-        for target in config.reporters {
-            reporters.append(try ReporterURL.make(target, options: options, metrics: registry))
-        }
+        let setup = Self.reporterSetup(config, upstream: upstream, upstreamAddress: upstreamAddress)
         let pipeline = SpanPipeline(
-            reporters: reporters, maxBatchSpans: config.maxBatchSpans, maxQueueSpans: config.maxQueueSpans,
-            flushIntervalMs: config.flushIntervalMs, metrics: registry)
-        var accessLog: AccessLogWriter?
-        if let path = config.accessLog {
-            guard let w = AccessLogWriter(path: path) else {
-                throw StartupError("cannot open access log \(path): \(String(cString: strerror(errno)))")
-            }
-            accessLog = w
-        }
-        self.config = config
+            reporters: try Self.reporters(setup, metrics: registry), limits: setup.limits, metrics: registry)
+        let accessLog = try config.accessLog.map(Self.openAccessLog)
+        current = Locked(config)
         self.loops = loops
         let shared = SharedState(
             config: config, registry: registry, pipeline: pipeline, upstream: upstream,
             upstreamAddress: upstreamAddress, accessLog: accessLog)
-        self.shared = shared
+        currentShared = Locked(shared)
+        registry.counter(
+            "traceproxy_build_info", help: "Always 1; the labels say which traceproxy this is.", kind: .gauge,
+            labels: [("version", traceproxyVersion)]
+        ).set(1)
         let time = SystemTime()
         contexts = try loops.map { loop in
             let socket = SocketConnector(address: upstreamAddress, loop: loop)
@@ -143,10 +118,65 @@ public final class ProxyServer: @unchecked Sendable {
         }
     }
 
+    private static func listenerContext(_ listener: ListenerTLS) throws -> TLSContext {
+        do {
+            return try TLSContext(listener.configuration)
+        } catch {
+            throw StartupError("HTTPS listener (--tls-cert, --tls-key): \(error.message)")
+        }
+    }
+
+    private static func openAccessLog(_ path: String) throws -> AccessLogWriter {
+        guard let w = AccessLogWriter(path: path) else {
+            throw StartupError("cannot open access log \(path): \(String(cString: strerror(errno)))")
+        }
+        return w
+    }
+
+    /// Everything the reporters are built from, so a reload can tell whether they must be rebuilt.
+    private struct ReporterSetup: Equatable {
+        var targets: [ReporterTarget]
+        var options: ReporterOptions
+        var limits: SpanPipeline.Limits
+    }
+
+    private static func reporterSetup(_ config: ProxyConfig, upstream: HostPort, upstreamAddress: SocketAddress)
+        -> ReporterSetup
+    {
+        var hostname = [CChar](repeating: 0, count: 256)
+        gethostname(&hostname, 255)
+        var process = ServiceProcess(
+            serviceName: config.serviceName,
+            tags: [
+                Tag("hostname", .string(hostname.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })),
+                Tag("traceproxy.version", .string(traceproxyVersion)),
+            ],
+            spanFacts: SpanFacts(
+                upstreamAddress: upstreamAddress.description, upstreamHost: upstream.description,
+                collapsePathIDs: config.collapsePathIDs, trustForwarded: config.trustForwarded,
+                attributeNames: config.attributeNames, routes: config.routes,
+                capturedRequestHeaders: config.captureRequestHeaders, redactQuery: config.redactQuery))
+        process.spanFacts.recordRequestID = config.requestID != .off
+        return ReporterSetup(
+            targets: config.reporters,
+            options: ReporterOptions(
+                process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip,
+                collectorTLS: config.collectorTLS.configuration(host: nil), otlp: config.otlp),
+            limits: SpanPipeline.Limits(
+                maxBatchSpans: config.maxBatchSpans, maxQueueSpans: config.maxQueueSpans,
+                flushIntervalMs: config.flushIntervalMs))
+    }
+
+    private static func reporters(_ setup: ReporterSetup, metrics: MetricsRegistry) throws -> [any SpanReporter] {
+        try setup.targets.map { try ReporterURL.make($0, options: setup.options, metrics: metrics) }
+    }
+
     /// Binds the listeners and starts the reporters. Returns once the proxy serves.
     public func start() throws {
         // Writes use MSG_NOSIGNAL; this covers any other write to a closed peer.
         signal(SIGPIPE, SIG_IGN)
+        let config = self.config
+        let shared = self.shared
         shared.pipeline.start()
         var bound: [String] = []
         if let listen = config.listen {
@@ -242,21 +272,97 @@ public final class ProxyServer: @unchecked Sendable {
     /// The HTTPS listener's port, if there is one.
     public var tlsListenPort: UInt16? { tlsListeners.first.map { Socket.localAddress($0.fd).hostAndPort.port } }
 
-    /// SIGHUP: reads the HTTPS listener's certificate and key again. New connections get the new
-    /// pair; open ones keep theirs, so nothing in flight is dropped. A file that cannot be read, or a
-    /// key that does not match, keeps the current pair: the reason is logged and returned.
-    @discardableResult
-    public func reloadTLS() -> String? {
-        guard let holder = listenerTLS, let listener = config.listenTLS else { return nil }
-        do {
-            let context = try TLSContext(listener.configuration)
-            holder.withLock { $0 = context }
-            logger.info("reloaded the HTTPS certificate \(listener.certificateFile)")
-            return nil
-        } catch {
-            logger.error("reloading the HTTPS certificate failed, keeping the current one: \(error.message)")
-            return error.message
+    /// What a reload did.
+    public struct ReloadOutcome: Sendable {
+        /// The configuration now in force: the new one, except what only a restart can change.
+        public var applied: ProxyConfig
+        /// The settings (flag names) whose new value waits for a restart.
+        public var needsRestart: [String]
+    }
+
+    /// SIGHUP with a new configuration: everything that can change while serving is applied
+    /// (sampler, routes, untraced paths, captured fields, propagation, limits and timeouts for new
+    /// connections, the reporters and their endpoints, the HTTPS certificate and settings, the
+    /// access log, which is also reopened for logrotate). Sockets, loops and the upstream stay:
+    /// those settings are reported in `needsRestart`. Everything that can fail (certificate, key,
+    /// reporters, access log) is built before anything is swapped, so an error leaves the
+    /// configuration in force untouched. Open connections are never dropped; requests already
+    /// under way finish under the settings they started with. Not from a loop's queue.
+    public func reload(_ new: ProxyConfig) throws -> ReloadOutcome {
+        try reloading.withLock { _ in try reloadLocked(new) }
+    }
+
+    private func reloadLocked(_ new: ProxyConfig) throws -> ReloadOutcome {
+        let old = config
+        var applied = new
+        var needsRestart: [String] = []
+        func keep<T: Equatable>(_ name: String, _ field: WritableKeyPath<ProxyConfig, T>) {
+            if applied[keyPath: field] != old[keyPath: field] {
+                needsRestart.append(name)
+                applied[keyPath: field] = old[keyPath: field]
+            }
         }
+        keep("listen", \.listen)
+        if applied.listenTLS?.address != old.listenTLS?.address {
+            needsRestart.append("listen-tls")
+            applied.listenTLS = old.listenTLS
+        }
+        keep("admin", \.admin)
+        applied.adminExplicit = old.adminExplicit
+        if applied.threads == 0 || applied.threads == old.threads {
+            applied.threads = old.threads
+        } else {
+            keep("threads", \.threads)
+        }
+        keep("demo", \.demo)
+        if applied.demo {
+            applied.upstream = old.upstream
+        } else {
+            keep("upstream", \.upstream)
+        }
+        keep("upstream TLS settings", \.upstreamTLS)
+        keep("max-connections", \.maxConnections)
+        keep("upstream-max-idle", \.upstreamMaxIdle)
+
+        let shared = self.shared
+        // Build what can fail first. The certificate files are read again even when their paths
+        // did not change: renewing a certificate in place and sending SIGHUP is the usual rotation.
+        let tls = try applied.listenTLS.map(Self.listenerContext)
+        let upstream = old.upstream ?? HostPort(host: "127.0.0.1", port: 0)
+        let oldSetup = Self.reporterSetup(old, upstream: upstream, upstreamAddress: shared.upstreamAddress)
+        let newSetup = Self.reporterSetup(applied, upstream: upstream, upstreamAddress: shared.upstreamAddress)
+        let reporters = oldSetup == newSetup ? nil : try Self.reporters(newSetup, metrics: registry)
+        var accessLog = shared.accessLog
+        if applied.accessLog != old.accessLog {
+            accessLog = try applied.accessLog.map(Self.openAccessLog)
+        } else if let log = accessLog, let failure = log.reopen() {
+            throw StartupError("cannot reopen access log \(log.path): \(failure)")
+        }
+
+        // Nothing can fail from here on.
+        if let tls, let holder = listenerTLS { holder.withLock { $0 = tls } }
+        let fresh = SharedState(
+            config: applied, registry: registry, pipeline: shared.pipeline, upstream: upstream,
+            upstreamAddress: shared.upstreamAddress, accessLog: accessLog)
+        current.withLock { $0 = applied }
+        currentShared.withLock { $0 = fresh }
+        for (loop, ctx) in zip(loops, contexts) {
+            dispatchPrecondition(condition: .notOnQueue(loop.queue))
+            loop.queue.sync { ctx.replace(fresh) }
+        }
+        if let reporters {
+            shared.pipeline.replaceReporters(reporters, limits: newSetup.limits, drainMs: 5_000)
+        }
+        return ReloadOutcome(applied: applied, needsRestart: needsRestart)
+    }
+
+    /// `traceproxy_config_reloads_total{result}`: a reload that failed leaves the old
+    /// configuration running, which an alert should notice.
+    public func countReload(ok: Bool) {
+        registry.counter(
+            "traceproxy_config_reloads_total", help: "SIGHUP reloads, by result.",
+            labels: [("result", ok ? "ok" : "failed")]
+        ).add()
     }
 
     /// Drains and stops: stops accepting (what is already in the kernel's queue is served), closes
@@ -295,5 +401,3 @@ public final class ProxyServer: @unchecked Sendable {
         for loop in loops { loop.queue.sync { loop.stop() } }
     }
 }
-
-let traceproxyVersion = "0.1.0"

@@ -4,8 +4,8 @@ import Reporters
 import Spans
 import Stats
 
-/// What every loop reads and nobody mutates after start-up (the pipeline and counters are
-/// thread-safe by construction).
+/// What every loop reads and nobody mutates (the pipeline and counters are thread-safe by
+/// construction). A configuration reload builds a new one and hands it to each loop.
 final class SharedState: Sendable {
     let config: ProxyConfig
     let registry: MetricsRegistry

@@ -8,17 +8,17 @@ import Reactor
 /// A blocking TCP socket for the reporter worker thread, where every call is bounded by a deadline:
 /// connect is non-blocking plus poll, and reads and writes carry SO_RCVTIMEO / SO_SNDTIMEO set to
 /// the time left, so a collector that accepts and never answers costs at most that time.
-struct BlockingTCPConnection {
-    enum Failure: Error, Equatable {
+public struct BlockingTCPConnection: Sendable {
+    public enum Failure: Error, Equatable {
         case connect(Int32)
         case timedOut
         case io(Int32)
         case closedByPeer
     }
 
-    let fd: Int32
+    public let fd: Int32
 
-    static func connect(to address: SocketAddress, deadline: DispatchTime) throws(Failure)
+    public static func connect(to address: SocketAddress, deadline: DispatchTime) throws(Failure)
         -> BlockingTCPConnection
     {
         let fd = socket(
@@ -55,7 +55,7 @@ struct BlockingTCPConnection {
     }
 
     /// Writes all of `bytes`; MSG_NOSIGNAL keeps a peer reset from raising SIGPIPE.
-    func sendAll(_ bytes: [UInt8], deadline: DispatchTime) throws(Failure) {
+    public func sendAll(_ bytes: [UInt8], deadline: DispatchTime) throws(Failure) {
         var offset = 0
         while offset < bytes.count {
             try setTimeout(SO_SNDTIMEO, deadline: deadline)
@@ -73,7 +73,7 @@ struct BlockingTCPConnection {
     }
 
     /// Appends what one `recv` returns to `buffer`; returns false at end of stream.
-    func receive(into buffer: inout [UInt8], deadline: DispatchTime) throws(Failure) -> Bool {
+    public func receive(into buffer: inout [UInt8], deadline: DispatchTime) throws(Failure) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             try setTimeout(SO_RCVTIMEO, deadline: deadline)
@@ -88,7 +88,7 @@ struct BlockingTCPConnection {
         }
     }
 
-    func close() { _ = Glibc.close(fd) }
+    public func close() { _ = Glibc.close(fd) }
 
     /// Sets a socket timeout to the time left before `deadline`; throws once it has passed.
     private func setTimeout(_ option: Int32, deadline: DispatchTime) throws(Failure) {

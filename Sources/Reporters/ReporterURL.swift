@@ -3,7 +3,7 @@ import Stats
 import TLS
 
 /// Options shared by reporters, from the command line.
-public struct ReporterOptions: Sendable {
+public struct ReporterOptions: Equatable, Sendable {
     public var process: ServiceProcess
     public var maxPacketSize: Int
     public var zipkinGzip: Bool

@@ -12,40 +12,97 @@ import Stats
 /// Each reporter gets a lane of its own (a bounded queue and a worker thread), so a hung Zipkin
 /// collector cannot hold back the Jaeger agent's datagrams, and neither can hold back a request.
 public final class SpanPipeline: Sendable {
-    private let lanes: [ReporterLane]
+    /// The batching knobs every lane is made with; `replaceReporters` may change them.
+    public struct Limits: Equatable, Sendable {
+        public var maxBatchSpans: Int
+        public var maxQueueSpans: Int
+        public var flushIntervalMs: Int
 
+        public init(maxBatchSpans: Int, maxQueueSpans: Int, flushIntervalMs: Int) {
+            self.maxBatchSpans = maxBatchSpans
+            self.maxQueueSpans = maxQueueSpans
+            self.flushIntervalMs = flushIntervalMs
+        }
+    }
+
+    private struct Lanes {
+        var lanes: [ReporterLane]
+        var started = false
+    }
+
+    /// Swapped whole by `replaceReporters`; loops copy the array out under the lock once per batch.
+    private let lanes: Locked<Lanes>
+    private let metrics: MetricsRegistry
     private let clock: any PipelineClock
 
     /// `clock` times the flush interval and the shutdown deadline; tests pass one they move by hand.
-    public init(
+    public convenience init(
         reporters: [any SpanReporter], maxBatchSpans: Int, maxQueueSpans: Int, flushIntervalMs: Int,
         metrics: MetricsRegistry, clock: any PipelineClock = SystemPipelineClock()
     ) {
+        self.init(
+            reporters: reporters,
+            limits: Limits(
+                maxBatchSpans: maxBatchSpans, maxQueueSpans: maxQueueSpans, flushIntervalMs: flushIntervalMs),
+            metrics: metrics, clock: clock)
+    }
+
+    public init(
+        reporters: [any SpanReporter], limits: Limits, metrics: MetricsRegistry,
+        clock: any PipelineClock = SystemPipelineClock()
+    ) {
         self.clock = clock
-        lanes = reporters.map {
+        self.metrics = metrics
+        lanes = Locked(Lanes(lanes: Self.lanes(for: reporters, limits: limits, metrics: metrics, clock: clock)))
+    }
+
+    private static func lanes(
+        for reporters: [any SpanReporter], limits: Limits, metrics: MetricsRegistry, clock: any PipelineClock
+    ) -> [ReporterLane] {
+        reporters.map {
             ReporterLane(
-                reporter: $0, maxBatchSpans: maxBatchSpans, maxQueueSpans: maxQueueSpans,
-                flushIntervalMs: flushIntervalMs, metrics: metrics, clock: clock)
+                reporter: $0, maxBatchSpans: limits.maxBatchSpans, maxQueueSpans: limits.maxQueueSpans,
+                flushIntervalMs: limits.flushIntervalMs, metrics: metrics, clock: clock)
         }
     }
 
     /// Starts the workers (once; later calls do nothing).
     public func start() {
-        for lane in lanes { lane.start() }
+        let current = lanes.withLock { l in
+            l.started = true
+            return l.lanes
+        }
+        for lane in current { lane.start() }
     }
 
     /// Called by event loops with a batch of spans; never blocks beyond a short lock per reporter.
     /// Spans beyond `maxQueueSpans` in a reporter's queue are dropped and counted for it.
     public func submit(_ spans: [SpanRecord]) {
-        for lane in lanes { lane.submit(spans) }
+        for lane in lanes.withLock({ $0.lanes }) { lane.submit(spans) }
+    }
+
+    /// A configuration reload: new spans go to `reporters` from now on, while the lanes they
+    /// replace deliver what they already hold (to the endpoints those spans were recorded for)
+    /// within `drainMs`, then close. Blocks the caller, never a loop, until the old lanes are done.
+    public func replaceReporters(_ reporters: [any SpanReporter], limits: Limits, drainMs: Int) {
+        let fresh = Self.lanes(for: reporters, limits: limits, metrics: metrics, clock: clock)
+        let (old, started) = lanes.withLock { l in
+            defer { l.lanes = fresh }
+            return (l.lanes, l.started)
+        }
+        if started { for lane in fresh { lane.start() } }
+        let deadline = clock.now() + .milliseconds(max(0, drainMs))
+        for lane in old { lane.beginShutdown(deadline: deadline) }
+        for lane in old { lane.awaitShutdown(deadline: deadline) }
     }
 
     /// Delivers everything queued, then closes the reporters. All lanes flush at once against one
     /// deadline; returns when all are done or after `timeoutMs`.
     public func shutdown(timeoutMs: Int) {
         let deadline = clock.now() + .milliseconds(max(0, timeoutMs))
-        for lane in lanes { lane.beginShutdown(deadline: deadline) }
-        for lane in lanes { lane.awaitShutdown(deadline: deadline) }
+        let current = lanes.withLock { $0.lanes }
+        for lane in current { lane.beginShutdown(deadline: deadline) }
+        for lane in current { lane.awaitShutdown(deadline: deadline) }
     }
 }
 

@@ -41,6 +41,12 @@ struct ConfigBuilder {
             default: throw ConfigError(invalid: text, for: "--access-log-format", "expected text or json")
             }
         }
+        if let text = options.logLevel {
+            guard let level = LogLevel(rawValue: text.lowercased()) else {
+                throw ConfigError(invalid: text, for: "--log-level", "expected debug, info, warning or error")
+            }
+            config.logLevel = level
+        }
         if let text = options.requestID {
             guard let mode = RequestIDMode(rawValue: text.lowercased()) else {
                 throw ConfigError(invalid: text, for: "--request-id", "expected generate, pass or off")

@@ -69,6 +69,7 @@ enum ConfigSummary {
             "access-log = \(c.accessLog ?? "none")",
             "access-log-format = \(c.accessLogJSON ? "json" : "text")",
             "request-id = \(c.requestID.rawValue)",
+            "log-level = \(c.logLevel.rawValue)",
         ]
     }
 

@@ -18,6 +18,7 @@ enum Launcher {
     static let usageExitCode: Int32 = 2
 
     static func main(arguments: [String], environment: Environment) -> Never {
+        let layers = ConfigLayers(commandLine: arguments, environment: environment)
         let options: TraceproxyCommand
         do {
             options = try TraceproxyCommand.parse(arguments)
@@ -29,17 +30,68 @@ enum Launcher {
             }
             fail(firstLine(of: TraceproxyCommand.message(for: error)))
         }
+        if options.version {
+            print("traceproxy \(traceproxyVersion)")
+            exit(0)
+        }
+        if options.healthcheck { healthcheck(layers) }
         let config: ProxyConfig
         do {
-            config = try ConfigBuilder(options: options, environment: environment).build()
+            config = try build(layers)
         } catch {
             fail(error.description)
         }
         if options.printConfig {
+            if let path = options.config { print("config = \(path)") }
             for line in ConfigSummary.lines(config) { print(line) }
             exit(0)
         }
-        ServerRunner.run(config)
+        LogLevelControl.bootstrap(config.logLevel)
+        ServerRunner.run(config) { () throws(ConfigError) in try build(layers) }
+    }
+
+    /// The three layers (flags, environment, `--config` file) as one validated configuration; also
+    /// what SIGHUP calls to read the file again.
+    static func build(_ layers: ConfigLayers) throws(ConfigError) -> ProxyConfig {
+        let (options, fileLines) = try layers.layered()
+        do {
+            return try ConfigBuilder(options: options, environment: layers.environment).build()
+        } catch {
+            guard let subject = error.subject, let place = fileLines[subject] else { throw error }
+            var located = error
+            located.description += " (config file \(place))"
+            throw located
+        }
+    }
+
+    /// `--healthcheck`: only the admin address matters, so a half-written configuration (no
+    /// --upstream, say) still lets the probe run.
+    private static func healthcheck(_ layers: ConfigLayers) -> Never {
+        var admin = ProxyConfig().admin
+        do {
+            if let text = try layers.options().admin {
+                switch text.lowercased() {
+                case "off", "none": admin = nil
+                default:
+                    guard let address = ConfigParsing.hostPort(Substring(text)) else {
+                        fail(ConfigError(invalid: text, for: "--admin", ConfigParsing.hostPortExpectation).description)
+                    }
+                    admin = address
+                }
+            }
+        } catch {
+            fail(error.description)
+        }
+        guard let admin else {
+            writeError("traceproxy: --healthcheck: the admin listener is off, so there is nothing to ask\n")
+            exit(1)
+        }
+        if let failure = HealthCheck.probe(admin) {
+            writeError("traceproxy: unhealthy: \(failure)\n")
+            exit(1)
+        }
+        print("healthy: http://\(admin)/healthz answered 200")
+        exit(0)
     }
 
     private static func fail(_ message: String) -> Never {
@@ -52,7 +104,7 @@ enum Launcher {
     }
 
     /// ArgumentParser messages can carry a second line (a usage hint); one line is the contract.
-    private static func firstLine(of message: String) -> String {
+    static func firstLine(of message: String) -> String {
         let line = message.split(whereSeparator: \.isNewline).first.map(String.init) ?? message
         return line.hasPrefix("Error: ") ? String(line.dropFirst(7)) : line
     }

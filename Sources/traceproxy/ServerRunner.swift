@@ -10,7 +10,7 @@ import Synchronization
 /// Runs a server until a signal ends it, and is the only place that ends the process: 0 after a
 /// graceful drain, 1 when start-up fails (the reason on stderr) or on a second Ctrl-C.
 enum ServerRunner {
-    static func run(_ config: ProxyConfig) -> Never {
+    static func run(_ config: ProxyConfig, reread: @escaping @Sendable () throws(ConfigError) -> ProxyConfig) -> Never {
         let server: ProxyServer
         do {
             server = try ProxyServer(config: config, logger: Logger(label: "traceproxy"))
@@ -41,18 +41,14 @@ enum ServerRunner {
             Launcher.writeError("traceproxy: \(error)\n")
             exit(1)
         }
-        // SIGHUP reloads what can change without a restart (the HTTPS certificate today) instead
-        // of ending the process, which is what its default action would do.
+        // SIGHUP reloads (Reloader) instead of ending the process, which is what its default
+        // action would do. The reload runs off the main queue, so SIGTERM is still heard.
         signal(SIGHUP, SIG_IGN)
+        let reloads = DispatchQueue(label: "traceproxy.reload")
+        let reloader = Reloader(server: server, running: server.config, reread: reread)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .main)
         hangup.setEventHandler {
-            DispatchQueue.global().async {
-                if let failure = server.reloadTLS() {
-                    Launcher.writeError("traceproxy: SIGHUP: kept the current certificate: \(failure)\n")
-                } else {
-                    Launcher.writeError("traceproxy: SIGHUP: reloaded\n")
-                }
-            }
+            reloads.async { reloader.reload() }
         }
         hangup.resume()
         DispatchQueue.main.async {

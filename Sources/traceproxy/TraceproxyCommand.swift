@@ -46,10 +46,37 @@ struct TraceproxyCommand: ParsableCommand {
               OTEL_SEMCONV_STABILITY_OPT_IN  http or http/dup: --span-attributes
               OTEL_SDK_DISABLED     true: no reporter from the environment
 
+            SIGHUP re-reads --config and the certificates and applies what can change without a \
+            restart; SIGTERM or SIGINT drains and exits.
+
             Exit status: 0 after a graceful shutdown (SIGTERM or SIGINT), 1 when start-up \
-            fails, 2 for a bad flag or environment variable.
+            fails, 2 for a bad flag, environment variable or config file.
             """
     )
+
+    // MARK: Configuration
+
+    @Option(
+        name: .customLong("config"),
+        help: .init(
+            """
+            A YAML file of settings named like these flags without the dashes (listen: \
+            0.0.0.0:8080, reporter: [otlp+http://collector:4318]); flags win over the environment, \
+            which wins over the file; SIGHUP reads it again (default: none).
+            """,
+            valueName: "FILE"))
+    var config: String?
+
+    @Flag(name: .customLong("version"), help: "Print the version and exit.")
+    var version = false
+
+    @Flag(
+        name: .customLong("healthcheck"),
+        help: """
+            Ask a running traceproxy's admin listener (--admin, or the config file's admin) for \
+            /healthz and exit 0 if it answers 200, 1 otherwise: a container HEALTHCHECK without curl.
+            """)
+    var healthcheck = false
 
     // MARK: Serving
 
@@ -503,6 +530,13 @@ struct TraceproxyCommand: ParsableCommand {
             recorded on the span and in the access log (default: generate).
             """, valueName: "generate|pass|off"))
     var requestID: String?
+
+    @Option(
+        name: .customLong("log-level"),
+        help: .init(
+            "Least severe message logged: debug, info, warning or error (default: \(defaults.logLevel.rawValue)).",
+            valueName: "LEVEL"))
+    var logLevel: String?
 
     @Flag(
         name: .customLong("print-config"),

@@ -4,30 +4,7 @@
 # None of them starts the proxy. Binary: $TRACEPROXY, else .build/debug/traceproxy.
 set -uo pipefail
 
-BIN=${TRACEPROXY:-.build/debug/traceproxy}
-if [[ ! -x $BIN ]]; then
-    echo "test_cli: no executable at $BIN (build it, or set TRACEPROXY)" >&2
-    exit 1
-fi
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-passed=0
-failed=0
-
-pass() { passed=$((passed + 1)); echo "PASS $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1 | $2"; }
-
-# run [VAR=value ...] -- ARGS...: runs the binary with a clean environment plus the given
-# variables; sets rc, out and err.
-run() {
-    local -a envs=()
-    while [[ $# -gt 0 && $1 != -- ]]; do envs+=("$1"); shift; done
-    shift
-    env -i PATH="$PATH" "${envs[@]}" timeout 10 "$BIN" "$@" >"$WORK/out" 2>"$WORK/err"
-    rc=$?
-    out=$(cat "$WORK/out")
-    err=$(cat "$WORK/err")
-}
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # expect_usage_error NAME NEEDLE [VAR=value ...] -- ARGS...: exit 2, nothing on stdout, exactly one
 # stderr line that starts with "traceproxy: " and contains NEEDLE (the flag or variable).
@@ -365,5 +342,4 @@ done
 expect_config "--propagation beats env" OTEL_PROPAGATORS=jaeger -- --demo --propagation w3c ::: \
     "propagation = w3c"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

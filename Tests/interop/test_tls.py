@@ -946,7 +946,7 @@ def test_sighup_swaps_certificate_under_load(upstream, proxy_factory, pki, tmp_p
     with open(key_path, "w") as f:
         f.write("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
     p.signal(signal.SIGHUP)
-    assert wait_log(p, r"traceproxy: SIGHUP: kept the current certificate: [^\n]+"), p.log_tail()
+    assert wait_log(p, r"traceproxy: SIGHUP: kept the running configuration: HTTPS listener [^\n]+"), p.log_tail()
     assert p.proc.poll() is None
     _, _, _, peer = https_get(p.tls_port, "/hup/after-bad-key", ctx)
     assert int(peer["serialNumber"], 16) == pki.server2.serial
@@ -954,9 +954,9 @@ def test_sighup_swaps_certificate_under_load(upstream, proxy_factory, pki, tmp_p
     # the mismatched pair (first certificate, second key) is refused the same way
     _install(pki.server2, cert_path, key_path)
     shutil.copyfile(pki.server.pem, cert_path)
-    log_before = log_text(p).count("kept the current certificate")
+    log_before = log_text(p).count("kept the running configuration: HTTPS listener")
     p.signal(signal.SIGHUP)
-    assert support.wait_until(lambda: log_text(p).count("kept the current certificate") > log_before, 5), \
+    assert support.wait_until(lambda: log_text(p).count("kept the running configuration: HTTPS listener") > log_before, 5), \
         p.log_tail()
     _, _, _, peer = https_get(p.tls_port, "/hup/after-mismatch", ctx)
     assert int(peer["serialNumber"], 16) == pki.server2.serial
