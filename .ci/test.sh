@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole traceproxy test suite, from the project root:
 #   swift format lint, a check that nothing reads ../shared, XCTest (all modules), bounded fuzzing and the sanitizer runs (fuzz/), the release build, the
-#   CLI black-box tests, the Python interop tests (Tests/interop/run.sh, when present), the
+#   CLI black-box tests, the deploy recipes in containers (deploy/test.sh), the Python interop tests (Tests/interop/run.sh, when present), the
 #   acceptance checks (../shared/acceptance, when present), the benchmark smoke and soak, and the
 #   request rules compared with nginx (Tests/conformance). Every stage runs even when an earlier
 #   one failed; the exit status is non-zero if any stage failed, and a summary lists them.
@@ -59,6 +59,9 @@ if [[ -n ${done_ok["build (release)"]:-} ]]; then
     stage "CLI tests" env TRACEPROXY=.build/release/traceproxy bash Tests/cli/test_cli.sh
     stage "run tests (demo, access log, admin)" env TRACEPROXY=.build/release/traceproxy bash Tests/cli/test_run.sh
     stage "config file and SIGHUP tests" env TRACEPROXY=.build/release/traceproxy bash Tests/cli/test_config.sh
+    # The deploy recipes (deploy/README.md): validators, then the image, a pod, kube play and Compose
+    # run with podman on the host network (deploy/test.sh builds its own static-stdlib binary).
+    stage "deploy (containers)" bash deploy/test.sh
     if [[ -f Tests/interop/run.sh ]]; then
         stage "interop tests" env TRACEPROXY=.build/release/traceproxy bash Tests/interop/run.sh
     else
@@ -87,6 +90,7 @@ else
     skip_failed "CLI tests" "the release build failed"
     skip_failed "run tests (demo, access log, admin)" "the release build failed"
     skip_failed "config file and SIGHUP tests" "the release build failed"
+    skip_failed "deploy (containers)" "the release build failed"
     if [[ -f Tests/interop/run.sh ]]; then
         skip_failed "interop tests" "the release build failed"
     fi

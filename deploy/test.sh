@@ -38,7 +38,7 @@ bad() { failed=$((failed + 1)); failures+=("$*"); echo "deploy: FAILED: $*"; }
 check() {
     local name=$1
     shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
+    if "$@"; then ok "$name"; else bad "$name"; return 1; fi
 }
 skip() {
     echo "deploy: SKIPPED: $*"
@@ -103,8 +103,7 @@ cleanup() {
         for f in "${compose_runs[@]}"; do
             (cd deploy/compose && eval "$f down -t 5" >/dev/null 2>&1)
         done
-        pm pod rm -f -t 5 tpd-pod web-pod-0 >/dev/null 2>&1
-        pm ps -a --format '{{.Names}}' | grep '^tpd-' | xargs -r podman rm -f -t 5 >/dev/null 2>&1
+        leftovers
         rm -rf "$WORK"
     else
         echo "deploy: kept $WORK and the containers"
@@ -112,6 +111,12 @@ cleanup() {
 }
 compose_runs=()
 trap cleanup EXIT
+# What an interrupted earlier run may have left: only this script's own names (tpd-...).
+leftovers() {
+    podman pod ls --format '{{.Name}}' | grep -E '^(pod_)?tpd-' | xargs -r podman pod rm -f -t 2 >/dev/null 2>&1
+    podman ps -a --format '{{.Names}}' | grep '^tpd-' | xargs -r podman rm -f -t 2 >/dev/null 2>&1
+}
+leftovers
 
 # ---- 1. validators ------------------------------------------------------------------------------
 echo "=== deploy 1: validators"
@@ -136,13 +141,16 @@ assert "restartPolicy" not in d["containers"][0]' "$WORK/plain.yaml"
 
 # ---- 2. images ----------------------------------------------------------------------------------
 echo "=== deploy 2: images"
+failed_before_images=$failed
 # image_current NAME HASH: the image exists and was built from inputs with this hash.
 image_current() {
     [[ "$(podman image inspect --format '{{index .Labels "traceproxy.inputs"}}' "$1" 2>/dev/null)" == "$2" ]]
 }
-# Builds trust the host's CA bundle: Debian's pip in the python images reads it, so PyPI answers
-# wherever the host's pip does (also behind a TLS-inspecting egress proxy).
-BUILD=(pm build --pull=never --network host --format docker -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
+# pip in the builds trusts the host's CA bundle (mounted, with a pip.conf naming it, for RUN steps
+# only), so PyPI answers wherever the host's pip does, also behind a TLS-inspecting egress proxy.
+printf '[global]\ncert = /run/traceproxy-host-ca.crt\n' >"$WORK/pip.conf"
+BUILD=(pm build --pull=never --network host --format docker -v "$WORK/pip.conf:/etc/pip.conf:ro"
+    -v /etc/ssl/certs/ca-certificates.crt:/run/traceproxy-host-ca.crt:ro)
 mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null)
 [[ -n $mirror ]] || mirror=$(awk '/^deb / && !/security/ {print $2; exit}' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null)
 mirror=${mirror:-http://deb.debian.org/debian}
@@ -203,19 +211,22 @@ else
         bad "swift build -c release --static-swift-stdlib"
     fi
 fi
-if ! podman image exists localhost/traceproxy:ci; then
-    echo "deploy: no traceproxy image: the container runs cannot go on"
-    echo "deploy: $passed passed, $failed failed"
-    exit 1
-fi
+for image in localhost/traceproxy:ci localhost/traceproxy-demo-app:latest localhost/traceproxy-ci-standin:latest; do
+    if [[ $failed -gt $failed_before_images ]] || ! podman image exists $image; then
+        echo "deploy: an image build failed: the container runs cannot go on"
+        printf 'deploy: FAILED: %s\n' "${failures[@]}"
+        echo "deploy: $passed passed, $failed failed"
+        exit 1
+    fi
+done
 size=$(podman image inspect --format '{{.Size}}' localhost/traceproxy:ci)
 echo "deploy: image localhost/traceproxy:ci: $((size / 1000000)) MB ($size bytes), built in $((SECONDS - t)) s"
 check "image runs as uid 10001, HEALTHCHECK kept (docker format)" "$PY" -c '
 import json, subprocess, sys
 img = json.loads(subprocess.check_output(["podman", "image", "inspect", "localhost/traceproxy:ci"]))[0]
 assert img["Config"]["User"] == "10001:10001", img["Config"]
-assert img["HealthCheck"]["Test"] == ["CMD", "traceproxy", "--healthcheck", "--config",
-                                      "/etc/traceproxy/traceproxy.yaml"], img.get("HealthCheck")
+assert img["Healthcheck"]["Test"] == ["CMD", "traceproxy", "--healthcheck", "--config",
+                                      "/etc/traceproxy/traceproxy.yaml"], img.get("Healthcheck")
 assert img["Config"]["Entrypoint"] == ["traceproxy"] and sorted(img["Config"]["ExposedPorts"]) == ["8080/tcp", "9901/tcp"]'
 check "traceproxy --version in the image" sh -c \
     'podman run --rm localhost/traceproxy:ci --version 2>/dev/null | grep -q "^traceproxy [0-9]"'
@@ -246,6 +257,20 @@ standin() {
     shift
     pm run -d --name "$name" localhost/traceproxy-ci-standin:latest "$@" >/dev/null
 }
+# diag CONTAINER...: what a failed check needs to be understood: state and the last log lines.
+diag() {
+    local c
+    for c in "$@"; do
+        echo "--- $c: $(podman inspect --format '{{.State.Status}} (exit {{.State.ExitCode}})' "$c" 2>&1)"
+        podman logs --tail 15 "$c" 2>&1 | sed 's/^/    /'
+    done
+}
+# check_or_diag "CONTAINERS" NAME COMMAND...: check, and on failure diag the containers.
+check_or_diag() {
+    local containers=$1
+    shift
+    check "$@" || diag $containers
+}
 # exit_code NAME: the container's exit code once it has stopped.
 exit_code() { podman inspect --format '{{.State.ExitCode}}' "$1"; }
 # config FILE KEY=VALUE...: a traceproxy YAML config.
@@ -269,7 +294,7 @@ config "$WORK/image.yaml" "listen=127.0.0.1:$B" "admin=127.0.0.1:$((B + 1))" \
     "reporter=[otlp+http://127.0.0.1:$((B + 3))]" "flush-interval-ms=200"
 # The image's own command and HEALTHCHECK, reading the mounted file.
 pm run -d --name tpd-image -v "$WORK/image.yaml:/etc/traceproxy/traceproxy.yaml:ro" localhost/traceproxy:ci >/dev/null
-check "image: /healthz answers" "${CHECK[@]}" http "http://127.0.0.1:$((B + 1))/healthz"
+check_or_diag "tpd-image" "image: /healthz answers" "${CHECK[@]}" http "http://127.0.0.1:$((B + 1))/healthz"
 check "image: a request through it reaches the upstream" "${CHECK[@]}" http \
     "http://127.0.0.1:$B/deploy-check" --contains "deploy upstream"
 check "image: its span arrives (OTLP, decoded by opentelemetry-proto)" "${CHECK[@]}" span \
@@ -292,10 +317,10 @@ pm run -d --pod tpd-pod --name tpd-pod-app -e APP_HOST=127.0.0.1 -e "APP_PORT=$(
     localhost/traceproxy-demo-app:latest >/dev/null
 config "$WORK/pod.yaml" "listen=127.0.0.1:$((B + 10))" "admin=127.0.0.1:$((B + 11))" \
     "upstream=http://127.0.0.1:$((B + 12))" "service-name=web-proxy" \
-    "reporter=[otlp+http://127.0.0.1:$((B + 13))]" "flush-interval-ms=200" "route=[/hello/{name}]"
+    "reporter=[otlp+http://127.0.0.1:$((B + 13))]" "flush-interval-ms=200" 'route=["/hello/{name}"]'
 pm run -d --pod tpd-pod --name tpd-pod-proxy -v "$WORK/pod.yaml:/etc/traceproxy/traceproxy.yaml:ro" \
     localhost/traceproxy:ci >/dev/null
-check "pod: a request through traceproxy into the app" "${CHECK[@]}" http \
+check_or_diag "tpd-pod-proxy tpd-pod-app" "pod: a request through traceproxy into the app" "${CHECK[@]}" http \
     "http://127.0.0.1:$((B + 10))/hello/pod" --contains '"trace_id"' --save "$WORK/pod-response.json"
 check "pod: proxy span (OTLP) and app span (Jaeger Thrift) in one trace, the app's parent the proxy's" \
     "${CHECK[@]}" trace "$WORK/pod-response.json" --proxy "http://127.0.0.1:$((B + 15)),otlp,web-proxy" \
@@ -310,19 +335,19 @@ standin tpd-kube-collector --otlp "$((B + 23))" --jaeger-udp "$((B + 24))" --que
 "$PY" deploy/ci/k8s.py ci-variant "$WORK/plain.yaml" --proxy-port "$((B + 20))" --admin-port "$((B + 21))" \
     --app-port "$((B + 22))" --otlp-port "$((B + 23))" --jaeger-udp-port "$((B + 24))" >"$WORK/kube-ci.yaml"
 check "kube play: deploy/kubernetes/plain-sidecar (hostNetwork, local images)" pm kube play "$WORK/kube-ci.yaml"
-check "kube play: the readiness probe's /healthz answers" "${CHECK[@]}" http "http://127.0.0.1:$((B + 21))/healthz"
+check_or_diag "tpd-web-pod-0-traceproxy tpd-web-pod-0-app" "kube play: the readiness probe's /healthz answers" "${CHECK[@]}" http "http://127.0.0.1:$((B + 21))/healthz"
 check "kube play: a request through the sidecar into the app" "${CHECK[@]}" http \
     "http://127.0.0.1:$((B + 20))/hello/kube" --contains '"trace_id"' --save "$WORK/kube-response.json"
 check "kube play: proxy span (OTLP, service from OTEL_SERVICE_NAME) and app span in one trace" \
     "${CHECK[@]}" trace "$WORK/kube-response.json" --proxy "http://127.0.0.1:$((B + 25)),otlp,web-proxy" \
     --app "http://127.0.0.1:$((B + 25)),jaeger,flask-app"
 check "kube play: the sidecar runs as uid 10001 on a read-only root filesystem" sh -c \
-    '[ "$(podman exec web-pod-0-traceproxy id -u)" = 10001 ] &&
-     [ "$(podman inspect --format "{{.HostConfig.ReadonlyRootfs}}" web-pod-0-traceproxy)" = true ]'
+    '[ "$(podman exec tpd-web-pod-0-traceproxy id -u)" = 10001 ] &&
+     [ "$(podman inspect --format "{{.HostConfig.ReadonlyRootfs}}" tpd-web-pod-0-traceproxy)" = true ]'
 check "kube play: the access log is written to its volume" sh -c \
-    'podman exec web-pod-0-traceproxy cat /var/log/traceproxy/access.log | grep -q "/hello/kube"'
-pm pod stop -t 30 web-pod-0 >/dev/null
-check "kube play: traceproxy exits 0 when the pod stops" test "$(exit_code web-pod-0-traceproxy)" = 0
+    'podman exec tpd-web-pod-0-traceproxy cat /var/log/traceproxy/access.log | grep -q "/hello/kube"'
+pm pod stop -t 30 tpd-web-pod-0 >/dev/null
+check "kube play: traceproxy exits 0 when the pod stops" test "$(exit_code tpd-web-pod-0-traceproxy)" = 0
 pm kube down "$WORK/kube-ci.yaml" >/dev/null
 
 # ---- 5. Compose ---------------------------------------------------------------------------------
@@ -341,7 +366,8 @@ compose_run() {
     compose_runs+=("$cmd")
     (cd deploy/compose && eval "$cmd up -d --no-build" >"$WORK/compose-$variant.log" 2>&1) ||
         { cat "$WORK/compose-$variant.log"; bad "compose $variant: up"; return 1; }
-    check "compose $variant: up; a request through traceproxy into the Flask app" "${CHECK[@]}" http \
+    check_or_diag "tpd-compose-${variant}_traceproxy_1 tpd-compose-${variant}_app_1" \
+        "compose $variant: up; a request through traceproxy into the Flask app" "${CHECK[@]}" http \
         "http://127.0.0.1:$CI_PROXY_PORT/hello/compose" --contains '"trace_id"' --save "$WORK/compose-$variant.json"
 }
 compose_down() {

@@ -121,6 +121,8 @@ def ci_variant(docs: list[dict], a) -> list[dict]:
                         "upstream": f"http://127.0.0.1:{a.app_port}"})
             d["data"]["traceproxy.yaml"] = yaml.safe_dump(cfg, sort_keys=False)
         if d["kind"] == "Deployment":
+            # The pod becomes tpd-web-pod-0: deploy/test.sh's names all start with tpd-.
+            d["metadata"]["name"] = "tpd-" + d["metadata"]["name"]
             d["spec"]["replicas"] = 1
             pod = d["spec"]["template"]["spec"]
             pod["hostNetwork"] = True
