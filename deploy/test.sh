@@ -17,8 +17,10 @@
 #      app span over Jaeger Thrift, one trace, the app's parent the proxy's span), Zipkin and
 #      Collector variants.
 # Every container uses the host network and every socket 127.0.0.1: nothing is published elsewhere
-# and no bridge network is made. Ports DEPLOY_PORT_BASE (38080) to +40.
-#   DEPLOY_PORT_BASE    first port (default 38080)
+# and no bridge network is made. Ports DEPLOY_PORT_BASE (29080) to +40: below the kernel's
+# ephemeral range (32768-60999 here), where an outgoing connection's local port can take a port
+# between the moment it is checked free and the moment a server binds it.
+#   DEPLOY_PORT_BASE    first port (default 29080)
 #   DEPLOY_IMAGE_BUILD  prebuilt (default) or builder
 #   DEPLOY_VENV         validators' venv (default $HOME/.cache/traceproxy-deploy-venv)
 #   DEPLOY_KEEP=1       keep the work directory and the containers for a look afterwards
@@ -26,7 +28,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
-B=${DEPLOY_PORT_BASE:-38080}
+B=${DEPLOY_PORT_BASE:-29080}
 START=$SECONDS
 passed=0
 failed=0
@@ -117,6 +119,14 @@ leftovers() {
     podman ps -a --format '{{.Names}}' | grep '^tpd-' | xargs -r podman rm -f -t 2 >/dev/null 2>&1
 }
 leftovers
+
+# The ports must be free: a listener left on one would answer instead of the container under test.
+busy=$(ss -Htuln | awk '{print $5}' | sed 's/.*://' | awk -v lo="$B" -v hi="$((B + 40))" '$1 >= lo && $1 <= hi' | sort -un | tr '\n' ' ')
+if [[ -n $busy ]]; then
+    bad "ports $B-$((B + 40)) must be free; in use: $busy(set DEPLOY_PORT_BASE)"
+    echo "deploy: $passed passed, $failed failed"
+    exit 1
+fi
 
 # ---- 1. validators ------------------------------------------------------------------------------
 echo "=== deploy 1: validators"
@@ -250,6 +260,18 @@ verify_unit() {
 }
 check "systemd-analyze verify deploy/systemd/traceproxy.service" verify_unit
 
+# The config files the recipes ship, read by the binary itself (unknown keys and bad values are
+# refused with exit status 2): systemd's, Compose's, the ConfigMap's, and the image's default.
+for f in deploy/systemd/traceproxy.yaml deploy/compose/traceproxy.yaml; do
+    check "config file accepted: $f" sh -c "'$bin' --config '$f' --print-config >/dev/null"
+done
+"$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["traceproxy.yaml"])' \
+    deploy/kubernetes/configmap.yaml >"$WORK/configmap-traceproxy.yaml"
+check "config file accepted: the ConfigMap's traceproxy.yaml" sh -c \
+    "'$bin' --config '$WORK/configmap-traceproxy.yaml' --print-config >/dev/null"
+check "config file accepted: the image's default (demo mode)" sh -c \
+    'podman run --rm localhost/traceproxy:ci --config /etc/traceproxy/traceproxy.yaml --print-config 2>/dev/null | grep -q "^demo = true"'
+
 # ---- helpers for the container runs --------------------------------------------------------------
 # standin NAME ARGS...: the stand-in collector in a container on the host network.
 standin() {
@@ -283,7 +305,17 @@ config() {
 }
 
 # ---- 3. the image -------------------------------------------------------------------------------
-echo "=== deploy 3: the image (host network, ports $B-$((B + 4)))"
+echo "=== deploy 3: the image as it comes (own network namespace), then on the host network (ports $B-$((B + 4)))"
+# As a user runs it: no arguments, the image's demo configuration (0.0.0.0:8080, admin 0.0.0.0:9901)
+# and its HEALTHCHECK, in a network namespace of its own with only a loopback (--network none).
+pm run -d --name tpd-default --network none localhost/traceproxy:ci >/dev/null
+check "image defaults: demo mode serves, podman healthcheck run healthy" sh -c \
+    'for i in $(seq 1 100); do podman healthcheck run tpd-default >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1' ||
+    diag tpd-default
+check "image defaults: the demo's spans appear on stdout" sh -c \
+    'for i in $(seq 1 50); do podman logs tpd-default 2>/dev/null | grep -q "\"traceId\"" && exit 0; sleep 0.1; done; exit 1'
+pm stop -t 30 tpd-default >/dev/null
+check "image defaults: podman stop exits 0" test "$(exit_code tpd-default)" = 0
 mkdir -p "$WORK/www"
 echo "deploy upstream" >"$WORK/www/deploy-check"
 python3 -m http.server "$((B + 2))" --bind 127.0.0.1 --directory "$WORK/www" >"$WORK/upstream.log" 2>&1 &
@@ -360,7 +392,8 @@ export CI_PROXY_PORT=$((B + 30)) CI_ADMIN_PORT=$((B + 31)) CI_APP_PORT=$((B + 32
 compose_run() {
     local variant=$1
     shift
-    local cmd="$VENV/bin/podman-compose -p tpd-compose-$variant"
+    # podman-compose 1.6 waits without end for a dependency that exited: bound every call.
+    local cmd="timeout -k 5 120 $VENV/bin/podman-compose -p tpd-compose-$variant"
     local f
     for f in "$@"; do cmd+=" -f $f"; done
     compose_runs+=("$cmd")
