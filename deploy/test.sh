@@ -9,15 +9,16 @@
 #      (target prebuilt, with a --static-swift-stdlib binary built here; DEPLOY_IMAGE_BUILD=builder
 #      builds its Swift builder stage instead, from a local swift:6.3-bookworm with the host's
 #      toolchain mounted read-only), the demo app and the CI stand-in collector;
-#   3. the image: /healthz, a request to a real upstream and its span at a stand-in, `podman
-#      healthcheck run`, `podman stop` drains and exits 0;
+#   3. the image as it comes (demo configuration, its HEALTHCHECK, in a network namespace of its own
+#      with only a loopback), then on the host network: /healthz, a request to a real upstream and
+#      its span at a stand-in, `podman healthcheck run`, `podman stop` drains and exits 0;
 #   4. the sidecar as a pod (app + traceproxy sharing localhost), then deploy/kubernetes through
 #      `podman kube play`: a request through traceproxy into the app, and both spans in one trace;
 #   5. deploy/compose through podman-compose with the CI overrides: Jaeger (proxy span over OTLP,
 #      app span over Jaeger Thrift, one trace, the app's parent the proxy's span), Zipkin and
 #      Collector variants.
-# Every container uses the host network and every socket 127.0.0.1: nothing is published elsewhere
-# and no bridge network is made. Ports DEPLOY_PORT_BASE (29080) to +40: below the kernel's
+# Every container but that first one uses the host network, and every socket 127.0.0.1: nothing is
+# published elsewhere and no bridge network is made. Ports DEPLOY_PORT_BASE (29080) to +40: below the kernel's
 # ephemeral range (32768-60999 here), where an outgoing connection's local port can take a port
 # between the moment it is checked free and the moment a server binds it.
 #   DEPLOY_PORT_BASE    first port (default 29080)
@@ -60,8 +61,12 @@ done
 if [[ ${#missing[@]} -gt 0 ]]; then
     echo "deploy: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } >/dev/null ||
-        skip "apt-get could not install ${missing[*]}"
+    # With recommends, as tested (containers-common's defaults, fuse-overlayfs and friends).
+    if ! { apt-get update -q && apt-get install -y -q "${missing[@]}"; } >/dev/null; then
+        echo "deploy: FAILED: apt-get install ${missing[*]}"
+        echo "deploy: 0 passed, 1 failed"
+        exit 1
+    fi
 fi
 
 WORK=$(mktemp -d /tmp/traceproxy-deploy.XXXXXX)
