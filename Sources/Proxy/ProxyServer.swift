@@ -289,7 +289,11 @@ public final class ProxyServer: @unchecked Sendable {
     /// configuration in force untouched. Open connections are never dropped; requests already
     /// under way finish under the settings they started with. Not from a loop's queue.
     public func reload(_ new: ProxyConfig) throws -> ReloadOutcome {
-        try reloading.withLock { _ in try reloadLocked(new) }
+        try reloading.withLock { _ in
+            // A drain has begun: the process is on its way out, and the loops may be stopping.
+            guard !shutdownState.withLock({ $0 }) else { throw StartupError("shutting down") }
+            return try reloadLocked(new)
+        }
     }
 
     private func reloadLocked(_ new: ProxyConfig) throws -> ReloadOutcome {

@@ -133,6 +133,10 @@ run -- --config "$WORK/p.yaml" --service-name=flag2 --print-config
 has_line "--flag=value beats file" "service-name = flag2"
 run OTEL_TRACES_SAMPLER=always_on -- --config "$WORK/p.yaml" --print-config
 has_line "OTEL_TRACES_SAMPLER beats file sampler" "sampler = always_on"
+run OTEL_SDK_DISABLED=false -- --config "$WORK/p.yaml" --print-config
+has_line "OTEL_SDK_DISABLED=false leaves the file's reporter" "reporter = stdout"
+run OTEL_SDK_DISABLED=true -- --config "$WORK/p.yaml" --print-config
+has_line "OTEL_SDK_DISABLED=true beats the file's reporter" "reporter = none"
 run OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 -- --config "$WORK/p.yaml" --print-config
 has_line "OTLP endpoint variable beats file reporter" "reporter = otlp+http://127.0.0.1:4318"
 run -- --config "$WORK/p.yaml" --reporter jaeger-udp://127.0.0.1:6831 --print-config
