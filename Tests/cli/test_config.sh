@@ -252,4 +252,37 @@ wait "$tp"
 rc=$?
 [[ $rc -eq 0 ]] && pass "SIGTERM after reloads drains and exits 0" || fail "SIGTERM after reloads" "exit $rc"
 
+# --- log-level on SIGHUP: a dead collector's warning is hidden at error, shown at warning --------
+# (changing flush-interval-ms as well rebuilds the reporter, whose warnings are throttled per lane)
+dead=$(free_port)
+port=$(free_port)
+cat >"$WORK/level.yaml" <<YAML
+listen: 127.0.0.1:$port
+admin: off
+upstream: http://127.0.0.1:$up
+reporter: [zipkin+http://127.0.0.1:$dead]
+flush-interval-ms: 100
+log-level: error
+YAML
+"$BIN" --config "$WORK/level.yaml" >/dev/null 2>"$WORK/level.err" &
+tp=$!
+pids+=($tp)
+wait_for "curl -sf -o /dev/null http://127.0.0.1:$port/a"
+sleep 1.5 # several flushes to the dead collector
+if grep -q "reporter zipkin" "$WORK/level.err"; then
+    fail "log-level error hides the reporter warning" "$(cat "$WORK/level.err")"
+else
+    pass "log-level error hides the reporter warning"
+fi
+sed -i 's/^log-level: .*/log-level: warning/; s/^flush-interval-ms: .*/flush-interval-ms: 101/' "$WORK/level.yaml"
+kill -HUP "$tp"
+wait_for "grep -q 'SIGHUP: reloaded' '$WORK/level.err'"
+curl -s -o /dev/null "http://127.0.0.1:$port/b"
+if wait_for "grep -q 'reporter zipkin' '$WORK/level.err'"; then
+    pass "log-level warning after SIGHUP shows it"
+else
+    fail "log-level warning after SIGHUP shows it" "$(cat "$WORK/level.err")"
+fi
+kill -TERM "$tp"
+
 finish
