@@ -53,7 +53,8 @@ final class LoopContext {
             upstreamConnectMs: Int64(c.upstreamConnectTimeoutMs), upstreamMs: Int64(c.upstreamTimeoutMs),
             sendMs: Int64(c.sendTimeoutMs),
             handshakeMs: Int64(c.listenTLS?.handshakeTimeoutMs ?? ListenerTLS.defaultHandshakeTimeoutMs))
-        pool = UpstreamPool(maxIdle: max(1, c.upstreamMaxIdle / max(1, c.threads)))
+        pool = UpstreamPool(
+            maxIdle: max(1, c.upstreamMaxIdle / max(1, c.threads)), generation: shared.upstreamName.current.generation)
         scratch.reserveCapacity(8192)
     }
 
@@ -83,6 +84,9 @@ final class LoopContext {
         flushSpans()
         flushAccessLog()
         pool.pruneClosed()
+        // One locked read per tick: the upstream moved, so pooled connections to the old address retire.
+        let generation = shared.upstreamName.current.generation
+        if generation != pool.generation { pool.retire(olderThan: generation) }
     }
 
     /// Counts a failure in /metrics and logs the upstream's, throttled (the spans and /metrics
@@ -93,7 +97,7 @@ final class LoopContext {
         if let more = upstreamErrorLog.admit(nowMs: time.monotonicMs()) {
             let tail = more > 0 ? " (\(more) more upstream errors since the last report)" : ""
             logger.warning(
-                "upstream \(shared.upstreamDescription): \(failure.kind.rawValue): \(failure.message)\(tail)")
+                "upstream \(shared.upstreamName): \(failure.kind.rawValue): \(failure.message)\(tail)")
         }
     }
 

@@ -40,7 +40,8 @@ public final class ProxyServer: @unchecked Sendable {
     private var demoTimer: DispatchSourceTimer?
     private let shutdownState = Locked(false)
 
-    public init(config: ProxyConfig, logger: Logger) throws {
+    /// `resolver` replaces getaddrinfo for the upstream's and collectors' names (tests).
+    public init(config: ProxyConfig, logger: Logger, resolver: ResolvedName.Resolver? = nil) throws {
         var config = config
         self.logger = logger
         // Resolve and build everything that can fail before any socket is bound.
@@ -56,7 +57,11 @@ public final class ProxyServer: @unchecked Sendable {
             upstream = HostPort(host: "127.0.0.1", port: Socket.localAddress(demoFD).hostAndPort.port)
             config.upstream = upstream
         }
-        let upstreamAddress = try SocketAddress.resolve(host: upstream.host, port: upstream.port)
+        // A name that does not resolve yet is retried in the background, not fatal (issue 11).
+        let names = NameRefreshSettings(
+            policy: .init(refreshMs: Int64(config.dnsRefreshMs)), resolver: resolver)
+        let upstreamName = NameWatch(target: "upstream", settings: names, metrics: registry, logger: logger)
+            .resolve(host: upstream.host, port: upstream.port)
         var hostname = [CChar](repeating: 0, count: 256)
         gethostname(&hostname, 255)
         var process = ServiceProcess(
@@ -66,7 +71,8 @@ public final class ProxyServer: @unchecked Sendable {
                 Tag("traceproxy.version", .string(traceproxyVersion)),
             ],
             spanFacts: SpanFacts(
-                upstreamAddress: upstreamAddress.description, upstreamHost: upstream.description,
+                upstreamAddress: upstreamName.address?.description ?? upstreamName.name,
+                upstreamHost: upstream.description,
                 collapsePathIDs: config.collapsePathIDs, trustForwarded: config.trustForwarded,
                 attributeNames: config.attributeNames, routes: config.routes,
                 capturedRequestHeaders: config.captureRequestHeaders, redactQuery: config.redactQuery))
@@ -94,7 +100,8 @@ public final class ProxyServer: @unchecked Sendable {
         process.spanFacts.recordRequestID = config.requestID != .off
         let options = ReporterOptions(
             process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip,
-            collectorTLS: config.collectorTLS.configuration(host: nil), otlp: config.otlp)
+            collectorTLS: config.collectorTLS.configuration(host: nil), otlp: config.otlp,
+            names: NameWatch(target: "reporter", settings: names, metrics: registry, logger: logger))
         var reporters: [any SpanReporter] = []
         for target in config.reporters {
             reporters.append(try ReporterURL.make(target, options: options, metrics: registry))
@@ -113,11 +120,11 @@ public final class ProxyServer: @unchecked Sendable {
         self.loops = loops
         let shared = SharedState(
             config: config, registry: registry, pipeline: pipeline, upstream: upstream,
-            upstreamAddress: upstreamAddress, accessLog: accessLog)
+            upstreamName: upstreamName, accessLog: accessLog)
         self.shared = shared
         let time = SystemTime()
         contexts = try loops.map { loop in
-            let socket = SocketConnector(address: upstreamAddress, loop: loop)
+            let socket = SocketConnector(name: upstreamName, loop: loop)
             var connector: TransportConnector = socket
             if let upstreamTLS {
                 do throws(TLSError) {
@@ -292,6 +299,7 @@ public final class ProxyServer: @unchecked Sendable {
         let remaining = max(2000, Int(deadline - Clock.monotonicMs()))
         shared.pipeline.shutdown(timeoutMs: min(remaining, 8000))
         if let demo = demoListener { loops[0].queue.sync { demo.close() } }
+        shared.upstreamName.stop()
         for loop in loops { loop.queue.sync { loop.stop() } }
     }
 }
