@@ -6,7 +6,7 @@ import PackageDescription
 /// ConfigFile -> Yams (the `--config` file's YAML shape only).
 /// Proxy -> {Reporters, Spans, Propagation, HTTP1, Reactor, TLS, Stats}
 /// Reporters -> {SpanEncoding, Spans, Propagation, HTTP1, Reactor, TLS, Gzip, Stats}
-/// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, HTTP1, Stats}; Reactor -> CEpoll;
+/// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, HTTP1, Stats}; Reactor -> {CEpoll, Stats};
 /// TLS -> {CSSL, Reactor} (CSSL: the system libssl); Gzip -> CZlib.
 /// Release builds skip the runtime exclusivity checks: the request path mutates state of
 /// loop-confined classes on every event, and the checks (swift_beginAccess/endAccess) showed up
@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Propagation", swiftSettings: hotPath),
         .target(name: "Spans", dependencies: ["Propagation", "HTTP1", "Stats"], swiftSettings: hotPath),
         .target(name: "SpanEncoding", dependencies: ["Spans", "Propagation"], swiftSettings: hotPath),
-        .target(name: "Reactor", dependencies: ["CEpoll"], swiftSettings: hotPath),
+        .target(name: "Reactor", dependencies: ["CEpoll", "Stats"], swiftSettings: hotPath),
         .target(name: "Gzip", dependencies: ["CZlib"]),
         .target(name: "TLS", dependencies: ["CSSL", "Reactor"]),
         .target(

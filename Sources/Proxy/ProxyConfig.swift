@@ -4,8 +4,8 @@ import Reporters
 import Spans
 import TLS
 
-/// A host and port to bind or connect to. Host is a literal IPv4/IPv6 address or a name resolved
-/// once at start-up.
+/// A host and port to bind or connect to. Host is a literal IPv4/IPv6 address or a name (resolved
+/// at start-up for a listener, kept resolved for the upstream: `ResolvedName`).
 public struct HostPort: Equatable, Sendable, CustomStringConvertible {
     public var host: String
     public var port: UInt16
@@ -92,6 +92,9 @@ public struct ProxyConfig: Sendable {
     public var upstreamTimeoutMs = 60_000
     public var sendTimeoutMs = 60_000
     public var drainTimeoutMs = 10_000
+    /// `--dns-refresh-ms`: how often the upstream's and collectors' host names are resolved
+    /// again (getaddrinfo reports no TTL); IP literals never are.
+    public var dnsRefreshMs = Int(NameRefreshSchedule.Policy.defaultRefreshMs)
 
     // Logs.
     /// Path of the access log, "-" for stdout, nil for none.

@@ -32,6 +32,8 @@ public final class ProxyServer: @unchecked Sendable {
     var shared: SharedState { currentShared.withLock { $0 } }
     /// One reload at a time (SIGHUPs in quick succession queue up).
     private let reloading = Locked(())
+    /// Keeps collectors' names resolved; reporters rebuilt by a reload share it.
+    private let reporterNames: NameWatch
     private let loops: [EventLoop]
     private let contexts: [LoopContext]
     /// The plain-HTTP listeners, one per loop (none with `--listen off`).
@@ -46,7 +48,8 @@ public final class ProxyServer: @unchecked Sendable {
     private var demoTimer: DispatchSourceTimer?
     private let shutdownState = Locked(false)
 
-    public init(config: ProxyConfig, logger: Logger) throws {
+    /// `resolver` replaces getaddrinfo for the upstream's and collectors' names (tests).
+    public init(config: ProxyConfig, logger: Logger, resolver: ResolvedName.Resolver? = nil) throws {
         var config = config
         self.logger = logger
         // Resolve and build everything that can fail before any socket is bound.
@@ -62,7 +65,12 @@ public final class ProxyServer: @unchecked Sendable {
             upstream = HostPort(host: "127.0.0.1", port: Socket.localAddress(demoFD).hostAndPort.port)
             config.upstream = upstream
         }
-        let upstreamAddress = try SocketAddress.resolve(host: upstream.host, port: upstream.port)
+        // A name that does not resolve yet is retried in the background, not fatal (issue 11).
+        let names = NameRefreshSettings(
+            policy: .init(refreshMs: Int64(config.dnsRefreshMs)), resolver: resolver)
+        let upstreamName = NameWatch(target: "upstream", settings: names, metrics: registry, logger: logger)
+            .resolve(host: upstream.host, port: upstream.port)
+        reporterNames = NameWatch(target: "reporter", settings: names, metrics: registry, logger: logger)
         // Certificates and keys are read now: a bad file is a start-up error, not a failed handshake.
         listenerTLS = try config.listenTLS.map { Locked(try Self.listenerContext($0)) }
         var upstreamTLS: TLSContext?
@@ -76,7 +84,7 @@ public final class ProxyServer: @unchecked Sendable {
                 printError("traceproxy: warning: --upstream-insecure: the upstream's certificate is not verified")
             }
         }
-        let setup = Self.reporterSetup(config, upstream: upstream, upstreamAddress: upstreamAddress)
+        let setup = Self.reporterSetup(config, upstream: upstream, upstreamName: upstreamName, names: reporterNames)
         let pipeline = SpanPipeline(
             reporters: try Self.reporters(setup, metrics: registry), limits: setup.limits, metrics: registry)
         let accessLog = try config.accessLog.map(Self.openAccessLog)
@@ -84,7 +92,7 @@ public final class ProxyServer: @unchecked Sendable {
         self.loops = loops
         let shared = SharedState(
             config: config, registry: registry, pipeline: pipeline, upstream: upstream,
-            upstreamAddress: upstreamAddress, accessLog: accessLog)
+            upstreamName: upstreamName, accessLog: accessLog)
         currentShared = Locked(shared)
         registry.counter(
             "traceproxy_build_info", help: "Always 1; the labels say which traceproxy this is.", kind: .gauge,
@@ -92,7 +100,7 @@ public final class ProxyServer: @unchecked Sendable {
         ).set(1)
         let time = SystemTime()
         contexts = try loops.map { loop in
-            let socket = SocketConnector(address: upstreamAddress, loop: loop)
+            let socket = SocketConnector(name: upstreamName, loop: loop)
             var connector: TransportConnector = socket
             if let upstreamTLS {
                 do throws(TLSError) {
@@ -140,9 +148,9 @@ public final class ProxyServer: @unchecked Sendable {
         var limits: SpanPipeline.Limits
     }
 
-    private static func reporterSetup(_ config: ProxyConfig, upstream: HostPort, upstreamAddress: SocketAddress)
-        -> ReporterSetup
-    {
+    private static func reporterSetup(
+        _ config: ProxyConfig, upstream: HostPort, upstreamName: ResolvedName, names: NameWatch
+    ) -> ReporterSetup {
         var hostname = [CChar](repeating: 0, count: 256)
         gethostname(&hostname, 255)
         var process = ServiceProcess(
@@ -152,7 +160,8 @@ public final class ProxyServer: @unchecked Sendable {
                 Tag("traceproxy.version", .string(traceproxyVersion)),
             ],
             spanFacts: SpanFacts(
-                upstreamAddress: upstreamAddress.description, upstreamHost: upstream.description,
+                upstreamAddress: upstreamName.address?.description ?? upstreamName.name,
+                upstreamHost: upstream.description,
                 collapsePathIDs: config.collapsePathIDs, trustForwarded: config.trustForwarded,
                 attributeNames: config.attributeNames, routes: config.routes,
                 capturedRequestHeaders: config.captureRequestHeaders, redactQuery: config.redactQuery))
@@ -161,7 +170,7 @@ public final class ProxyServer: @unchecked Sendable {
             targets: config.reporters,
             options: ReporterOptions(
                 process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip,
-                collectorTLS: config.collectorTLS.configuration(host: nil), otlp: config.otlp),
+                collectorTLS: config.collectorTLS.configuration(host: nil), otlp: config.otlp, names: names),
             limits: SpanPipeline.Limits(
                 maxBatchSpans: config.maxBatchSpans, maxQueueSpans: config.maxQueueSpans,
                 flushIntervalMs: config.flushIntervalMs))
@@ -327,14 +336,17 @@ public final class ProxyServer: @unchecked Sendable {
         keep("upstream TLS settings", \.upstreamTLS)
         keep("max-connections", \.maxConnections)
         keep("upstream-max-idle", \.upstreamMaxIdle)
+        keep("dns-refresh-ms", \.dnsRefreshMs)
 
         let shared = self.shared
         // Build what can fail first. The certificate files are read again even when their paths
         // did not change: renewing a certificate in place and sending SIGHUP is the usual rotation.
         let tls = try applied.listenTLS.map(Self.listenerContext)
         let upstream = old.upstream ?? HostPort(host: "127.0.0.1", port: 0)
-        let oldSetup = Self.reporterSetup(old, upstream: upstream, upstreamAddress: shared.upstreamAddress)
-        let newSetup = Self.reporterSetup(applied, upstream: upstream, upstreamAddress: shared.upstreamAddress)
+        let oldSetup = Self.reporterSetup(
+            old, upstream: upstream, upstreamName: shared.upstreamName, names: reporterNames)
+        let newSetup = Self.reporterSetup(
+            applied, upstream: upstream, upstreamName: shared.upstreamName, names: reporterNames)
         let reporters = oldSetup == newSetup ? nil : try Self.reporters(newSetup, metrics: registry)
         var accessLog = shared.accessLog
         if applied.accessLog != old.accessLog {
@@ -347,7 +359,7 @@ public final class ProxyServer: @unchecked Sendable {
         if let tls, let holder = listenerTLS { holder.withLock { $0 = tls } }
         let fresh = SharedState(
             config: applied, registry: registry, pipeline: shared.pipeline, upstream: upstream,
-            upstreamAddress: shared.upstreamAddress, accessLog: accessLog)
+            upstreamName: shared.upstreamName, accessLog: accessLog)
         current.withLock { $0 = applied }
         currentShared.withLock { $0 = fresh }
         for (loop, ctx) in zip(loops, contexts) {
@@ -402,6 +414,7 @@ public final class ProxyServer: @unchecked Sendable {
         let remaining = max(2000, Int(deadline - Clock.monotonicMs()))
         shared.pipeline.shutdown(timeoutMs: min(remaining, 8000))
         if let demo = demoListener { loops[0].queue.sync { demo.close() } }
+        shared.upstreamName.stop()
         for loop in loops { loop.queue.sync { loop.stop() } }
     }
 }

@@ -211,6 +211,7 @@ struct ConfigBuilder {
             config.headersWithUnderscores = action
         }
         try set(&config.drainTimeoutMs, options.drainTimeoutMs, "--drain-timeout-ms")
+        try set(&config.dnsRefreshMs, options.dnsRefreshMs, "--dns-refresh-ms")
     }
 
     /// Sets a positive quantity when its flag was given.

@@ -66,6 +66,7 @@ enum ConfigSummary {
             "upstream-timeout-ms = \(c.upstreamTimeoutMs)",
             "send-timeout-ms = \(c.sendTimeoutMs)",
             "drain-timeout-ms = \(c.drainTimeoutMs)",
+            "dns-refresh-ms = \(c.dnsRefreshMs)",
             "access-log = \(c.accessLog ?? "none")",
             "access-log-format = \(c.accessLogJSON ? "json" : "text")",
             "request-id = \(c.requestID.rawValue)",

@@ -508,6 +508,17 @@ struct TraceproxyCommand: ParsableCommand {
     )
     var drainTimeoutMs: String?
 
+    @Option(
+        name: .customLong("dns-refresh-ms"),
+        help: .init(
+            """
+            How often the upstream's and collectors' host names are resolved again; a name that \
+            does not resolve yet is retried sooner, with backoff (default: \(defaults.dnsRefreshMs)).
+            """,
+            valueName: "MS")
+    )
+    var dnsRefreshMs: String?
+
     // MARK: Logs and diagnostics
 
     @Option(

@@ -83,6 +83,7 @@ table=(
     "max-headers|50|max-headers = 50"
     "max-connections|500|max-connections = 500"
     "upstream-max-idle|16|upstream-max-idle = 16"
+    "dns-refresh-ms|9999|dns-refresh-ms = 9999"
     "header-timeout-ms|1111|header-timeout-ms = 1111"
     "idle-timeout-ms|2222|idle-timeout-ms = 2222"
     "body-timeout-ms|3333|body-timeout-ms = 3333"
