@@ -23,30 +23,30 @@ struct StartupError: Error, CustomStringConvertible {
 /// read, except through the loops' queues (`queue.sync`), which serialise access to each loop's part.
 public final class ProxyServer: @unchecked Sendable {
     /// The configuration in force; `reload` replaces it.
-    private let current: Locked<ProxyConfig>
+    let current: Locked<ProxyConfig>
     public var config: ProxyConfig { current.withLock { $0 } }
     let logger: Logger
     let registry = MetricsRegistry()
     /// The loops' shared state as of the last reload (each loop holds its own reference).
-    private let currentShared: Locked<SharedState>
+    let currentShared: Locked<SharedState>
     var shared: SharedState { currentShared.withLock { $0 } }
     /// One reload at a time (SIGHUPs in quick succession queue up).
-    private let reloading = Locked(())
+    let reloading = Locked(())
     /// Keeps collectors' names resolved; reporters rebuilt by a reload share it.
-    private let reporterNames: NameWatch
-    private let loops: [EventLoop]
-    private let contexts: [LoopContext]
+    let reporterNames: NameWatch
+    let loops: [EventLoop]
+    let contexts: [LoopContext]
     /// The plain-HTTP listeners, one per loop (none with `--listen off`).
     private(set) var listeners: [Listener] = []
     /// The HTTPS listeners, one per loop.
     private(set) var tlsListeners: [Listener] = []
     /// The HTTPS listener's context. SIGHUP swaps it: new connections take the current one, open
     /// ones keep the one they were accepted with.
-    private let listenerTLS: Locked<TLSContext>?
+    let listenerTLS: Locked<TLSContext>?
     private(set) var adminListener: Listener?
     private var demoListener: Listener?
     private var demoTimer: DispatchSourceTimer?
-    private let shutdownState = Locked(false)
+    let shutdownState = Locked(false)
 
     /// `resolver` replaces getaddrinfo for the upstream's and collectors' names (tests).
     public init(config: ProxyConfig, logger: Logger, resolver: ResolvedName.Resolver? = nil) throws {
@@ -126,7 +126,7 @@ public final class ProxyServer: @unchecked Sendable {
         }
     }
 
-    private static func listenerContext(_ listener: ListenerTLS) throws -> TLSContext {
+    static func listenerContext(_ listener: ListenerTLS) throws -> TLSContext {
         do {
             return try TLSContext(listener.configuration)
         } catch {
@@ -134,7 +134,7 @@ public final class ProxyServer: @unchecked Sendable {
         }
     }
 
-    private static func openAccessLog(_ path: String) throws -> AccessLogWriter {
+    static func openAccessLog(_ path: String) throws -> AccessLogWriter {
         guard let w = AccessLogWriter(path: path) else {
             throw StartupError("cannot open access log \(path): \(String(cString: strerror(errno)))")
         }
@@ -142,13 +142,13 @@ public final class ProxyServer: @unchecked Sendable {
     }
 
     /// Everything the reporters are built from, so a reload can tell whether they must be rebuilt.
-    private struct ReporterSetup: Equatable {
+    struct ReporterSetup: Equatable {
         var targets: [ReporterTarget]
         var options: ReporterOptions
         var limits: SpanPipeline.Limits
     }
 
-    private static func reporterSetup(
+    static func reporterSetup(
         _ config: ProxyConfig, upstream: HostPort, upstreamName: ResolvedName, names: NameWatch
     ) -> ReporterSetup {
         var hostname = [CChar](repeating: 0, count: 256)
@@ -176,7 +176,7 @@ public final class ProxyServer: @unchecked Sendable {
                 flushIntervalMs: config.flushIntervalMs))
     }
 
-    private static func reporters(_ setup: ReporterSetup, metrics: MetricsRegistry) throws -> [any SpanReporter] {
+    static func reporters(_ setup: ReporterSetup, metrics: MetricsRegistry) throws -> [any SpanReporter] {
         try setup.targets.map { try ReporterURL.make($0, options: setup.options, metrics: metrics) }
     }
 
@@ -280,106 +280,6 @@ public final class ProxyServer: @unchecked Sendable {
 
     /// The HTTPS listener's port, if there is one.
     public var tlsListenPort: UInt16? { tlsListeners.first.map { Socket.localAddress($0.fd).hostAndPort.port } }
-
-    /// What a reload did.
-    public struct ReloadOutcome: Sendable {
-        /// The configuration now in force: the new one, except what only a restart can change.
-        public var applied: ProxyConfig
-        /// The settings (flag names) whose new value waits for a restart.
-        public var needsRestart: [String]
-    }
-
-    /// SIGHUP with a new configuration: everything that can change while serving is applied
-    /// (sampler, routes, untraced paths, captured fields, propagation, limits and timeouts for new
-    /// connections, the reporters and their endpoints, the HTTPS certificate and settings, the
-    /// access log, which is also reopened for logrotate). Sockets, loops and the upstream stay:
-    /// those settings are reported in `needsRestart`. Everything that can fail (certificate, key,
-    /// reporters, access log) is built before anything is swapped, so an error leaves the
-    /// configuration in force untouched. Open connections are never dropped; requests already
-    /// under way finish under the settings they started with. Not from a loop's queue.
-    public func reload(_ new: ProxyConfig) throws -> ReloadOutcome {
-        try reloading.withLock { _ in
-            // A drain has begun: the process is on its way out, and the loops may be stopping.
-            guard !shutdownState.withLock({ $0 }) else { throw StartupError("shutting down") }
-            return try reloadLocked(new)
-        }
-    }
-
-    private func reloadLocked(_ new: ProxyConfig) throws -> ReloadOutcome {
-        let old = config
-        var applied = new
-        var needsRestart: [String] = []
-        func keep<T: Equatable>(_ name: String, _ field: WritableKeyPath<ProxyConfig, T>) {
-            if applied[keyPath: field] != old[keyPath: field] {
-                needsRestart.append(name)
-                applied[keyPath: field] = old[keyPath: field]
-            }
-        }
-        keep("listen", \.listen)
-        if applied.listenTLS?.address != old.listenTLS?.address {
-            needsRestart.append("listen-tls")
-            applied.listenTLS = old.listenTLS
-        }
-        keep("admin", \.admin)
-        applied.adminExplicit = old.adminExplicit
-        if applied.threads == 0 || applied.threads == old.threads {
-            applied.threads = old.threads
-        } else {
-            keep("threads", \.threads)
-        }
-        keep("demo", \.demo)
-        if applied.demo {
-            applied.upstream = old.upstream
-        } else {
-            keep("upstream", \.upstream)
-        }
-        keep("upstream TLS settings", \.upstreamTLS)
-        keep("max-connections", \.maxConnections)
-        keep("upstream-max-idle", \.upstreamMaxIdle)
-        keep("dns-refresh-ms", \.dnsRefreshMs)
-
-        let shared = self.shared
-        // Build what can fail first. The certificate files are read again even when their paths
-        // did not change: renewing a certificate in place and sending SIGHUP is the usual rotation.
-        let tls = try applied.listenTLS.map(Self.listenerContext)
-        let upstream = old.upstream ?? HostPort(host: "127.0.0.1", port: 0)
-        let oldSetup = Self.reporterSetup(
-            old, upstream: upstream, upstreamName: shared.upstreamName, names: reporterNames)
-        let newSetup = Self.reporterSetup(
-            applied, upstream: upstream, upstreamName: shared.upstreamName, names: reporterNames)
-        let reporters = oldSetup == newSetup ? nil : try Self.reporters(newSetup, metrics: registry)
-        var accessLog = shared.accessLog
-        if applied.accessLog != old.accessLog {
-            accessLog = try applied.accessLog.map(Self.openAccessLog)
-        } else if let log = accessLog, let failure = log.reopen() {
-            throw StartupError("cannot reopen access log \(log.path): \(failure)")
-        }
-
-        // Nothing can fail from here on.
-        if let tls, let holder = listenerTLS { holder.withLock { $0 = tls } }
-        let fresh = SharedState(
-            config: applied, registry: registry, pipeline: shared.pipeline, upstream: upstream,
-            upstreamName: shared.upstreamName, accessLog: accessLog)
-        current.withLock { $0 = applied }
-        currentShared.withLock { $0 = fresh }
-        for (loop, ctx) in zip(loops, contexts) {
-            dispatchPrecondition(condition: .notOnQueue(loop.queue))
-            loop.queue.sync { ctx.replace(fresh) }
-        }
-        if let reporters {
-            shared.pipeline.replaceReporters(reporters, limits: newSetup.limits, drainMs: 5_000)
-        }
-        return ReloadOutcome(applied: applied, needsRestart: needsRestart)
-    }
-
-    /// `traceproxy_config_reloads_total{result}`: a reload that failed leaves the old
-    /// configuration running, which an alert should notice.
-    public func countReload(ok: Bool) {
-        registry.counter(
-            "traceproxy_config_reloads_total", help: "SIGHUP reloads, by result.",
-            labels: [("result", ok ? "ok" : "failed")]
-        ).add()
-    }
 
     /// Drains and stops: stops accepting (what is already in the kernel's queue is served), closes
     /// idle connections, lets requests in flight finish within `--drain-timeout-ms`, answers or cuts
