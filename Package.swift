@@ -2,8 +2,9 @@
 import PackageDescription
 
 /// Module graph (dependencies point one way; README "How the code is laid out" says the same):
-/// traceproxy -> {Proxy, Reporters, Spans, Propagation, Reactor, TLS}
-/// Proxy -> {Reporters, Spans, Propagation, HTTP1, Reactor, TLS, Stats}
+/// traceproxy -> {Proxy, Reporters, Spans, Propagation, HTTP1, Reactor, TLS}
+/// Proxy -> {TraceView, Reporters, Spans, Propagation, HTTP1, Reactor, TLS, Stats}
+/// TraceView -> {Reporters, SpanEncoding, Spans, Propagation, HTTP1, Stats} (the admin page's store and statistics)
 /// Reporters -> {SpanEncoding, Spans, Propagation, HTTP1, Reactor, TLS, Gzip, Stats}
 /// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, HTTP1, Stats}; Reactor -> CEpoll;
 /// TLS -> {CSSL, Reactor} (CSSL: the system libssl); Gzip -> CZlib.
@@ -52,9 +53,13 @@ let package = Package(
             swiftSettings: hotPath
         ),
         .target(
+            name: "TraceView",
+            dependencies: ["Reporters", "SpanEncoding", "Spans", "Propagation", "HTTP1", "Stats"]
+        ),
+        .target(
             name: "Proxy",
             dependencies: [
-                "Reporters", "Spans", "Propagation", "HTTP1", "Reactor", "TLS", "Stats",
+                "TraceView", "Reporters", "Spans", "Propagation", "HTTP1", "Reactor", "TLS", "Stats",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: hotPath
@@ -62,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "traceproxy",
             dependencies: [
-                "Proxy", "Reporters", "Spans", "Propagation", "Reactor", "TLS",
+                "Proxy", "Reporters", "Spans", "Propagation", "HTTP1", "Reactor", "TLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -85,8 +90,14 @@ let package = Package(
             dependencies: ["Reporters", "SpanEncoding", "Spans", "Gzip", "Stats", "TestSupport"]
         ),
         .testTarget(
+            name: "TraceViewTests",
+            dependencies: ["TraceView", "Reporters", "Spans", "Propagation", "Stats"]
+        ),
+        .testTarget(
             name: "ProxyTests",
-            dependencies: ["Proxy", "Reporters", "Spans", "Propagation", "HTTP1", "Stats", "TestSupport"]
+            dependencies: [
+                "Proxy", "TraceView", "Reporters", "Spans", "Propagation", "HTTP1", "Stats", "TestSupport",
+            ]
         ),
     ]
 )

@@ -6,6 +6,7 @@ import Reporters
 import Spans
 import Stats
 import TLS
+import TraceView
 
 #if canImport(Glibc)
     import Glibc
@@ -36,6 +37,8 @@ public final class ProxyServer: @unchecked Sendable {
     /// ones keep the one they were accepted with.
     private let listenerTLS: Locked<TLSContext>?
     private(set) var adminListener: Listener?
+    /// The page at /traces and its API (`--trace-view`), nil when off.
+    let traceView: TraceView?
     private var demoListener: Listener?
     private var demoTimer: DispatchSourceTimer?
     private let shutdownState = Locked(false)
@@ -99,6 +102,14 @@ public final class ProxyServer: @unchecked Sendable {
         for target in config.reporters {
             reporters.append(try ReporterURL.make(target, options: options, metrics: registry))
         }
+        var view: TraceView?
+        if config.traceView && config.admin != nil {
+            let v = TraceView(
+                options: .init(spans: config.traceViewSpans, uiURLTemplate: config.traceUIURL), metrics: registry)
+            reporters.append(TraceViewReporter(view: v, process: process))
+            view = v
+        }
+        traceView = view
         let pipeline = SpanPipeline(
             reporters: reporters, maxBatchSpans: config.maxBatchSpans, maxQueueSpans: config.maxQueueSpans,
             flushIntervalMs: config.flushIntervalMs, metrics: registry)
@@ -177,10 +188,11 @@ public final class ProxyServer: @unchecked Sendable {
             }
             let loop = loops[0]
             let registry = self.registry
+            let view = traceView
             if fd >= 0 {
                 adminListener = try loop.queue.sync {
                     try Listener(fd: fd, loop: loop) { c, _ in
-                        let conn = AdminConnection(fd: c, loop: loop, registry: registry)
+                        let conn = AdminConnection(fd: c, loop: loop, registry: registry, traceView: view)
                         do { try loop.register(c, handler: conn, readable: true, writable: false) } catch {
                             loop.closeDescriptor(c)
                         }
@@ -197,6 +209,9 @@ public final class ProxyServer: @unchecked Sendable {
         printError(
             "traceproxy \(traceproxyVersion): listening on \(bound.joined(separator: " and ")) -> upstream \(upstreamText)"
                 + " (\(loops.count) loops), admin \(adminText), reporters: \(reporters)")
+        if traceView != nil, let admin = adminListener {
+            printError("traceproxy: trace view at http://\(Socket.localAddress(admin.fd))/traces")
+        }
     }
 
     /// One listener per loop on `address` (SO_REUSEPORT spreads the connections), plain or, with
