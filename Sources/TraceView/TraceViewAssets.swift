@@ -118,7 +118,11 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, mono
 svg.spark { display: block; }
 svg.spark .p50 { fill: none; stroke: var(--bar); stroke-width: 1.2; }
 svg.spark .p99 { fill: none; stroke: var(--bad); stroke-width: 1; opacity: .7; }
-svg.spark .base { stroke: var(--line); }
+svg.spark .count { fill: #e3e6ea; }
+svg.spark .dot { stroke: none; }
+svg.spark circle.p50 { fill: var(--bar); } svg.spark circle.p99 { fill: var(--bad); }
+td.route, td.name { max-width: 320px; overflow: hidden; text-overflow: ellipsis; }
+#f-route { max-width: 320px; }
 #waterfall { border: 1px solid var(--line); }
 .span-row { border-bottom: 1px solid var(--line); }
 .span-line { display: flex; align-items: center; padding: 4px 8px; cursor: pointer; gap: 8px; }
@@ -196,41 +200,59 @@ svg.spark .base { stroke: var(--line); }
     return 0;
   }
 
+  // Requests per slot as grey bars, p50 (blue) and p99 (red) as lines; a lone point as a dot.
   function sparkline(series) {
     const ns = "http://www.w3.org/2000/svg";
-    const w = 150, h = 26;
+    const w = 150, h = 26, pad = 2;
     const svg = document.createElementNS(ns, "svg");
     svg.setAttribute("class", "spark");
     svg.setAttribute("width", w);
     svg.setAttribute("height", h);
     svg.setAttribute("viewBox", "0 0 " + w + " " + h);
     const title = document.createElementNS(ns, "title");
-    title.textContent = "p50 (blue) and p99 (red) per 10 s over the last 5 minutes";
+    title.textContent = "per 10 s over the last 5 minutes: requests (grey), p50 (blue), p99 (red)";
     svg.appendChild(title);
-    const base = document.createElementNS(ns, "line");
-    base.setAttribute("class", "base");
-    base.setAttribute("x1", 0); base.setAttribute("x2", w);
-    base.setAttribute("y1", h - 0.5); base.setAttribute("y2", h - 0.5);
-    svg.appendChild(base);
-    let max = 1;
-    for (const p of series) if (p.p99_us !== null && p.p99_us > max) max = p.p99_us;
-    const step = series.length > 1 ? w / (series.length - 1) : w;
+    let maxLatency = 1, maxCount = 1;
+    for (const p of series) {
+      if (p.p99_us !== null && p.p99_us > maxLatency) maxLatency = p.p99_us;
+      if (p.count > maxCount) maxCount = p.count;
+    }
+    const step = series.length > 1 ? (w - 2 * pad) / (series.length - 1) : 0;
+    const x = (i) => pad + i * step;
+    series.forEach((p, i) => {
+      if (!p.count) return;
+      const bar = document.createElementNS(ns, "rect");
+      const bh = Math.max(1, (p.count / maxCount) * (h / 3));
+      bar.setAttribute("class", "count");
+      bar.setAttribute("x", (x(i) - step / 2 + 0.5).toFixed(1));
+      bar.setAttribute("width", Math.max(1, step - 1).toFixed(1));
+      bar.setAttribute("y", (h - bh).toFixed(1));
+      bar.setAttribute("height", bh.toFixed(1));
+      svg.appendChild(bar);
+    });
     for (const key of ["p99_us", "p50_us"]) {
-      let pts = [];
+      const cls = key === "p50_us" ? "p50" : "p99";
+      let run = [];
       const flush = () => {
-        if (pts.length === 1) pts.push((pts[0][0] + 1) + "," + pts[0][1]);
-        if (pts.length > 0) {
+        if (run.length === 1) {
+          const dot = document.createElementNS(ns, "circle");
+          dot.setAttribute("class", cls + " dot");
+          dot.setAttribute("cx", run[0][0]);
+          dot.setAttribute("cy", run[0][1]);
+          dot.setAttribute("r", "1.8");
+          svg.appendChild(dot);
+        } else if (run.length > 1) {
           const line = document.createElementNS(ns, "polyline");
-          line.setAttribute("class", key === "p50_us" ? "p50" : "p99");
-          line.setAttribute("points", pts.map((q) => Array.isArray(q) ? q.join(",") : q).join(" "));
+          line.setAttribute("class", cls);
+          line.setAttribute("points", run.map((q) => q.join(",")).join(" "));
           svg.appendChild(line);
         }
-        pts = [];
+        run = [];
       };
       series.forEach((p, i) => {
         if (p[key] === null) { flush(); return; }
-        const y = h - 2 - (p[key] / max) * (h - 4);
-        pts.push([(i * step).toFixed(1), y.toFixed(1)]);
+        const y = h - pad - (p[key] / maxLatency) * (h - 2 * pad);
+        run.push([x(i).toFixed(1), y.toFixed(1)]);
       });
       flush();
     }
@@ -250,6 +272,7 @@ svg.spark .base { stroke: var(--line); }
       const tr = el("tr");
       tr.dataset.route = r.route;
       const name = el("td", "route");
+      name.title = r.route;
       const a = el("a", null, r.route);
       a.href = "#";
       a.title = "show this route's requests";
@@ -318,7 +341,9 @@ svg.spark .base { stroke: var(--line); }
       tr.dataset.spanId = s.span_id;
       tr.appendChild(el("td", "mono", fmtTime(s.start_us)));
       tr.appendChild(el("td", null, s.method));
-      tr.appendChild(el("td", null, s.name));
+      const name = el("td", "name", s.name);
+      name.title = s.name;
+      tr.appendChild(name);
       const path = el("td", "path mono", s.path);
       path.title = s.path;
       tr.appendChild(path);
