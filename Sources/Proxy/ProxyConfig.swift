@@ -39,6 +39,13 @@ public struct ProxyConfig: Sendable {
     public var adminExplicit = false
     /// Event loops; 0 means one per core.
     public var threads = 0
+    /// The trace view on the admin listener (`--trace-view`, implied by `--demo`): `/traces` and
+    /// its JSON API, fed by a reporter of its own.
+    public var traceView = false
+    /// `--trace-view-spans`: recent spans the view keeps (failed and slowest ones besides).
+    public var traceViewSpans = 2000
+    /// `--trace-ui-url`: a Jaeger or Zipkin UI, `{trace_id}` replaced, linked from the view.
+    public var traceUIURL: String?
 
     // Tracing.
     public var reporters: [ReporterTarget] = []

@@ -59,6 +59,9 @@ extension ProxyServer {
         keep("max-connections", \.maxConnections)
         keep("upstream-max-idle", \.upstreamMaxIdle)
         keep("dns-refresh-ms", \.dnsRefreshMs)
+        keep("trace-view", \.traceView)
+        keep("trace-view-spans", \.traceViewSpans)
+        keep("trace-ui-url", \.traceUIURL)
 
         let shared = self.shared
         // Build what can fail first. The certificate files are read again even when their paths
@@ -69,7 +72,7 @@ extension ProxyServer {
             old, upstream: upstream, upstreamName: shared.upstreamName, names: reporterNames)
         let newSetup = Self.reporterSetup(
             applied, upstream: upstream, upstreamName: shared.upstreamName, names: reporterNames)
-        let reporters = oldSetup == newSetup ? nil : try Self.reporters(newSetup, metrics: registry)
+        let reporters = oldSetup == newSetup ? nil : try Self.reporters(newSetup, metrics: registry, view: traceView)
         var accessLog = shared.accessLog
         if applied.accessLog != old.accessLog {
             accessLog = try applied.accessLog.map(Self.openAccessLog)

@@ -6,6 +6,7 @@ import Reporters
 import Spans
 import Stats
 import TLS
+import TraceView
 
 #if canImport(Glibc)
     import Glibc
@@ -44,6 +45,8 @@ public final class ProxyServer: @unchecked Sendable {
     /// ones keep the one they were accepted with.
     let listenerTLS: Locked<TLSContext>?
     private(set) var adminListener: Listener?
+    /// The page at /traces and its API (`--trace-view`), nil when off.
+    let traceView: TraceView?
     private var demoListener: Listener?
     private var demoTimer: DispatchSourceTimer?
     let shutdownState = Locked(false)
@@ -85,8 +88,15 @@ public final class ProxyServer: @unchecked Sendable {
             }
         }
         let setup = Self.reporterSetup(config, upstream: upstream, upstreamName: upstreamName, names: reporterNames)
+        // The trace view is one more reporter lane, so the request path hands spans over once.
+        traceView =
+            config.traceView && config.admin != nil
+            ? TraceView(
+                options: .init(spans: config.traceViewSpans, uiURLTemplate: config.traceUIURL), metrics: registry)
+            : nil
         let pipeline = SpanPipeline(
-            reporters: try Self.reporters(setup, metrics: registry), limits: setup.limits, metrics: registry)
+            reporters: try Self.reporters(setup, metrics: registry, view: traceView), limits: setup.limits,
+            metrics: registry)
         let accessLog = try config.accessLog.map(Self.openAccessLog)
         current = Locked(config)
         self.loops = loops
@@ -176,8 +186,15 @@ public final class ProxyServer: @unchecked Sendable {
                 flushIntervalMs: config.flushIntervalMs))
     }
 
-    static func reporters(_ setup: ReporterSetup, metrics: MetricsRegistry) throws -> [any SpanReporter] {
-        try setup.targets.map { try ReporterURL.make($0, options: setup.options, metrics: metrics) }
+    /// The configured reporters, and the trace view's lane when the page is on.
+    static func reporters(_ setup: ReporterSetup, metrics: MetricsRegistry, view: TraceView?) throws
+        -> [any SpanReporter]
+    {
+        var reporters: [any SpanReporter] = try setup.targets.map {
+            try ReporterURL.make($0, options: setup.options, metrics: metrics)
+        }
+        if let view { reporters.append(TraceViewReporter(view: view, process: setup.options.process)) }
+        return reporters
     }
 
     /// Binds the listeners and starts the reporters. Returns once the proxy serves.
@@ -216,10 +233,11 @@ public final class ProxyServer: @unchecked Sendable {
             }
             let loop = loops[0]
             let registry = self.registry
+            let view = traceView
             if fd >= 0 {
                 adminListener = try loop.queue.sync {
                     try Listener(fd: fd, loop: loop) { c, _ in
-                        let conn = AdminConnection(fd: c, loop: loop, registry: registry)
+                        let conn = AdminConnection(fd: c, loop: loop, registry: registry, traceView: view)
                         do { try loop.register(c, handler: conn, readable: true, writable: false) } catch {
                             loop.closeDescriptor(c)
                         }
@@ -236,6 +254,9 @@ public final class ProxyServer: @unchecked Sendable {
         printError(
             "traceproxy \(traceproxyVersion): listening on \(bound.joined(separator: " and ")) -> upstream \(upstreamText)"
                 + " (\(loops.count) loops), admin \(adminText), reporters: \(reporters)")
+        if traceView != nil, let admin = adminListener {
+            printError("traceproxy: trace view at http://\(Socket.localAddress(admin.fd))/traces")
+        }
     }
 
     /// One listener per loop on `address` (SO_REUSEPORT spreads the connections), plain or, with

@@ -69,7 +69,7 @@ FLAGS=(--listen --upstream --demo --service-name --admin --threads --reporter --
     --upstream-key --upstream-insecure --collector-ca --collector-cert --collector-key --otlp-protocol
     --otlp-compression --otlp-header --otlp-timeout-ms --span-attributes --trust-forwarded --route --routes-file
     --no-trace-path --capture-request-header --capture-response-header --redact-query --access-log-format
-    --request-id --ignore-incoming-context --dns-refresh-ms)
+    --request-id --ignore-incoming-context --dns-refresh-ms --trace-view --trace-view-spans --trace-ui-url)
 ENVS=(OTEL_SERVICE_NAME JAEGER_SERVICE_NAME JAEGER_AGENT_HOST JAEGER_AGENT_PORT
     JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_PARAM OTEL_TRACES_SAMPLER OTEL_TRACES_SAMPLER_ARG OTEL_PROPAGATORS
     OTEL_EXPORTER_OTLP_ENDPOINT OTEL_TRACES_EXPORTER OTEL_RESOURCE_ATTRIBUTES OTEL_SEMCONV_STABILITY_OPT_IN
@@ -145,6 +145,10 @@ expect_usage_error "propagation none with a format" --propagation -- --demo --pr
 expect_usage_error "span-kind unknown" --span-kind -- --demo --span-kind producer
 expect_usage_error "max-packet-bytes too large" --max-packet-bytes -- --demo --max-packet-bytes 70000
 expect_usage_error "access-log empty" --access-log -- --demo --access-log ""
+expect_usage_error "trace-view without admin" --trace-view -- --demo --admin off --trace-view
+expect_usage_error "trace-view-spans too small" --trace-view-spans -- --demo --trace-view-spans 5
+expect_usage_error "trace-ui-url not http" --trace-ui-url -- --demo --trace-ui-url 'javascript:alert(1)'
+expect_usage_error "trace-ui-url with a space" --trace-ui-url -- --demo --trace-ui-url 'http://a b/'
 expect_usage_error "service-name empty" --service-name -- --demo --service-name ""
 expect_usage_error "headers-with-underscores unknown" --headers-with-underscores -- --demo \
     --headers-with-underscores keep
@@ -178,6 +182,16 @@ expect_usage_error "otlp grpc" OTEL_EXPORTER_OTLP_PROTOCOL OTEL_EXPORTER_OTLP_PR
     OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4318 -- --demo
 expect_config "otlp grpc ignored without an OTLP reporter" OTEL_EXPORTER_OTLP_PROTOCOL=grpc -- --demo ::: \
     "reporter = stdout"
+# The trace view: off by default, on with --demo (admin on) or --trace-view; a UI URL gets Jaeger's path.
+expect_config "trace view off by default" -- --upstream http://127.0.0.1:1 ::: "trace-view = false" \
+    "trace-view-spans = 2000" "trace-ui-url = none"
+expect_config "trace view on with --demo" -- --demo ::: "trace-view = true"
+expect_config "trace view off with --demo --admin off" -- --demo --admin off ::: "trace-view = false"
+expect_config "trace view flags" -- --upstream http://127.0.0.1:1 --trace-view --trace-view-spans 500 \
+    --trace-ui-url http://jaeger:16686/ ::: "trace-view = true" "trace-view-spans = 500" \
+    "trace-ui-url = http://jaeger:16686/trace/{trace_id}"
+expect_config "trace ui url template kept" -- --demo --trace-ui-url 'http://z:9411/zipkin/traces/{trace_id}' ::: \
+    "trace-ui-url = http://z:9411/zipkin/traces/{trace_id}"
 expect_usage_error "otlp protocol flag" --otlp-protocol -- --demo --otlp-protocol grpc
 expect_usage_error "otlp header" --otlp-header -- --demo --otlp-header "no-equals"
 expect_usage_error "otlp headers env" OTEL_EXPORTER_OTLP_HEADERS "OTEL_EXPORTER_OTLP_HEADERS=a" \

@@ -82,6 +82,23 @@ else
     fail "--demo --reporter none reports nowhere" "stderr: $(cat "$WORK/al.err") stdout: $(head -c 200 "$WORK/al.out")"
 fi
 
+# 2c. --demo turns the trace view on and prints its address; the page and its API answer there.
+admin=$(free_port)
+port=$(free_port)
+"$BIN" --demo --listen "127.0.0.1:$port" --admin "127.0.0.1:$admin" --reporter none >/dev/null \
+    2>"$WORK/view.err" &
+pid=$!
+pids+=("$pid")
+if wait_for "$WORK/view.err" "trace view at http://127.0.0.1:$admin/traces" 5 &&
+    curl -sf "http://127.0.0.1:$admin/traces" | grep -q '<script src="/traces.js"' &&
+    curl -sf "http://127.0.0.1:$admin/api/routes" | grep -q '"routes":'; then
+    pass "--demo prints the trace view's address and serves the page there"
+else
+    fail "--demo prints the trace view's address and serves the page there" "stderr: $(cat "$WORK/view.err")"
+fi
+kill -TERM "$pid"
+wait "$pid" 2>/dev/null
+
 # 3. The default admin address already taken: warn, keep serving.
 admin=$(free_port)
 python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$admin)); s.listen(); time.sleep(15)" &
