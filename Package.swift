@@ -2,11 +2,12 @@
 import PackageDescription
 
 /// Module graph (dependencies point one way; README "How the code is laid out" says the same):
-/// traceproxy -> {Proxy, Reporters, Spans, Propagation, Reactor, TLS, ConfigFile}
+/// traceproxy -> {Proxy, Reporters, Spans, Propagation, HTTP1, Reactor, TLS, ConfigFile}
 /// ConfigFile -> Yams (the `--config` file's YAML shape only).
-/// Proxy -> {Reporters, Spans, Propagation, HTTP1, Reactor, TLS, Stats}
+/// Proxy -> {TraceView, Reporters, Spans, Propagation, HTTP1, Reactor, TLS, Stats}
+/// TraceView -> {Reporters, SpanEncoding, Spans, Propagation, HTTP1, Stats} (the admin page's store and statistics)
 /// Reporters -> {SpanEncoding, Spans, Propagation, HTTP1, Reactor, TLS, Gzip, Stats}
-/// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, HTTP1, Stats}; Reactor -> CEpoll;
+/// SpanEncoding -> {Spans, Propagation}; Spans -> {Propagation, HTTP1, Stats}; Reactor -> {CEpoll, Stats};
 /// TLS -> {CSSL, Reactor} (CSSL: the system libssl); Gzip -> CZlib.
 /// Release builds skip the runtime exclusivity checks: the request path mutates state of
 /// loop-confined classes on every event, and the checks (swift_beginAccess/endAccess) showed up
@@ -42,7 +43,7 @@ let package = Package(
         .target(name: "Propagation", swiftSettings: hotPath),
         .target(name: "Spans", dependencies: ["Propagation", "HTTP1", "Stats"], swiftSettings: hotPath),
         .target(name: "SpanEncoding", dependencies: ["Spans", "Propagation"], swiftSettings: hotPath),
-        .target(name: "Reactor", dependencies: ["CEpoll"], swiftSettings: hotPath),
+        .target(name: "Reactor", dependencies: ["CEpoll", "Stats"], swiftSettings: hotPath),
         .target(name: "Gzip", dependencies: ["CZlib"]),
         .target(name: "TLS", dependencies: ["CSSL", "Reactor"]),
         .target(
@@ -54,9 +55,13 @@ let package = Package(
             swiftSettings: hotPath
         ),
         .target(
+            name: "TraceView",
+            dependencies: ["Reporters", "SpanEncoding", "Spans", "Propagation", "HTTP1", "Stats"]
+        ),
+        .target(
             name: "Proxy",
             dependencies: [
-                "Reporters", "Spans", "Propagation", "HTTP1", "Reactor", "TLS", "Stats",
+                "TraceView", "Reporters", "Spans", "Propagation", "HTTP1", "Reactor", "TLS", "Stats",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: hotPath
@@ -65,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "traceproxy",
             dependencies: [
-                "Proxy", "Reporters", "Spans", "Propagation", "Reactor", "TLS", "ConfigFile",
+                "Proxy", "Reporters", "Spans", "Propagation", "HTTP1", "Reactor", "TLS", "ConfigFile",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -89,8 +94,14 @@ let package = Package(
             dependencies: ["Reporters", "SpanEncoding", "Spans", "Gzip", "Stats", "TestSupport"]
         ),
         .testTarget(
+            name: "TraceViewTests",
+            dependencies: ["TraceView", "Reporters", "Spans", "Propagation", "Stats"]
+        ),
+        .testTarget(
             name: "ProxyTests",
-            dependencies: ["Proxy", "Reporters", "Spans", "Propagation", "HTTP1", "Stats", "TestSupport"]
+            dependencies: [
+                "Proxy", "TraceView", "Reporters", "Spans", "Propagation", "HTTP1", "Stats", "TestSupport",
+            ]
         ),
     ]
 )

@@ -514,6 +514,8 @@ class Bench:
             Setup("H", "traceproxy HTTPS in, tracing off", base + 7, tls=True),
             Setup("I", "traceproxy HTTPS in -> Jaeger UDP", base + 8, tracing="jaeger", tls=True),
             Setup("J", "traceproxy -> OTLP/HTTP (protobuf)", base + 9, tracing="otlp"),
+            # E with the trace view on (--trace-view, admin listener on base+14): its cost is K vs E.
+            Setup("K", "traceproxy -> Jaeger UDP + trace view", base + 13, tracing="jaeger"),
         ]
         self.tls_dir = os.path.join(self.tmp, "tls")
         self.tls_info = {}  # key -> what openssl s_client negotiated
@@ -719,6 +721,7 @@ backend be
             "J": ["--sampler", "const:1", "--reporter", "otlp+http://127.0.0.1:%d" % self.otlp_port],
             "H": ["--sampler", "const:0", "--reporter", jaeger],
             "I": ["--sampler", "const:1", "--reporter", jaeger],
+            "K": ["--sampler", "const:1", "--reporter", jaeger, "--trace-view"],
         }
         for s in self.setups:
             if s.key not in variants:
@@ -728,7 +731,10 @@ backend be
                           "--tls-key", key, "--tls-ciphers", TLS12_CIPHERS, "--tls-min-version", "1.2"]
             else:
                 listen = ["--listen", "127.0.0.1:%d" % s.port]
-            s.proc = self.spawn("traceproxy-" + s.key, tp_common + listen + variants[s.key])
+            common = tp_common
+            if s.key == "K":  # the page lives on the admin listener
+                common = [x if x != "off" else "127.0.0.1:%d" % (self.a.ports + 14) for x in tp_common]
+            s.proc = self.spawn("traceproxy-" + s.key, common + listen + variants[s.key])
         for s in self.setups:
             if not wait_port(s.port):
                 s.failed = "did not start listening (see %s logs)" % s.key
@@ -1261,7 +1267,8 @@ def chart(rows, path):
         r.setdefault("mode", "http")
     families = [f for f in (False, True) if any(MODES[r["mode"]]["tls"] == f for r in rows)]
     colors = {"A": "#9e9e9e", "B": "#2e7d32", "C": "#1565c0", "D": "#ffb300", "E": "#e65100", "F": "#8e24aa",
-              "G": "#2e7d32", "H": "#ffb300", "I": "#e65100", "J": "#00897b"}
+              "G": "#2e7d32", "H": "#ffb300", "I": "#e65100", "J": "#00897b",
+              "K": "#6d4c41"}
     metrics = [("rps", "requests/s (median)", 1), ("p99_us", "p99 latency, ms", 1e-3),
                ("cpu_per_10k", "proxy CPU s per 10k requests", 1)]
     # HTTPS: handshake cells cost ~20x a keep-alive request, so req/s on a log scale and CPU as
@@ -1316,7 +1323,7 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--duration", type=int)
-    ap.add_argument("--ports", type=int, default=27080, help="base port (uses base..base+11)")
+    ap.add_argument("--ports", type=int, default=27080, help="base port (uses base..base+14)")
     ap.add_argument("--hold", type=int, default=1000, help="idle connections for the RSS column")
     ap.add_argument("--hold-tls", type=int, help="idle TLS connections for the HTTPS setups' RSS column "
                     "(default 2000; 200 with --smoke)")

@@ -1,13 +1,16 @@
 import HTTP1
 import Reactor
 import Stats
+import TraceView
 
-/// The admin listener's connections: `GET /healthz` and `GET /metrics`, one request each, then close.
+/// The admin listener's connections: `GET /healthz` and `GET /metrics` (and, with the trace view
+/// on, `/traces` and `/api/...`, answered by `TraceViewHTTP`), one request each, then close.
 /// Kept apart from the proxy path so a scrape never reaches the upstream.
 final class AdminConnection: EventHandler {
     let fd: Int32
     let loop: EventLoop
     let registry: MetricsRegistry
+    let traceView: TraceView?
     var input = ByteBuffer()
     var output = ByteBuffer()
     var parser = HTTPParser(kind: .request, limits: .init(maxHeaderBytes: 16 * 1024, maxHeaders: 64))
@@ -15,10 +18,11 @@ final class AdminConnection: EventHandler {
     var answered = false
     let deadline: Int64
 
-    init(fd: Int32, loop: EventLoop, registry: MetricsRegistry) {
+    init(fd: Int32, loop: EventLoop, registry: MetricsRegistry, traceView: TraceView? = nil) {
         self.fd = fd
         self.loop = loop
         self.registry = registry
+        self.traceView = traceView
         deadline = loop.nowMs + 10_000
     }
 
@@ -51,6 +55,15 @@ final class AdminConnection: EventHandler {
     }
 
     private func answer(_ head: HTTPHead) {
+        if let view = traceView,
+            let r = TraceViewHTTP.respond(
+                view: view, method: head.method == .get ? "GET" : head.method == .head ? "HEAD" : "OTHER",
+                target: head.target)
+        {
+            return respond(
+                r.status, r.contentType, String(decoding: r.body, as: UTF8.self), withBody: head.method != .head,
+                headers: r.headers)
+        }
         switch (head.method, head.path) {
         case (.get, "/healthz"):
             respond(200, "text/plain", "ok\n")
@@ -64,10 +77,12 @@ final class AdminConnection: EventHandler {
     }
 
     /// A HEAD answer keeps the GET's Content-Length and drops the body (RFC 9110 section 9.3.2).
-    private func respond(_ status: Int, _ contentType: String, _ body: String, withBody: Bool = true) {
+    private func respond(
+        _ status: Int, _ contentType: String, _ body: String, withBody: Bool = true, headers: [(String, String)] = []
+    ) {
         answered = true
         let bytes = SimpleResponse.make(
-            status: status, body: body, close: true, extraHeaders: [("Content-Type", contentType)])
+            status: status, body: body, close: true, extraHeaders: [("Content-Type", contentType)] + headers)
         output.append(withBody ? bytes : Array(bytes.dropLast(body.utf8.count)))
         onWritable()
     }

@@ -52,7 +52,8 @@ final class LoopContext {
         self.connector = connector
         let c = shared.config
         timeouts = Self.timeouts(c)
-        pool = UpstreamPool(maxIdle: max(1, c.upstreamMaxIdle / max(1, c.threads)))
+        pool = UpstreamPool(
+            maxIdle: max(1, c.upstreamMaxIdle / max(1, c.threads)), generation: shared.upstreamName.current.generation)
         scratch.reserveCapacity(8192)
     }
 
@@ -99,6 +100,9 @@ final class LoopContext {
         flushSpans()
         flushAccessLog()
         pool.pruneClosed()
+        // One locked read per tick: the upstream moved, so pooled connections to the old address retire.
+        let generation = shared.upstreamName.current.generation
+        if generation != pool.generation { pool.retire(olderThan: generation) }
     }
 
     /// Counts a failure in /metrics and logs the upstream's, throttled (the spans and /metrics
@@ -109,7 +113,7 @@ final class LoopContext {
         if let more = upstreamErrorLog.admit(nowMs: time.monotonicMs()) {
             let tail = more > 0 ? " (\(more) more upstream errors since the last report)" : ""
             logger.warning(
-                "upstream \(shared.upstreamDescription): \(failure.kind.rawValue): \(failure.message)\(tail)")
+                "upstream \(shared.upstreamName): \(failure.kind.rawValue): \(failure.message)\(tail)")
         }
     }
 

@@ -4,8 +4,8 @@ import Reporters
 import Spans
 import TLS
 
-/// A host and port to bind or connect to. Host is a literal IPv4/IPv6 address or a name resolved
-/// once at start-up.
+/// A host and port to bind or connect to. Host is a literal IPv4/IPv6 address or a name (resolved
+/// at start-up for a listener, kept resolved for the upstream: `ResolvedName`).
 public struct HostPort: Equatable, Sendable, CustomStringConvertible {
     public var host: String
     public var port: UInt16
@@ -39,6 +39,13 @@ public struct ProxyConfig: Sendable {
     public var adminExplicit = false
     /// Event loops; 0 means one per core.
     public var threads = 0
+    /// The trace view on the admin listener (`--trace-view`, implied by `--demo`): `/traces` and
+    /// its JSON API, fed by a reporter of its own.
+    public var traceView = false
+    /// `--trace-view-spans`: recent spans the view keeps (failed and slowest ones besides).
+    public var traceViewSpans = 2000
+    /// `--trace-ui-url`: a Jaeger or Zipkin UI, `{trace_id}` replaced, linked from the view.
+    public var traceUIURL: String?
 
     // Tracing.
     public var reporters: [ReporterTarget] = []
@@ -92,6 +99,9 @@ public struct ProxyConfig: Sendable {
     public var upstreamTimeoutMs = 60_000
     public var sendTimeoutMs = 60_000
     public var drainTimeoutMs = 10_000
+    /// `--dns-refresh-ms`: how often the upstream's and collectors' host names are resolved
+    /// again (getaddrinfo reports no TTL); IP literals never are.
+    public var dnsRefreshMs = Int(NameRefreshSchedule.Policy.defaultRefreshMs)
 
     // Logs.
     /// Path of the access log, "-" for stdout, nil for none.

@@ -5,6 +5,7 @@ import TLS
 final class ProxyMetrics: Sendable {
     let requestsByClass: [Counter]  // index 0: other, 1...5: 1xx...5xx
     let upstreamConnectErrors: Counter
+    let upstreamUnresolved: Counter
     let upstreamTimeouts: Counter
     let upstreamResets: Counter
     let upstreamProtocolErrors: Counter
@@ -30,6 +31,7 @@ final class ProxyMetrics: Sendable {
                 "traceproxy_upstream_errors_total", help: "Upstream failures by kind.", labels: [("kind", kind)])
         }
         upstreamConnectErrors = upstreamError("connect")
+        upstreamUnresolved = upstreamError("unresolved")
         upstreamTimeouts = upstreamError("timeout")
         upstreamResets = upstreamError("reset")
         upstreamProtocolErrors = upstreamError("protocol")
@@ -73,6 +75,7 @@ final class ProxyMetrics: Sendable {
             .underscoreInFieldName:
             clientErrors.add()
         case .upstreamConnect: upstreamConnectErrors.add()
+        case .upstreamUnresolved: upstreamUnresolved.add()
         case .upstreamTLS: upstreamTLSErrors.add()
         case .upstreamConnectTimeout, .upstreamTimeout: upstreamTimeouts.add()
         case .upstreamProtocol, .upstreamUnrequestedUpgrade: upstreamProtocolErrors.add()

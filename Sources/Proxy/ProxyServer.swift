@@ -6,6 +6,7 @@ import Reporters
 import Spans
 import Stats
 import TLS
+import TraceView
 
 #if canImport(Glibc)
     import Glibc
@@ -23,30 +24,35 @@ struct StartupError: Error, CustomStringConvertible {
 /// read, except through the loops' queues (`queue.sync`), which serialise access to each loop's part.
 public final class ProxyServer: @unchecked Sendable {
     /// The configuration in force; `reload` replaces it.
-    private let current: Locked<ProxyConfig>
+    let current: Locked<ProxyConfig>
     public var config: ProxyConfig { current.withLock { $0 } }
     let logger: Logger
     let registry = MetricsRegistry()
     /// The loops' shared state as of the last reload (each loop holds its own reference).
-    private let currentShared: Locked<SharedState>
+    let currentShared: Locked<SharedState>
     var shared: SharedState { currentShared.withLock { $0 } }
     /// One reload at a time (SIGHUPs in quick succession queue up).
-    private let reloading = Locked(())
-    private let loops: [EventLoop]
-    private let contexts: [LoopContext]
+    let reloading = Locked(())
+    /// Keeps collectors' names resolved; reporters rebuilt by a reload share it.
+    let reporterNames: NameWatch
+    let loops: [EventLoop]
+    let contexts: [LoopContext]
     /// The plain-HTTP listeners, one per loop (none with `--listen off`).
     private(set) var listeners: [Listener] = []
     /// The HTTPS listeners, one per loop.
     private(set) var tlsListeners: [Listener] = []
     /// The HTTPS listener's context. SIGHUP swaps it: new connections take the current one, open
     /// ones keep the one they were accepted with.
-    private let listenerTLS: Locked<TLSContext>?
+    let listenerTLS: Locked<TLSContext>?
     private(set) var adminListener: Listener?
+    /// The page at /traces and its API (`--trace-view`), nil when off.
+    let traceView: TraceView?
     private var demoListener: Listener?
     private var demoTimer: DispatchSourceTimer?
-    private let shutdownState = Locked(false)
+    let shutdownState = Locked(false)
 
-    public init(config: ProxyConfig, logger: Logger) throws {
+    /// `resolver` replaces getaddrinfo for the upstream's and collectors' names (tests).
+    public init(config: ProxyConfig, logger: Logger, resolver: ResolvedName.Resolver? = nil) throws {
         var config = config
         self.logger = logger
         // Resolve and build everything that can fail before any socket is bound.
@@ -62,7 +68,12 @@ public final class ProxyServer: @unchecked Sendable {
             upstream = HostPort(host: "127.0.0.1", port: Socket.localAddress(demoFD).hostAndPort.port)
             config.upstream = upstream
         }
-        let upstreamAddress = try SocketAddress.resolve(host: upstream.host, port: upstream.port)
+        // A name that does not resolve yet is retried in the background, not fatal (issue 11).
+        let names = NameRefreshSettings(
+            policy: .init(refreshMs: Int64(config.dnsRefreshMs)), resolver: resolver)
+        let upstreamName = NameWatch(target: "upstream", settings: names, metrics: registry, logger: logger)
+            .resolve(host: upstream.host, port: upstream.port)
+        reporterNames = NameWatch(target: "reporter", settings: names, metrics: registry, logger: logger)
         // Certificates and keys are read now: a bad file is a start-up error, not a failed handshake.
         listenerTLS = try config.listenTLS.map { Locked(try Self.listenerContext($0)) }
         var upstreamTLS: TLSContext?
@@ -76,15 +87,22 @@ public final class ProxyServer: @unchecked Sendable {
                 printError("traceproxy: warning: --upstream-insecure: the upstream's certificate is not verified")
             }
         }
-        let setup = Self.reporterSetup(config, upstream: upstream, upstreamAddress: upstreamAddress)
+        let setup = Self.reporterSetup(config, upstream: upstream, upstreamName: upstreamName, names: reporterNames)
+        // The trace view is one more reporter lane, so the request path hands spans over once.
+        traceView =
+            config.traceView && config.admin != nil
+            ? TraceView(
+                options: .init(spans: config.traceViewSpans, uiURLTemplate: config.traceUIURL), metrics: registry)
+            : nil
         let pipeline = SpanPipeline(
-            reporters: try Self.reporters(setup, metrics: registry), limits: setup.limits, metrics: registry)
+            reporters: try Self.reporters(setup, metrics: registry, view: traceView), limits: setup.limits,
+            metrics: registry)
         let accessLog = try config.accessLog.map(Self.openAccessLog)
         current = Locked(config)
         self.loops = loops
         let shared = SharedState(
             config: config, registry: registry, pipeline: pipeline, upstream: upstream,
-            upstreamAddress: upstreamAddress, accessLog: accessLog)
+            upstreamName: upstreamName, accessLog: accessLog)
         currentShared = Locked(shared)
         registry.counter(
             "traceproxy_build_info", help: "Always 1; the labels say which traceproxy this is.", kind: .gauge,
@@ -92,7 +110,7 @@ public final class ProxyServer: @unchecked Sendable {
         ).set(1)
         let time = SystemTime()
         contexts = try loops.map { loop in
-            let socket = SocketConnector(address: upstreamAddress, loop: loop)
+            let socket = SocketConnector(name: upstreamName, loop: loop)
             var connector: TransportConnector = socket
             if let upstreamTLS {
                 do throws(TLSError) {
@@ -118,7 +136,7 @@ public final class ProxyServer: @unchecked Sendable {
         }
     }
 
-    private static func listenerContext(_ listener: ListenerTLS) throws -> TLSContext {
+    static func listenerContext(_ listener: ListenerTLS) throws -> TLSContext {
         do {
             return try TLSContext(listener.configuration)
         } catch {
@@ -126,7 +144,7 @@ public final class ProxyServer: @unchecked Sendable {
         }
     }
 
-    private static func openAccessLog(_ path: String) throws -> AccessLogWriter {
+    static func openAccessLog(_ path: String) throws -> AccessLogWriter {
         guard let w = AccessLogWriter(path: path) else {
             throw StartupError("cannot open access log \(path): \(String(cString: strerror(errno)))")
         }
@@ -134,15 +152,15 @@ public final class ProxyServer: @unchecked Sendable {
     }
 
     /// Everything the reporters are built from, so a reload can tell whether they must be rebuilt.
-    private struct ReporterSetup: Equatable {
+    struct ReporterSetup: Equatable {
         var targets: [ReporterTarget]
         var options: ReporterOptions
         var limits: SpanPipeline.Limits
     }
 
-    private static func reporterSetup(_ config: ProxyConfig, upstream: HostPort, upstreamAddress: SocketAddress)
-        -> ReporterSetup
-    {
+    static func reporterSetup(
+        _ config: ProxyConfig, upstream: HostPort, upstreamName: ResolvedName, names: NameWatch
+    ) -> ReporterSetup {
         var hostname = [CChar](repeating: 0, count: 256)
         gethostname(&hostname, 255)
         var process = ServiceProcess(
@@ -152,7 +170,8 @@ public final class ProxyServer: @unchecked Sendable {
                 Tag("traceproxy.version", .string(traceproxyVersion)),
             ],
             spanFacts: SpanFacts(
-                upstreamAddress: upstreamAddress.description, upstreamHost: upstream.description,
+                upstreamAddress: upstreamName.address?.description ?? upstreamName.name,
+                upstreamHost: upstream.description,
                 collapsePathIDs: config.collapsePathIDs, trustForwarded: config.trustForwarded,
                 attributeNames: config.attributeNames, routes: config.routes,
                 capturedRequestHeaders: config.captureRequestHeaders, redactQuery: config.redactQuery))
@@ -161,14 +180,21 @@ public final class ProxyServer: @unchecked Sendable {
             targets: config.reporters,
             options: ReporterOptions(
                 process: process, maxPacketSize: config.maxPacketBytes, zipkinGzip: config.zipkinGzip,
-                collectorTLS: config.collectorTLS.configuration(host: nil), otlp: config.otlp),
+                collectorTLS: config.collectorTLS.configuration(host: nil), otlp: config.otlp, names: names),
             limits: SpanPipeline.Limits(
                 maxBatchSpans: config.maxBatchSpans, maxQueueSpans: config.maxQueueSpans,
                 flushIntervalMs: config.flushIntervalMs))
     }
 
-    private static func reporters(_ setup: ReporterSetup, metrics: MetricsRegistry) throws -> [any SpanReporter] {
-        try setup.targets.map { try ReporterURL.make($0, options: setup.options, metrics: metrics) }
+    /// The configured reporters, and the trace view's lane when the page is on.
+    static func reporters(_ setup: ReporterSetup, metrics: MetricsRegistry, view: TraceView?) throws
+        -> [any SpanReporter]
+    {
+        var reporters: [any SpanReporter] = try setup.targets.map {
+            try ReporterURL.make($0, options: setup.options, metrics: metrics)
+        }
+        if let view { reporters.append(TraceViewReporter(view: view, process: setup.options.process)) }
+        return reporters
     }
 
     /// Binds the listeners and starts the reporters. Returns once the proxy serves.
@@ -207,10 +233,11 @@ public final class ProxyServer: @unchecked Sendable {
             }
             let loop = loops[0]
             let registry = self.registry
+            let view = traceView
             if fd >= 0 {
                 adminListener = try loop.queue.sync {
                     try Listener(fd: fd, loop: loop) { c, _ in
-                        let conn = AdminConnection(fd: c, loop: loop, registry: registry)
+                        let conn = AdminConnection(fd: c, loop: loop, registry: registry, traceView: view)
                         do { try loop.register(c, handler: conn, readable: true, writable: false) } catch {
                             loop.closeDescriptor(c)
                         }
@@ -227,6 +254,9 @@ public final class ProxyServer: @unchecked Sendable {
         printError(
             "traceproxy \(traceproxyVersion): listening on \(bound.joined(separator: " and ")) -> upstream \(upstreamText)"
                 + " (\(loops.count) loops), admin \(adminText), reporters: \(reporters)")
+        if traceView != nil, let admin = adminListener {
+            printError("traceproxy: trace view at http://\(Socket.localAddress(admin.fd))/traces")
+        }
     }
 
     /// One listener per loop on `address` (SO_REUSEPORT spreads the connections), plain or, with
@@ -272,99 +302,6 @@ public final class ProxyServer: @unchecked Sendable {
     /// The HTTPS listener's port, if there is one.
     public var tlsListenPort: UInt16? { tlsListeners.first.map { Socket.localAddress($0.fd).hostAndPort.port } }
 
-    /// What a reload did.
-    public struct ReloadOutcome: Sendable {
-        /// The configuration now in force: the new one, except what only a restart can change.
-        public var applied: ProxyConfig
-        /// The settings (flag names) whose new value waits for a restart.
-        public var needsRestart: [String]
-    }
-
-    /// SIGHUP with a new configuration: everything that can change while serving is applied
-    /// (sampler, routes, untraced paths, captured fields, propagation, limits and timeouts for new
-    /// connections, the reporters and their endpoints, the HTTPS certificate and settings, the
-    /// access log, which is also reopened for logrotate). Sockets, loops and the upstream stay:
-    /// those settings are reported in `needsRestart`. Everything that can fail (certificate, key,
-    /// reporters, access log) is built before anything is swapped, so an error leaves the
-    /// configuration in force untouched. Open connections are never dropped; requests already
-    /// under way finish under the settings they started with. Not from a loop's queue.
-    public func reload(_ new: ProxyConfig) throws -> ReloadOutcome {
-        try reloading.withLock { _ in try reloadLocked(new) }
-    }
-
-    private func reloadLocked(_ new: ProxyConfig) throws -> ReloadOutcome {
-        let old = config
-        var applied = new
-        var needsRestart: [String] = []
-        func keep<T: Equatable>(_ name: String, _ field: WritableKeyPath<ProxyConfig, T>) {
-            if applied[keyPath: field] != old[keyPath: field] {
-                needsRestart.append(name)
-                applied[keyPath: field] = old[keyPath: field]
-            }
-        }
-        keep("listen", \.listen)
-        if applied.listenTLS?.address != old.listenTLS?.address {
-            needsRestart.append("listen-tls")
-            applied.listenTLS = old.listenTLS
-        }
-        keep("admin", \.admin)
-        applied.adminExplicit = old.adminExplicit
-        if applied.threads == 0 || applied.threads == old.threads {
-            applied.threads = old.threads
-        } else {
-            keep("threads", \.threads)
-        }
-        keep("demo", \.demo)
-        if applied.demo {
-            applied.upstream = old.upstream
-        } else {
-            keep("upstream", \.upstream)
-        }
-        keep("upstream TLS settings", \.upstreamTLS)
-        keep("max-connections", \.maxConnections)
-        keep("upstream-max-idle", \.upstreamMaxIdle)
-
-        let shared = self.shared
-        // Build what can fail first. The certificate files are read again even when their paths
-        // did not change: renewing a certificate in place and sending SIGHUP is the usual rotation.
-        let tls = try applied.listenTLS.map(Self.listenerContext)
-        let upstream = old.upstream ?? HostPort(host: "127.0.0.1", port: 0)
-        let oldSetup = Self.reporterSetup(old, upstream: upstream, upstreamAddress: shared.upstreamAddress)
-        let newSetup = Self.reporterSetup(applied, upstream: upstream, upstreamAddress: shared.upstreamAddress)
-        let reporters = oldSetup == newSetup ? nil : try Self.reporters(newSetup, metrics: registry)
-        var accessLog = shared.accessLog
-        if applied.accessLog != old.accessLog {
-            accessLog = try applied.accessLog.map(Self.openAccessLog)
-        } else if let log = accessLog, let failure = log.reopen() {
-            throw StartupError("cannot reopen access log \(log.path): \(failure)")
-        }
-
-        // Nothing can fail from here on.
-        if let tls, let holder = listenerTLS { holder.withLock { $0 = tls } }
-        let fresh = SharedState(
-            config: applied, registry: registry, pipeline: shared.pipeline, upstream: upstream,
-            upstreamAddress: shared.upstreamAddress, accessLog: accessLog)
-        current.withLock { $0 = applied }
-        currentShared.withLock { $0 = fresh }
-        for (loop, ctx) in zip(loops, contexts) {
-            dispatchPrecondition(condition: .notOnQueue(loop.queue))
-            loop.queue.sync { ctx.replace(fresh) }
-        }
-        if let reporters {
-            shared.pipeline.replaceReporters(reporters, limits: newSetup.limits, drainMs: 5_000)
-        }
-        return ReloadOutcome(applied: applied, needsRestart: needsRestart)
-    }
-
-    /// `traceproxy_config_reloads_total{result}`: a reload that failed leaves the old
-    /// configuration running, which an alert should notice.
-    public func countReload(ok: Bool) {
-        registry.counter(
-            "traceproxy_config_reloads_total", help: "SIGHUP reloads, by result.",
-            labels: [("result", ok ? "ok" : "failed")]
-        ).add()
-    }
-
     /// Drains and stops: stops accepting (what is already in the kernel's queue is served), closes
     /// idle connections, lets requests in flight finish within `--drain-timeout-ms`, answers or cuts
     /// and records what is left, delivers the queued spans, and stops the loops. Blocks until done;
@@ -398,6 +335,7 @@ public final class ProxyServer: @unchecked Sendable {
         let remaining = max(2000, Int(deadline - Clock.monotonicMs()))
         shared.pipeline.shutdown(timeoutMs: min(remaining, 8000))
         if let demo = demoListener { loops[0].queue.sync { demo.close() } }
+        shared.upstreamName.stop()
         for loop in loops { loop.queue.sync { loop.stop() } }
     }
 }

@@ -13,10 +13,12 @@ final class SharedState: Sendable {
     let pipeline: SpanPipeline
     let propagator: Propagator
     let sampler: TraceSampler
-    let upstreamAddress: SocketAddress
+    /// The upstream's host, kept resolved in the background (connects read its current address).
+    let upstreamName: ResolvedName
     /// `host:port` for a request without Host, and for the span's http.url.
     let upstreamHostHeader: String
-    let upstreamDescription: String
+    /// The address in use, or the name while it has none.
+    var upstreamDescription: String { upstreamName.description }
     /// Incoming fields the proxy rewrites rather than forwards.
     let requestExcluded: Set<String>
     /// The fields the proxy rewrites on an untraced request (its X-Forwarded-*; the context
@@ -30,7 +32,7 @@ final class SharedState: Sendable {
 
     init(
         config: ProxyConfig, registry: MetricsRegistry, pipeline: SpanPipeline, upstream: HostPort,
-        upstreamAddress: SocketAddress, accessLog: AccessLogWriter?
+        upstreamName: ResolvedName, accessLog: AccessLogWriter?
     ) {
         self.config = config
         self.registry = registry
@@ -38,9 +40,8 @@ final class SharedState: Sendable {
         self.pipeline = pipeline
         propagator = Propagator(formats: config.propagation)
         sampler = TraceSampler(config.sampler)
-        self.upstreamAddress = upstreamAddress
+        self.upstreamName = upstreamName
         upstreamHostHeader = upstream.description
-        upstreamDescription = upstreamAddress.description
         requestExcluded = propagator.ownedHeaderNames.union([
             "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
         ])

@@ -2,9 +2,9 @@
     import Glibc
 #endif
 
-/// An IPv4 or IPv6 socket address, resolved once (at start-up) and copied by value, so that it can
-/// be handed to `connect` from any thread (loops and reporter workers alike).
-public struct SocketAddress: Sendable, CustomStringConvertible {
+/// An IPv4 or IPv6 socket address, copied by value, so that it can be handed to `connect` from any
+/// thread (loops and reporter workers alike). Names are kept resolved by `ResolvedName`.
+public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
     public var storage = sockaddr_storage()
     public var length: socklen_t = 0
 
@@ -18,10 +18,22 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     public static func resolve(host: String, port: UInt16, preferringIPv4: Bool = false)
         throws(SystemError) -> SocketAddress
     {
+        try lookup(host: host, port: port, preferringIPv4: preferringIPv4, flags: AI_NUMERICSERV)
+    }
+
+    /// The address `host` spells when it is an IPv4 or IPv6 literal (bracketed or not), without
+    /// any lookup; nil for a name.
+    public static func literal(host: String, port: UInt16) -> SocketAddress? {
+        try? lookup(host: host, port: port, preferringIPv4: false, flags: AI_NUMERICSERV | AI_NUMERICHOST)
+    }
+
+    private static func lookup(host: String, port: UInt16, preferringIPv4: Bool, flags: Int32)
+        throws(SystemError) -> SocketAddress
+    {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_NUMERICSERV
+        hints.ai_flags = flags
         var res: UnsafeMutablePointer<addrinfo>?
         let h = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         let rc = getaddrinfo(h, String(port), &hints, &res)
@@ -55,6 +67,14 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     }
 
     public var family: Int32 { Int32(storage.ss_family) }
+
+    /// The same family, address and port (the bytes `connect` is given).
+    public static func == (a: SocketAddress, b: SocketAddress) -> Bool {
+        guard a.length == b.length else { return false }
+        return withUnsafeBytes(of: a.storage) { x in
+            withUnsafeBytes(of: b.storage) { y in memcmp(x.baseAddress!, y.baseAddress!, Int(a.length)) == 0 }
+        }
+    }
 
     /// Calls `body` with the address as the `sockaddr` pointer and length the socket calls take.
     public func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {

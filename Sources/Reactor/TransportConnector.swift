@@ -5,17 +5,19 @@ public protocol TransportConnector: AnyObject {
     func connect() throws(SystemError) -> (transport: ByteTransport, connected: Bool)
 }
 
-/// Non-blocking TCP connects to one resolved address, registered with one loop.
+/// Non-blocking TCP connects to one destination, registered with one loop. A name's current
+/// address is read once per connect; while it has none, connect throws its resolver failure.
 public final class SocketConnector: TransportConnector {
-    private let address: SocketAddress
+    private let name: ResolvedName
     private let loop: EventLoop
 
-    public init(address: SocketAddress, loop: EventLoop) {
-        self.address = address
+    public init(name: ResolvedName, loop: EventLoop) {
+        self.name = name
         self.loop = loop
     }
 
     public func connect() throws(SystemError) -> (transport: ByteTransport, connected: Bool) {
+        guard let address = name.address else { throw name.unresolvedError() }
         let (fd, connected) = try Socket.connect(address)
         return (SocketTransport(fd: fd, loop: loop), connected)
     }

@@ -21,21 +21,31 @@ final class CollectorHTTPClient: Sendable {
         case answered(Response)
         /// No answer: connect, TLS or I/O failure, or the deadline (the reason, for the log).
         case failed(String)
+        /// The collector's name has no address (yet): nothing was sent.
+        case unresolved(String)
     }
 
-    let address: SocketAddress
+    /// The collector's host, kept resolved in the background.
+    let address: ResolvedName
     private let tls: TLSContext?
     private let serverName: String
     private let connectTimeoutMs: Int
-    /// The kept-alive connection; only the worker thread uses it, the lock satisfies Sendable.
-    private let connection = Locked<CollectorConnection?>(nil)
+    /// The kept-alive connection and the name's generation it was opened under; only the worker
+    /// thread uses it, the lock satisfies Sendable.
+    private let connection = Locked(Kept())
 
-    /// Resolves `host` now. With `tls`, the collector is verified as `configuration` says (its
-    /// server name defaulting to `host`); a context that cannot be built fails here, at start-up.
+    private struct Kept {
+        var connection: CollectorConnection?
+        var generation: UInt64 = 0
+    }
+
+    /// Resolves `host` now and keeps it resolved (`names`): a name that does not resolve yet is
+    /// not an error. With `tls`, the collector is verified as `configuration` says (its server name
+    /// defaulting to `host`); a context that cannot be built fails here, at start-up.
     init(
-        name: String, host: String, port: UInt16, tls: Bool, configuration: TLSConfiguration, connectTimeoutMs: Int
+        name: String, host: String, port: UInt16, tls: Bool, configuration: TLSConfiguration, connectTimeoutMs: Int,
+        names: NameWatch
     ) throws(ReporterURLError) {
-        address = try ReporterURLError.resolving(name, host: host, port: port)
         serverName = configuration.serverName ?? host
         self.connectTimeoutMs = connectTimeoutMs
         if tls {
@@ -49,37 +59,46 @@ final class CollectorHTTPClient: Sendable {
         } else {
             self.tls = nil
         }
+        address = names.resolve(host: host, port: port, preferringIPv4: true)
     }
 
     /// One attempt, ending by `deadline`. A kept-alive connection the collector has meanwhile
     /// closed fails before any response byte; that gets one immediate retry on a fresh connection.
+    /// A connection opened to an address the name no longer has is closed first (the collector
+    /// moved): the request goes to the new one.
     func post(_ request: [UInt8], deadline: DispatchTime) -> Outcome {
-        connection.withLock { kept -> Outcome in
-            var reused = kept != nil
+        let current = address.current
+        return connection.withLock { state -> Outcome in
+            if state.connection != nil, state.generation != current.generation {
+                state.connection?.close()
+                state.connection = nil
+            }
+            var reused = state.connection != nil
             while true {
                 let conn: CollectorConnection
-                if let existing = kept {
+                if let existing = state.connection {
                     conn = existing
                 } else {
+                    guard let to = current.address else { return .unresolved("\(address.unresolvedError())") }
                     let connectEnd = min(deadline, DispatchTime.now() + .milliseconds(connectTimeoutMs))
                     do {
                         conn = try CollectorConnection.open(
-                            to: address, tls: tls, serverName: serverName, deadline: connectEnd)
+                            to: to, tls: tls, serverName: serverName, deadline: connectEnd)
                     } catch {
                         return .failed("\(error)")
                     }
-                    kept = conn
+                    state = Kept(connection: conn, generation: current.generation)
                 }
                 switch exchange(request, on: conn, deadline: deadline) {
                 case .answered(let response, let keepAlive):
                     if !keepAlive {
                         conn.close()
-                        kept = nil
+                        state.connection = nil
                     }
                     return .answered(response)
                 case .failed(let sawResponseBytes, let reason):
                     conn.close()
-                    kept = nil
+                    state.connection = nil
                     guard reused && !sawResponseBytes else { return .failed(reason) }
                     reused = false
                 }
@@ -88,9 +107,10 @@ final class CollectorHTTPClient: Sendable {
     }
 
     func close() {
+        address.stop()
         connection.withLock { c in
-            c?.close()
-            c = nil
+            c.connection?.close()
+            c.connection = nil
         }
     }
 

@@ -21,41 +21,64 @@ public final class JaegerUDPReporter: SpanReporter {
         var packer: JaegerBatchPacker
         var seqNo: Int64 = 0
         var stats = JaegerBatchPacker.ClientStats()
-        var fd: Int32
+        var fd: Int32 = -1
+        /// The agent name's generation the socket is connected under.
+        var generation: UInt64 = 0
+        var closed = false
+        var failure: String?
+        var dropReason = SpanDropReason.sendFailed
     }
 
     private let state: Locked<State>
+    /// The agent's host, kept resolved in the background.
+    private let agent: ResolvedName
     /// The pipeline's queue-full drops, reported to the agent as `fullQueueDroppedSpans`.
     private let queueFullDrops: Counter
 
     /// How long a send waits for room in the socket buffer before the datagram counts as failed.
     static let sendBufferWaitMs: Int32 = 100
 
-    /// Opens the socket towards `host:port`; fails when the host does not resolve.
+    /// Resolves `host` and opens the socket towards it; fails when the socket cannot be opened.
+    /// A host that does not resolve yet is kept trying (`options.names`); its batches are lost
+    /// (`lastDropReason` `.unresolved`) until it does, and the socket follows the agent when its
+    /// address changes.
     public init(
         name: String, host: String, port: UInt16, options: ReporterOptions, metrics: MetricsRegistry
     ) throws(ReporterURLError) {
-        let address = try ReporterURLError.resolving(name, host: host, port: port)
+        self.name = name
+        self.queueFullDrops = ReporterMetrics.queueFullDrops(metrics, reporter: name)
+        agent = options.names.resolve(host: host, port: port, preferringIPv4: true)
+        var s = State(packer: JaegerBatchPacker(process: options.process, maxPacketSize: options.maxPacketSize))
+        if let problem = Self.connect(&s, to: agent.current) {
+            agent.stop()
+            throw ReporterURLError("reporter \"\(name)\": \(problem)")
+        }
+        self.state = Locked(s)
+    }
+
+    /// (Re)opens the socket when the agent's address is new; the problem when that failed.
+    private static func connect(_ s: inout State, to current: ResolvedName.Snapshot) -> String? {
+        guard let address = current.address, s.fd < 0 || s.generation != current.generation else { return nil }
+        if s.fd >= 0 { Glibc.close(s.fd) }
+        s.fd = -1
         let fd = socket(
             address.family, Int32(SOCK_DGRAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0
         )
-        guard fd >= 0 else {
-            throw ReporterURLError("reporter \"\(name)\": cannot open a UDP socket (errno \(errno))")
-        }
+        guard fd >= 0 else { return "cannot open a UDP socket (errno \(errno))" }
         let connected = address.withSockAddr { Glibc.connect(fd, $0, $1) }
         guard connected == 0 else {
             let code = errno
             Glibc.close(fd)
-            throw ReporterURLError("reporter \"\(name)\": cannot connect UDP socket (errno \(code))")
+            return "cannot connect UDP socket (errno \(code))"
         }
-        self.name = name
-        self.queueFullDrops = ReporterMetrics.queueFullDrops(metrics, reporter: name)
-        self.state = Locked(
-            State(
-                packer: JaegerBatchPacker(
-                    process: options.process, maxPacketSize: options.maxPacketSize),
-                fd: fd))
+        s.fd = fd
+        s.generation = current.generation
+        return nil
     }
+
+    public var lastFailure: String? { state.withLock { $0.failure } }
+
+    public var lastDropReason: SpanDropReason { state.withLock { $0.dropReason } }
 
     /// Returns false when any datagram of the batch was lost: not handed to the kernel, or
     /// refused by the agent's host (ECONNREFUSED reports an earlier datagram's ICMP
@@ -63,7 +86,15 @@ public final class JaegerUDPReporter: SpanReporter {
     /// which span went where) is reported to the agent as `failedToEmitSpans` in later batches.
     public func send(_ spans: [SpanRecord]) -> Bool {
         guard !spans.isEmpty else { return true }
+        let current = agent.current
         return state.withLock { s -> Bool in
+            guard !s.closed else { return false }
+            s.dropReason = .sendFailed
+            s.failure = Self.connect(&s, to: current)
+            if current.address == nil {
+                s.dropReason = .unresolved
+                s.failure = "\(agent.unresolvedError())"
+            }
             guard s.fd >= 0 else { return false }
             s.stats.fullQueueDroppedSpans = Int64(queueFullDrops.value)
             s.stats.tooLargeDroppedSpans = Int64(s.packer.droppedSpans)
@@ -82,9 +113,11 @@ public final class JaegerUDPReporter: SpanReporter {
     }
 
     public func close() {
+        agent.stop()
         state.withLock { s in
             if s.fd >= 0 { Glibc.close(s.fd) }
             s.fd = -1
+            s.closed = true
         }
     }
 

@@ -81,6 +81,7 @@ public final class OTLPHTTPReporter: SpanReporter {
         var scratch = OTLPProtobufEncoder.Scratch()
         var rendered = RenderedSpan()
         var failure: String?
+        var dropReason = SpanDropReason.sendFailed
         var rejected = 0
         var warning: String?
         var random = SystemRandomNumberGenerator()
@@ -91,7 +92,8 @@ public final class OTLPHTTPReporter: SpanReporter {
     ) throws(ReporterURLError) {
         client = try CollectorHTTPClient(
             name: name, host: settings.host, port: settings.port, tls: settings.tls,
-            configuration: options.collectorTLS, connectTimeoutMs: min(settings.timeoutMs, 5_000))
+            configuration: options.collectorTLS, connectTimeoutMs: min(settings.timeoutMs, 5_000),
+            names: options.names)
         self.name = name
         self.settings = settings
         self.backoff = backoff
@@ -146,6 +148,8 @@ public final class OTLPHTTPReporter: SpanReporter {
 
     public var lastBatchWarning: String? { state.withLock { $0.warning } }
 
+    public var lastDropReason: SpanDropReason { state.withLock { $0.dropReason } }
+
     public func send(_ spans: [SpanRecord]) -> Bool {
         send(spans, before: .distantFuture)
     }
@@ -156,6 +160,7 @@ public final class OTLPHTTPReporter: SpanReporter {
         let request = state.withLock { s -> [UInt8] in
             s.rejected = 0
             s.warning = nil
+            s.dropReason = .sendFailed
             var body: [UInt8] = []
             switch settings.encoding {
             case .protobuf:
@@ -187,6 +192,14 @@ public final class OTLPHTTPReporter: SpanReporter {
                 retryAfterMs = response.retryAfterSeconds.map { $0 * 1000 }
             case .failed(let reason):
                 state.withLock { $0.failure = reason }
+            case .unresolved(let reason):
+                // Not retried within the batch: the name is retried in the background, and the
+                // lane must not stall behind it.
+                state.withLock { s in
+                    s.failure = reason
+                    s.dropReason = .unresolved
+                }
+                return false
             }
             // Full jitter on the exponential step, unless the collector said how long to wait.
             let step = waitMs

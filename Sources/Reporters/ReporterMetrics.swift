@@ -29,6 +29,8 @@ enum ReporterMetrics {
 struct ReporterCounters: Sendable {
     let reported: Counter
     let dropped: Counter
+    /// Lost because the collector's name did not resolve.
+    let unresolved: Counter
     /// Delivered, but refused by the collector (OTLP partial success).
     let rejected: Counter
     let batchesOK: Counter
@@ -40,7 +42,10 @@ struct ReporterCounters: Sendable {
             m.spansReported, help: m.spansReportedHelp, labels: [("reporter", reporter)])
         dropped = metrics.counter(
             m.spansDropped, help: m.spansDroppedHelp,
-            labels: [("reporter", reporter), ("reason", "send_failed")])
+            labels: [("reporter", reporter), ("reason", SpanDropReason.sendFailed.rawValue)])
+        unresolved = metrics.counter(
+            m.spansDropped, help: m.spansDroppedHelp,
+            labels: [("reporter", reporter), ("reason", SpanDropReason.unresolved.rawValue)])
         rejected = metrics.counter(
             m.spansDropped, help: m.spansDroppedHelp, labels: [("reporter", reporter), ("reason", "rejected")])
         batchesOK = metrics.counter(

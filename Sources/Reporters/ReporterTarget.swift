@@ -4,16 +4,6 @@ import Reactor
 public struct ReporterURLError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ d: String) { description = d }
-
-    /// Resolves a reporter's host once, when the reporter is created: reporters run on a worker
-    /// thread, and a resolver stall there would hold every batch.
-    static func resolving(_ name: String, host: String, port: UInt16) throws(ReporterURLError) -> SocketAddress {
-        do {
-            return try SocketAddress.resolve(host: host, port: port, preferringIPv4: true)
-        } catch {
-            throw ReporterURLError("reporter \"\(name)\": \(error)")
-        }
-    }
 }
 
 /// Where spans go: the parsed form of `--reporter`, so the command line checks a URL once and the

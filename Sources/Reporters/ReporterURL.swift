@@ -12,16 +12,27 @@ public struct ReporterOptions: Equatable, Sendable {
     public var collectorTLS: TLSConfiguration
     /// How OTLP reporters encode, compress and label their requests.
     public var otlp: OTLPOptions
+    /// How collectors' host names are kept resolved, counted and logged.
+    public var names: NameWatch
 
     public init(
         process: ServiceProcess, maxPacketSize: Int = 65000, zipkinGzip: Bool = false,
-        collectorTLS: TLSConfiguration = TLSConfiguration(role: .client), otlp: OTLPOptions = OTLPOptions()
+        collectorTLS: TLSConfiguration = TLSConfiguration(role: .client), otlp: OTLPOptions = OTLPOptions(),
+        names: NameWatch = NameWatch(target: "reporter")
     ) {
         self.process = process
         self.maxPacketSize = maxPacketSize
         self.zipkinGzip = zipkinGzip
         self.collectorTLS = collectorTLS
         self.otlp = otlp
+        self.names = names
+    }
+
+    /// Equal when the reporters built from them would be: `names` is the process's one watch of
+    /// collector names (its metrics and log), not a setting, so a reload compares the rest.
+    public static func == (a: ReporterOptions, b: ReporterOptions) -> Bool {
+        a.process == b.process && a.maxPacketSize == b.maxPacketSize && a.zipkinGzip == b.zipkinGzip
+            && a.collectorTLS == b.collectorTLS && a.otlp == b.otlp
     }
 }
 
@@ -49,8 +60,9 @@ public struct OTLPOptions: Equatable, Sendable {
 }
 
 public enum ReporterURL {
-    /// The reporter a parsed target names, named by its canonical URL. Fails when a host does
-    /// not resolve or a socket cannot be opened: start-up errors, not usage errors.
+    /// The reporter a parsed target names, named by its canonical URL. Fails when a socket cannot
+    /// be opened or a TLS context built: start-up errors, not usage errors. A host that does not
+    /// resolve yet is not one (`options.names` keeps trying).
     public static func make(_ target: ReporterTarget, options: ReporterOptions, metrics: MetricsRegistry)
         throws(ReporterURLError) -> any SpanReporter
     {

@@ -297,7 +297,7 @@ final class ReporterLane: Sendable {
                 if failureLog.admit(nowMs: nowMs) != nil { logger.warning("reporter \(reporter.name): \(warning)") }
             }
         } else {
-            counter.dropped.add(batch.count)
+            (reporter.lastDropReason == .unresolved ? counter.unresolved : counter.dropped).add(batch.count)
             counter.batchesFailed.add()
             let nowMs = Int64(clock.now().uptimeNanoseconds / 1_000_000)
             if let more = failureLog.admit(nowMs: nowMs) {

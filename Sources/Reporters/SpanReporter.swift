@@ -24,12 +24,23 @@ public protocol SpanReporter: AnyObject, Sendable {
     /// What the collector said about the last delivered batch when it said anything (OTLP's
     /// `partial_success` message), for the log.
     var lastBatchWarning: String? { get }
+    /// Why the last batch `send` reported lost was lost, for the `reason` of the dropped spans.
+    var lastDropReason: SpanDropReason { get }
+}
+
+/// Why a reporter lost a batch: the `reason` label of `traceproxy_spans_dropped_total`.
+public enum SpanDropReason: String, Sendable {
+    /// Sent and not delivered: refused, unanswered, or failed on the way.
+    case sendFailed = "send_failed"
+    /// Not sent: the collector's host name has no address (yet).
+    case unresolved
 }
 
 extension SpanReporter {
     public var lastFailure: String? { nil }
     public var lastBatchRejected: Int { 0 }
     public var lastBatchWarning: String? { nil }
+    public var lastDropReason: SpanDropReason { .sendFailed }
 
     public func send(_ spans: [SpanRecord], before deadline: DispatchTime) -> Bool {
         send(spans)

@@ -44,18 +44,19 @@ public final class ZipkinHTTPReporter: SpanReporter {
     private let gzip: Bool
     private let timeouts: Timeouts
     private let client: CollectorHTTPClient
-    private let failure = Locked<String?>(nil)
+    private let failure = Locked<(reason: String?, unresolved: Bool)>((nil, false))
 
-    /// Resolves `host` now; `path` is the request target, e.g. `/api/v2/spans`. With `tls`, the
-    /// collector is verified as `options.collectorTLS` says (its server name defaulting to `host`);
-    /// a context that cannot be built (unreadable files) fails here, at start-up.
+    /// Resolves `host` now and keeps it resolved (`options.names`); `path` is the request target,
+    /// e.g. `/api/v2/spans`. With `tls`, the collector is verified as `options.collectorTLS` says
+    /// (its server name defaulting to `host`); a context that cannot be built (unreadable files)
+    /// fails here, at start-up.
     public init(
         name: String, host: String, port: UInt16, path: String, tls: Bool = false, options: ReporterOptions,
         timeouts: Timeouts = Timeouts()
     ) throws(ReporterURLError) {
         client = try CollectorHTTPClient(
             name: name, host: host, port: port, tls: tls, configuration: options.collectorTLS,
-            connectTimeoutMs: timeouts.connectTimeoutMs)
+            connectTimeoutMs: timeouts.connectTimeoutMs, names: options.names)
         self.name = name
         self.process = options.process
         self.gzip = options.zipkinGzip
@@ -91,18 +92,20 @@ public final class ZipkinHTTPReporter: SpanReporter {
             }
             switch post(request, before: deadline) {
             case .delivered: return true
-            case .refused: return false
+            case .refused, .unresolved: return false
             case .retry: continue
             }
         }
         return false
     }
 
-    public var lastFailure: String? { failure.withLock { $0 } }
+    public var lastFailure: String? { failure.withLock { $0.reason } }
+
+    public var lastDropReason: SpanDropReason { failure.withLock { $0.unresolved ? .unresolved : .sendFailed } }
 
     public func close() { client.close() }
 
-    private enum Attempt { case delivered, refused, retry }
+    private enum Attempt { case delivered, refused, retry, unresolved }
 
     /// One try. A 4xx other than 408 and 429 says the batch itself is unacceptable (it would be
     /// refused again): not retried.
@@ -112,14 +115,18 @@ public final class ZipkinHTTPReporter: SpanReporter {
         case .answered(let response):
             let status = response.status
             if (200...299).contains(status) {
-                failure.withLock { $0 = nil }
+                failure.withLock { $0 = (nil, false) }
                 return .delivered
             }
-            failure.withLock { $0 = "collector answered \(status)" }
+            failure.withLock { $0 = ("collector answered \(status)", false) }
             return (400...499).contains(status) && status != 408 && status != 429 ? .refused : .retry
         case .failed(let reason):
-            failure.withLock { $0 = reason }
+            failure.withLock { $0 = (reason, false) }
             return .retry
+        case .unresolved(let reason):
+            // Not retried within the batch: the name is retried in the background.
+            failure.withLock { $0 = (reason, true) }
+            return .unresolved
         }
     }
 }

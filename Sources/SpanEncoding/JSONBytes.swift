@@ -1,9 +1,10 @@
-/// Byte-level JSON writing: no Foundation, no intermediate strings.
-enum JSONBytes {
+/// Byte-level JSON writing: no Foundation, no intermediate strings. Public so that the trace
+/// view's API (the `TraceView` module) writes its JSON with the same escaping.
+public enum JSONBytes {
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// 16 lowercase hex digits, zero padded (Zipkin ids, zipkin2-api.yaml `Span.id`).
-    static func appendHex(_ v: UInt64, into out: inout [UInt8]) {
+    public static func appendHex(_ v: UInt64, into out: inout [UInt8]) {
         var shift: UInt64 = 60
         while true {
             out.append(hexDigits[Int((v >> shift) & 0xF)])
@@ -13,7 +14,7 @@ enum JSONBytes {
     }
 
     /// A JSON integer (RFC 8259 section 6); `Int64.min` works because its magnitude fits UInt64.
-    static func appendDecimal(_ v: Int64, into out: inout [UInt8]) {
+    public static func appendDecimal(_ v: Int64, into out: inout [UInt8]) {
         if v < 0 { out.append(UInt8(ascii: "-")) }
         var m = v.magnitude
         var count = 1
@@ -33,13 +34,13 @@ enum JSONBytes {
 
     /// RFC 8259 section 7: `"` and `\` escaped, control characters U+0000...U+001F as `\u00XX`;
     /// every other byte (multi-byte UTF-8 included) copied as is.
-    static func appendString(_ s: String, into out: inout [UInt8]) {
+    public static func appendString(_ s: String, into out: inout [UInt8]) {
         appendString(utf8: s.utf8, into: &out)
     }
 
     /// Bytes that are not valid UTF-8 (a header's obs-text, say) are repaired to U+FFFD first: a
     /// collector refuses a whole batch over one bad string.
-    static func appendString(utf8 raw: some Collection<UInt8>, into out: inout [UInt8]) {
+    public static func appendString(utf8 raw: some Collection<UInt8>, into out: inout [UInt8]) {
         if !UTF8Text.isValid(raw) {
             return appendString(utf8: Array(String(decoding: raw, as: UTF8.self).utf8), into: &out)
         }

@@ -13,6 +13,8 @@ public enum SpanErrorKind: String, Sendable, CaseIterable {
     case clientProtocol = "client_protocol"
     case clientTimeout = "client_timeout"
     case upstreamConnect = "upstream_connect"
+    /// The upstream's host name has no address (yet).
+    case upstreamUnresolved = "upstream_unresolved"
     case upstreamConnectTimeout = "upstream_connect_timeout"
     case upstreamTimeout = "upstream_timeout"
     case upstreamProtocol = "upstream_protocol"

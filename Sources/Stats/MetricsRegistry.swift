@@ -18,6 +18,8 @@ public final class MetricsRegistry: Sendable {
     }
 
     private let families = Locked<[Family]>([])
+    /// Families rendered by their owner (the trace view's histogram), appended after the counters.
+    private let collectors = Locked<[@Sendable () -> String]>([])
 
     public init() {}
 
@@ -43,6 +45,12 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
+    /// Adds text that `render` appends: whole families (HELP, TYPE and samples) in the exposition
+    /// format, for metrics that are not counters (a histogram). Called at start-up.
+    public func addCollector(_ render: @escaping @Sendable () -> String) {
+        collectors.withLock { $0.append(render) }
+    }
+
     /// Prometheus text exposition format 0.0.4.
     public func render() -> String {
         let snapshot = families.withLock { $0 }
@@ -51,10 +59,12 @@ public final class MetricsRegistry: Sendable {
             out += "# HELP \(f.name) \(f.help)\n# TYPE \(f.name) \(f.kind.rawValue)\n"
             for s in f.series { out += "\(f.name)\(s.labels) \(s.counter.value)\n" }
         }
+        for collect in collectors.withLock({ $0 }) { out += collect() }
         return out
     }
 
-    static func escape(_ v: String) -> String {
+    /// A label value's escaping (`\\`, `\"`, `\\n`).
+    public static func escape(_ v: String) -> String {
         var r = ""
         for ch in v {
             switch ch {

@@ -93,6 +93,30 @@ struct ConfigBuilder {
         if let threads = options.threads {
             config.threads = try integer(threads, for: "--threads", in: 0...1024)
         }
+        try applyTraceView(to: &config)
+    }
+
+    /// `--trace-view` (implied by `--demo` while the admin listener is on), its size and UI link.
+    /// A UI address without `{trace_id}` gets Jaeger's `/trace/{trace_id}` appended.
+    private func applyTraceView(to config: inout ProxyConfig) throws(ConfigError) {
+        if options.traceView && config.admin == nil {
+            throw ConfigError(message: "--trace-view needs the admin listener, which serves the page (not --admin off)")
+        }
+        config.traceView = options.traceView || (options.demo && config.admin != nil)
+        if let n = options.traceViewSpans {
+            config.traceViewSpans = try integer(n, for: "--trace-view-spans", in: 10...1_000_000)
+        }
+        if let url = options.traceUIURL {
+            let lower = url.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), url.count > 8,
+                url.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
+            else {
+                throw ConfigError(invalid: url, for: "--trace-ui-url", "expected an http:// or https:// URL")
+            }
+            var base = Substring(url)
+            while base.hasSuffix("/") { base = base.dropLast() }
+            config.traceUIURL = url.contains("{trace_id}") ? url : base + "/trace/{trace_id}"
+        }
     }
 
     private func applyTracing(to config: inout ProxyConfig) throws(ConfigError) {
@@ -211,6 +235,7 @@ struct ConfigBuilder {
             config.headersWithUnderscores = action
         }
         try set(&config.drainTimeoutMs, options.drainTimeoutMs, "--drain-timeout-ms")
+        try set(&config.dnsRefreshMs, options.dnsRefreshMs, "--dns-refresh-ms")
     }
 
     /// Sets a positive quantity when its flag was given.

@@ -106,7 +106,10 @@ struct ConfigLayers {
         {
             return "OTEL_RESOURCE_ATTRIBUTES"
         }
-        return Self.variables[key]?.first { environment[$0] != nil }
+        // OTEL_SDK_DISABLED=false is the SDKs' default spelled out: it configures nothing.
+        return Self.variables[key]?.first {
+            environment[$0] != nil && ($0 != "OTEL_SDK_DISABLED" || environment.sdkDisabled)
+        }
     }
 
     private static func parse(_ arguments: [String]) throws(ConfigError) -> TraceproxyCommand {

@@ -1,3 +1,4 @@
+import HTTP1
 import Reporters
 import Spans
 
@@ -186,31 +187,7 @@ extension Environment {
         return pairs
     }
 
-    static func percentDecoded(_ s: String) -> String? {
-        var bytes: [UInt8] = []
-        let input = Array(s.utf8)
-        var i = 0
-        while i < input.count {
-            guard input[i] == UInt8(ascii: "%") else {
-                bytes.append(input[i])
-                i += 1
-                continue
-            }
-            guard i + 2 < input.count, let h = hex(input[i + 1]), let l = hex(input[i + 2]) else { return nil }
-            bytes.append(h << 4 | l)
-            i += 3
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hex(_ b: UInt8) -> UInt8? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
+    static func percentDecoded(_ s: String) -> String? { PercentDecoding.decode(s) }
 
     /// An HTTP field name (RFC 9110 `token`).
     static func isToken(_ s: String) -> Bool {

@@ -98,8 +98,8 @@ struct TraceproxyCommand: ParsableCommand {
     @Flag(
         name: .customLong("demo"),
         help: """
-            Serve a built-in demo upstream, send a request every couple of seconds and print \
-            spans to stdout unless a reporter is given (default: off).
+            Serve a built-in demo upstream, send a request every couple of seconds, print spans \
+            to stdout unless a reporter is given, and turn on the trace view (default: off).
             """
     )
     var demo = false
@@ -117,6 +117,28 @@ struct TraceproxyCommand: ParsableCommand {
             valueName: "HOST:PORT|off")
     )
     var admin: String?
+
+    @Flag(
+        name: .customLong("trace-view"),
+        help: """
+            Serve a live traces and latency page at /traces on the admin listener, with its JSON \
+            API under /api/ (default: off; on with --demo).
+            """)
+    var traceView = false
+
+    @Option(
+        name: .customLong("trace-view-spans"),
+        help: .init(
+            "Recent spans the trace view keeps, besides the failed and slowest ones (default: \(defaults.traceViewSpans)).",
+            valueName: "N"))
+    var traceViewSpans: String?
+
+    @Option(
+        name: .customLong("trace-ui-url"),
+        help: .init(
+            "A Jaeger or Zipkin UI the trace view links each trace to; {trace_id} is replaced by the id (default: none).",
+            valueName: "URL"))
+    var traceUIURL: String?
 
     @Option(
         name: .customLong("threads"),
@@ -507,6 +529,17 @@ struct TraceproxyCommand: ParsableCommand {
             valueName: "MS")
     )
     var drainTimeoutMs: String?
+
+    @Option(
+        name: .customLong("dns-refresh-ms"),
+        help: .init(
+            """
+            How often the upstream's and collectors' host names are resolved again; a name that \
+            does not resolve yet is retried sooner, with backoff (default: \(defaults.dnsRefreshMs)).
+            """,
+            valueName: "MS")
+    )
+    var dnsRefreshMs: String?
 
     // MARK: Logs and diagnostics
 

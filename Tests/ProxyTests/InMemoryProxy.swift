@@ -36,7 +36,7 @@ final class InMemoryProxy {
             reporters: [], maxBatchSpans: 100, maxQueueSpans: 1000, flushIntervalMs: 1000, metrics: registry)
         let shared = SharedState(
             config: config, registry: registry, pipeline: pipeline, upstream: config.upstream!,
-            upstreamAddress: try SocketAddress.resolve(host: "127.0.0.1", port: 8081),
+            upstreamName: ResolvedName(host: "127.0.0.1", port: 8081),
             accessLog: accessLog.flatMap { AccessLogWriter(path: $0) })
         connector = MemoryConnector(loop: loop)
         ctx = LoopContext(shared: shared, buffers: BufferPool(), time: time, connector: connector, spanSink: sink)

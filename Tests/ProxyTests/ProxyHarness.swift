@@ -27,6 +27,13 @@ enum ProxyHarness {
     static func start(
         upstreamPort: UInt16, _ configure: (inout ProxyConfig) -> Void = { _ in }
     ) throws -> RunningProxy {
+        try start(upstreamPort: upstreamPort, resolver: nil, configure)
+    }
+
+    /// The same, with `resolver` in place of getaddrinfo for the upstream's and collectors' names.
+    static func start(
+        upstreamPort: UInt16, resolver: ResolvedName.Resolver?, _ configure: (inout ProxyConfig) -> Void
+    ) throws -> RunningProxy {
         var config = ProxyConfig()
         config.listen = HostPort(host: "127.0.0.1", port: 0)
         config.upstream = HostPort(host: "127.0.0.1", port: upstreamPort)
@@ -34,7 +41,7 @@ enum ProxyHarness {
         config.threads = 1
         config.flushIntervalMs = 50
         configure(&config)
-        let server = try ProxyServer(config: config, logger: Logger(label: "proxy-tests"))
+        let server = try ProxyServer(config: config, logger: Logger(label: "proxy-tests"), resolver: resolver)
         try server.start()
         keepAlive.withLock { $0.append(server) }
         let port = server.listenPort

@@ -113,6 +113,14 @@ final class ReloadTests: XCTestCase {
         XCTAssertNotNil(Hardening.span(path: "/kept", in: collector), "the old sampler still samples")
     }
 
+    /// A SIGHUP that arrives during the drain must not restart reporters on the way out.
+    func test_reloadAfterShutdownBegan_isRefused() throws {
+        let proxy = try Hardening.start(upstreamPort: upstream.port, collector: nil)
+        let config = proxy.server.config
+        proxy.server.shutdown()
+        XCTAssertThrowsError(try proxy.server.reload(config)) { XCTAssertEqual("\($0)", "shutting down") }
+    }
+
     /// logrotate renames the file, then SIGHUP: new lines go to a new file at the path.
     func test_accessLog_isReopenedAfterRename() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reload-\(UUID())")

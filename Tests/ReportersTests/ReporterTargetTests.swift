@@ -1,5 +1,7 @@
+import Reactor
 import Reporters
 import Stats
+import TestSupport
 import XCTest
 
 /// The one reporter-URL grammar (`ReporterTarget.parse`) and the reporters built from its values.
@@ -81,12 +83,55 @@ final class ReporterTargetTests: XCTestCase {
         XCTAssertEqual(zipkin.name, "zipkin+http://localhost:9411/custom/spans")
     }
 
-    /// getaddrinfo's own words, not errno's "Success".
-    func test_make_unresolvableHost_saysWhy() {
-        XCTAssertThrowsError(try make(.zipkinHTTP(host: "no-such-host.invalid", port: 9411, path: "/"))) { error in
-            let text = "\(error)"
-            XCTAssertTrue(text.contains("getaddrinfo(no-such-host.invalid)"), text)
-            XCTAssertFalse(text.contains("Success"), text)
+    /// A name that does not resolve is no start-up error (issue 11): the reporter is built, and
+    /// its batches are lost as `unresolved`, in getaddrinfo's words (not errno's "Success").
+    func test_make_unresolvableHost_isNotFatal_andSaysWhy() throws {
+        let zipkin = try make(.zipkinHTTP(host: "no-such-host.invalid", port: 9411, path: "/"))
+        defer { zipkin.close() }
+        XCTAssertFalse(zipkin.send(makeSpans(1)))
+        XCTAssertEqual(zipkin.lastDropReason, .unresolved)
+        let text = zipkin.lastFailure ?? ""
+        XCTAssertTrue(text.hasPrefix("no-such-host.invalid:9411 does not resolve: "), text)
+        XCTAssertFalse(text.contains("Success"), text)
+    }
+
+    /// A Jaeger agent whose name resolves late: unresolved drops, then datagrams once it resolves,
+    /// and the socket follows the agent when it moves.
+    func test_jaegerAgent_lateAndMovingName() throws {
+        let first = try UDPReceiver()
+        let second = try UDPReceiver()
+        defer {
+            first.stop()
+            second.stop()
         }
+        let answer = Locked<UInt16?>(nil)
+        var options = ReporterOptions(process: testProcess)
+        options.names.settings = NameRefreshSettings(
+            policy: .init(refreshMs: 20, firstRetryMs: 5, maxRetryMs: 10),
+            resolver: { host, _ throws(SystemError) in
+                guard let port = answer.withLock({ $0 }) else {
+                    throw SystemError(call: "getaddrinfo(\(host))", resolverCode: EAI_NONAME)
+                }
+                return SocketAddress.literal(host: "127.0.0.1", port: port)!
+            })
+        let metrics = MetricsRegistry()
+        options.names.metrics = metrics
+        let agent = try ReporterURL.make(.jaegerUDP(host: "agent.test", port: 6831), options: options, metrics: metrics)
+        defer { agent.close() }
+        XCTAssertFalse(agent.send(makeSpans(1)))
+        XCTAssertEqual(agent.lastDropReason, .unresolved)
+        let label = "{target=\"reporter\",name=\"agent.test:6831\"}"
+        XCTAssertEqual(metricValue(metrics, "traceproxy_dns_resolved\(label)"), 0)
+
+        answer.withLock { $0 = first.port }
+        XCTAssertTrue(eventually { metricValue(metrics, "traceproxy_dns_resolved\(label)") == 1 })
+        XCTAssertTrue(agent.send(makeSpans(1)))
+        XCTAssertEqual(first.waitForDatagrams(count: 1, timeout: 5).count, 1)
+
+        answer.withLock { $0 = second.port }
+        XCTAssertTrue(eventually { metricValue(metrics, "traceproxy_dns_address_changes_total\(label)") == 1 })
+        XCTAssertTrue(agent.send(makeSpans(1)))
+        XCTAssertEqual(second.waitForDatagrams(count: 1, timeout: 5).count, 1)
+        XCTAssertEqual(first.received.count, 1)
     }
 }

@@ -146,6 +146,8 @@ public final class MemoryConnector: TransportConnector {
         case pending
         /// `connect` itself fails (ECONNREFUSED on loopback does).
         case refuse(errno: Int32)
+        /// `connect` throws this (a name with no address throws its resolver failure).
+        case fail(SystemError)
     }
 
     private let loop: MemoryLoop
@@ -159,6 +161,7 @@ public final class MemoryConnector: TransportConnector {
     public func connect() throws(SystemError) -> (transport: ByteTransport, connected: Bool) {
         switch mode {
         case .refuse(let e): throw SystemError("connect", e)
+        case .fail(let error): throw error
         case .immediate:
             let t = MemoryTransport(loop: loop)
             opened.append(t)

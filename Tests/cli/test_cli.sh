@@ -69,7 +69,7 @@ FLAGS=(--listen --upstream --demo --service-name --admin --threads --reporter --
     --upstream-key --upstream-insecure --collector-ca --collector-cert --collector-key --otlp-protocol
     --otlp-compression --otlp-header --otlp-timeout-ms --span-attributes --trust-forwarded --route --routes-file
     --no-trace-path --capture-request-header --capture-response-header --redact-query --access-log-format
-    --request-id --ignore-incoming-context)
+    --request-id --ignore-incoming-context --dns-refresh-ms --trace-view --trace-view-spans --trace-ui-url)
 ENVS=(OTEL_SERVICE_NAME JAEGER_SERVICE_NAME JAEGER_AGENT_HOST JAEGER_AGENT_PORT
     JAEGER_SAMPLER_TYPE JAEGER_SAMPLER_PARAM OTEL_TRACES_SAMPLER OTEL_TRACES_SAMPLER_ARG OTEL_PROPAGATORS
     OTEL_EXPORTER_OTLP_ENDPOINT OTEL_TRACES_EXPORTER OTEL_RESOURCE_ATTRIBUTES OTEL_SEMCONV_STABILITY_OPT_IN
@@ -145,12 +145,16 @@ expect_usage_error "propagation none with a format" --propagation -- --demo --pr
 expect_usage_error "span-kind unknown" --span-kind -- --demo --span-kind producer
 expect_usage_error "max-packet-bytes too large" --max-packet-bytes -- --demo --max-packet-bytes 70000
 expect_usage_error "access-log empty" --access-log -- --demo --access-log ""
+expect_usage_error "trace-view without admin" --trace-view -- --demo --admin off --trace-view
+expect_usage_error "trace-view-spans too small" --trace-view-spans -- --demo --trace-view-spans 5
+expect_usage_error "trace-ui-url not http" --trace-ui-url -- --demo --trace-ui-url 'javascript:alert(1)'
+expect_usage_error "trace-ui-url with a space" --trace-ui-url -- --demo --trace-ui-url 'http://a b/'
 expect_usage_error "service-name empty" --service-name -- --demo --service-name ""
 expect_usage_error "headers-with-underscores unknown" --headers-with-underscores -- --demo \
     --headers-with-underscores keep
 for f in --flush-interval-ms --max-batch-spans --max-queue-spans --max-header-bytes --max-headers \
     --max-connections --upstream-max-idle --header-timeout-ms --idle-timeout-ms --body-timeout-ms \
-    --upstream-connect-timeout-ms --upstream-timeout-ms --send-timeout-ms --drain-timeout-ms; do
+    --upstream-connect-timeout-ms --upstream-timeout-ms --send-timeout-ms --drain-timeout-ms --dns-refresh-ms; do
     expect_usage_error "$f abc" "$f" -- --demo "$f" abc
     expect_usage_error "$f 0" "$f" -- --demo "$f" 0
 done
@@ -178,6 +182,16 @@ expect_usage_error "otlp grpc" OTEL_EXPORTER_OTLP_PROTOCOL OTEL_EXPORTER_OTLP_PR
     OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4318 -- --demo
 expect_config "otlp grpc ignored without an OTLP reporter" OTEL_EXPORTER_OTLP_PROTOCOL=grpc -- --demo ::: \
     "reporter = stdout"
+# The trace view: off by default, on with --demo (admin on) or --trace-view; a UI URL gets Jaeger's path.
+expect_config "trace view off by default" -- --upstream http://127.0.0.1:1 ::: "trace-view = false" \
+    "trace-view-spans = 2000" "trace-ui-url = none"
+expect_config "trace view on with --demo" -- --demo ::: "trace-view = true"
+expect_config "trace view off with --demo --admin off" -- --demo --admin off ::: "trace-view = false"
+expect_config "trace view flags" -- --upstream http://127.0.0.1:1 --trace-view --trace-view-spans 500 \
+    --trace-ui-url http://jaeger:16686/ ::: "trace-view = true" "trace-view-spans = 500" \
+    "trace-ui-url = http://jaeger:16686/trace/{trace_id}"
+expect_config "trace ui url template kept" -- --demo --trace-ui-url 'http://z:9411/zipkin/traces/{trace_id}' ::: \
+    "trace-ui-url = http://z:9411/zipkin/traces/{trace_id}"
 expect_usage_error "otlp protocol flag" --otlp-protocol -- --demo --otlp-protocol grpc
 expect_usage_error "otlp header" --otlp-header -- --demo --otlp-header "no-equals"
 expect_usage_error "otlp headers env" OTEL_EXPORTER_OTLP_HEADERS "OTEL_EXPORTER_OTLP_HEADERS=a" \
@@ -258,7 +272,7 @@ expect_config "every flag" -- --listen [::1]:8081 --upstream http://[::1]:3000/ 
     --zipkin-gzip --max-header-bytes 8192 --max-headers 20 --max-connections 7 \
     --upstream-max-idle 9 --header-timeout-ms 2000 --idle-timeout-ms 3000 --body-timeout-ms 4000 \
     --upstream-connect-timeout-ms 500 --upstream-timeout-ms 1500 --drain-timeout-ms 2500 \
-    --access-log - --allow-connect --headers-with-underscores REJECT --send-timeout-ms 7000 ::: \
+    --access-log - --allow-connect --headers-with-underscores REJECT --send-timeout-ms 7000 --dns-refresh-ms 5000 ::: \
     "listen = [::1]:8081" "upstream = http://[::1]:3000" "service-name = svc" "admin = off" \
     "threads = 3" "reporter = jaeger-udp://127.0.0.1:6831 zipkin+http://localhost:9411/custom/spans" \
     "sampler = probabilistic:0.5" "propagation = jaeger,w3c" "ignore-incoming-context = true" "span-kind = client" \
@@ -268,7 +282,7 @@ expect_config "every flag" -- --listen [::1]:8081 --upstream http://[::1]:3000/ 
     "upstream-max-idle = 9" "header-timeout-ms = 2000" "idle-timeout-ms = 3000" "body-timeout-ms = 4000" \
     "upstream-connect-timeout-ms = 500" "upstream-timeout-ms = 1500" \
     "drain-timeout-ms = 2500" "access-log = -" "allow-connect = true" \
-    "headers-with-underscores = reject" "send-timeout-ms = 7000"
+    "headers-with-underscores = reject" "send-timeout-ms = 7000" "dns-refresh-ms = 5000"
 expect_config "upstream port defaults to 80" -- --upstream http://backend ::: \
     "upstream = http://backend:80"
 expect_config "https upstream, port 443, verification" -- --upstream https://backend --upstream-ca /ca.pem \

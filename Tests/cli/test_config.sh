@@ -83,6 +83,10 @@ table=(
     "max-headers|50|max-headers = 50"
     "max-connections|500|max-connections = 500"
     "upstream-max-idle|16|upstream-max-idle = 16"
+    "dns-refresh-ms|9999|dns-refresh-ms = 9999"
+    "trace-view|true|trace-view = true"
+    "trace-view-spans|500|trace-view-spans = 500"
+    "trace-ui-url|http://jaeger:16686|trace-ui-url = http://jaeger:16686/trace/{trace_id}"
     "header-timeout-ms|1111|header-timeout-ms = 1111"
     "idle-timeout-ms|2222|idle-timeout-ms = 2222"
     "body-timeout-ms|3333|body-timeout-ms = 3333"
@@ -133,6 +137,10 @@ run -- --config "$WORK/p.yaml" --service-name=flag2 --print-config
 has_line "--flag=value beats file" "service-name = flag2"
 run OTEL_TRACES_SAMPLER=always_on -- --config "$WORK/p.yaml" --print-config
 has_line "OTEL_TRACES_SAMPLER beats file sampler" "sampler = always_on"
+run OTEL_SDK_DISABLED=false -- --config "$WORK/p.yaml" --print-config
+has_line "OTEL_SDK_DISABLED=false leaves the file's reporter" "reporter = stdout"
+run OTEL_SDK_DISABLED=true -- --config "$WORK/p.yaml" --print-config
+has_line "OTEL_SDK_DISABLED=true beats the file's reporter" "reporter = none"
 run OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 -- --config "$WORK/p.yaml" --print-config
 has_line "OTLP endpoint variable beats file reporter" "reporter = otlp+http://127.0.0.1:4318"
 run -- --config "$WORK/p.yaml" --reporter jaeger-udp://127.0.0.1:6831 --print-config
@@ -247,5 +255,38 @@ kill -TERM "$tp"
 wait "$tp"
 rc=$?
 [[ $rc -eq 0 ]] && pass "SIGTERM after reloads drains and exits 0" || fail "SIGTERM after reloads" "exit $rc"
+
+# --- log-level on SIGHUP: a dead collector's warning is hidden at error, shown at warning --------
+# (changing flush-interval-ms as well rebuilds the reporter, whose warnings are throttled per lane)
+dead=$(free_port)
+port=$(free_port)
+cat >"$WORK/level.yaml" <<YAML
+listen: 127.0.0.1:$port
+admin: off
+upstream: http://127.0.0.1:$up
+reporter: [zipkin+http://127.0.0.1:$dead]
+flush-interval-ms: 100
+log-level: error
+YAML
+"$BIN" --config "$WORK/level.yaml" >/dev/null 2>"$WORK/level.err" &
+tp=$!
+pids+=($tp)
+wait_for "curl -sf -o /dev/null http://127.0.0.1:$port/a"
+sleep 1.5 # several flushes to the dead collector
+if grep -q "reporter zipkin" "$WORK/level.err"; then
+    fail "log-level error hides the reporter warning" "$(cat "$WORK/level.err")"
+else
+    pass "log-level error hides the reporter warning"
+fi
+sed -i 's/^log-level: .*/log-level: warning/; s/^flush-interval-ms: .*/flush-interval-ms: 101/' "$WORK/level.yaml"
+kill -HUP "$tp"
+wait_for "grep -q 'SIGHUP: reloaded' '$WORK/level.err'"
+curl -s -o /dev/null "http://127.0.0.1:$port/b"
+if wait_for "grep -q 'reporter zipkin' '$WORK/level.err'"; then
+    pass "log-level warning after SIGHUP shows it"
+else
+    fail "log-level warning after SIGHUP shows it" "$(cat "$WORK/level.err")"
+fi
+kill -TERM "$tp"
 
 finish

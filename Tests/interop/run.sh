@@ -9,6 +9,9 @@
 # upstreams and zipkin+https:// collectors (http.server in ssl; verification, mTLS, --upstream-insecure)
 # and start-up errors; it needs `openssl` and `curl` on PATH. test_otlp.py covers the OTLP/HTTP
 # reporter against opentelemetry-proto's decoder and an app traced by the OpenTelemetry Python SDK.
+# test_trace_view.py checks the trace view's JSON API after real traffic; test_trace_page.py loads the
+# page in Debian's headless chromium through chromium-driver and Selenium (screenshots under
+# Tests/interop/artifacts/ or $TRACE_PAGE_ARTIFACTS).
 # Run from anywhere; it works from the repository root.
 #   TRACEPROXY                  binary under test (default .build/release/traceproxy, repo-relative)
 #   INTEROP_VENV                venv location (see setup_venv.sh)
@@ -24,8 +27,9 @@ PY="$(bash Tests/interop/setup_venv.sh | tail -n 1)" || { echo "interop: venv se
 failed=0
 
 echo "=== interop stage 1: pytest Tests/interop (TRACEPROXY=$TRACEPROXY)"
-# The suite takes ~75 s (test_otlp.py ~45 s of it); the bound keeps a hung proxy from stalling CI.
-timeout -k 10 "${INTEROP_PYTEST_TIMEOUT_S:-180}" \
+# The suite takes ~95 s (test_otlp.py ~45 s of it, the trace page in chromium ~15 s); the bound keeps a
+# hung proxy from stalling CI.
+timeout -k 10 "${INTEROP_PYTEST_TIMEOUT_S:-240}" \
     "$PY" -W ignore::DeprecationWarning -m pytest -q -rfE -p no:cacheprovider Tests/interop "$@"
 rc=$?
 [ "$rc" -eq 124 ] && echo "interop: pytest stopped by the time bound" >&2

@@ -17,7 +17,8 @@ fi
 # opentelemetry-proto decodes what the OTLP collector receives (protobuf and, through its JSON mapping,
 # OTLP/JSON); the SDK, its OTLP/HTTP exporter and the Flask and requests instrumentations trace the
 # OpenTelemetry app (otel_app.py). The instrumentations pin their exact API/SDK/semconv versions:
-# 0.66b1 goes with 1.45.1.
+# 0.66b1 goes with 1.45.1. selenium drives Debian's chromium through chromium-driver (the trace page
+# test, test_trace_page.py); the driver path is given, so Selenium Manager downloads nothing.
 REQS=(
     "jaeger-client==4.8.0"
     "thrift>=0.13,<0.30"
@@ -37,6 +38,7 @@ REQS=(
     "opentelemetry-exporter-otlp-proto-http==1.45.1"
     "opentelemetry-instrumentation-flask==0.66b1"
     "opentelemetry-instrumentation-requests==0.66b1"
+    "selenium>=4.20,<5"
 )
 STAMP="$(printf '%s\n' "${REQS[@]}")"
 IMPORTS='import six, jaeger_client, jaeger_client.thrift_gen.agent.Agent, thrift.protocol.TCompactProtocol
@@ -44,7 +46,8 @@ import tornado, threadloop, opentracing, flask, flask_opentracing, jsonschema, r
 import websockets.sync.client, websockets.sync.server
 import opentelemetry.proto.collector.trace.v1.trace_service_pb2, google.protobuf.json_format
 import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http.trace_exporter
-import opentelemetry.instrumentation.flask, opentelemetry.instrumentation.requests'
+import opentelemetry.instrumentation.flask, opentelemetry.instrumentation.requests
+import selenium.webdriver'
 
 if [ ! -x "$VENV/bin/python" ]; then
     if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then

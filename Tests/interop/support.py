@@ -104,6 +104,9 @@ class _UpstreamHandler(http.server.BaseHTTPRequestHandler):
                               time.monotonic()))
         parts = [p for p in self.path.split("?", 1)[0].split("/") if p]
         body = b"ok\n"
+        code = 200
+        if parts[:1] == ["status"] and len(parts) == 2 and parts[1].isdigit():
+            code = int(parts[1])  # /status/NNN answers NNN (the trace view tests want a mix)
         if parts == ["echo"]:
             body = received
         elif parts[:1] == ["slow"] and len(parts) == 2:
@@ -111,7 +114,7 @@ class _UpstreamHandler(http.server.BaseHTTPRequestHandler):
             body = b"slow " + parts[1].encode() + b" done\n"
         elif parts[:1] == ["bytes"] and len(parts) == 2:
             body = b"x" * int(parts[1])
-        self.send_response(200)
+        self.send_response(code)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

@@ -200,7 +200,9 @@ final class ClientConnection: EventHandler {
             if !connecting { exchange!.connectedNs = startNs }
             machine.upstreamAttached(connecting: connecting, reused: reused, now: startNs / 1_000_000)
         } catch {
-            perform(machine.upstreamFailed(.upstreamConnect(errno: error.errno), now: startNs / 1_000_000))
+            let failure: ExchangeFailure =
+                error.isResolverFailure ? .upstreamUnresolved(error.description) : .upstreamConnect(errno: error.errno)
+            perform(machine.upstreamFailed(failure, now: startNs / 1_000_000))
         }
     }
 

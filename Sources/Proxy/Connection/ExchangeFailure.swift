@@ -23,6 +23,8 @@ enum ExchangeFailure: Error, Equatable {
     /// The client reset the connection, or writing to it failed.
     case clientReset
     case upstreamConnect(errno: Int32)
+    /// The upstream's host name has no address (yet): nothing was connected. The text says why.
+    case upstreamUnresolved(String)
     /// The upstream's TLS handshake failed: its certificate was not trusted, named another host,
     /// had expired, or the server refused ours.
     case upstreamTLS(TLSError)
@@ -48,8 +50,11 @@ enum ExchangeFailure: Error, Equatable {
         case .underscoreInFieldName: return 400
         case .clientClosed, .clientReset: return 499
         // Unreachable is a 502 (Envoy answers 503, nginx 504): 504 is kept for an upstream that
-        // accepted the request and did not answer.
-        case .upstreamConnect, .upstreamConnectTimeout, .upstreamProtocol, .upstreamUnrequestedUpgrade,
+        // accepted the request and did not answer. A name that does not resolve is a 502 too, as
+        // nginx answers for a `resolver`-resolved upstream ("could not be resolved"); Envoy
+        // answers 503 (no healthy upstream, or `DF` from its dynamic forward proxy).
+        case .upstreamConnect, .upstreamUnresolved, .upstreamConnectTimeout, .upstreamProtocol,
+            .upstreamUnrequestedUpgrade,
             .upstreamReset, .upstreamTruncated, .upstreamTLS:
             return 502
         case .upstreamTimeout: return 504
@@ -65,6 +70,7 @@ enum ExchangeFailure: Error, Equatable {
         case .clientClosed: return .clientClosed
         case .clientReset: return .clientReset
         case .upstreamConnect: return .upstreamConnect
+        case .upstreamUnresolved: return .upstreamUnresolved
         case .upstreamTLS: return .upstreamTLS
         case .upstreamConnectTimeout: return .upstreamConnectTimeout
         case .upstreamTimeout: return .upstreamTimeout
@@ -85,6 +91,7 @@ enum ExchangeFailure: Error, Equatable {
         case .clientClosed: return "client closed the connection mid-request"
         case .clientReset: return "client connection reset"
         case .upstreamConnect(let e): return "\(SystemError("connect", e))"
+        case .upstreamUnresolved(let why): return "upstream \(why)"
         case .upstreamTLS(let e): return "upstream TLS handshake failed (\(e.reason.rawValue)): \(e.message)"
         case .upstreamConnectTimeout: return "upstream connect timed out"
         case .upstreamTimeout: return "upstream did not respond in time"

@@ -32,6 +32,8 @@ final class UpstreamConnection: EventHandler {
     /// upstream already: such a failure before any response byte is retried for idempotent requests).
     private(set) var reused = false
     private var readPaused = false
+    /// The upstream name's generation when this connection was opened (`UpstreamPool.retire`).
+    var generation: UInt64 = 0
 
     static let highWater = 256 * 1024
 

@@ -2,8 +2,25 @@
 final class UpstreamPool {
     private var idle: [UpstreamConnection] = []
     let maxIdle: Int
+    /// The upstream name's generation (`ResolvedName`) new connections are opened under; one of
+    /// an older generation goes to an address the name no longer has, and is not pooled again.
+    private(set) var generation: UInt64
 
-    init(maxIdle: Int) { self.maxIdle = maxIdle }
+    init(maxIdle: Int, generation: UInt64 = 0) {
+        self.maxIdle = maxIdle
+        self.generation = generation
+    }
+
+    /// The upstream moved: idle connections to the old address close now, busy ones after their
+    /// exchange (`put`), so nothing in flight is cut.
+    func retire(olderThan newGeneration: UInt64) {
+        generation = newGeneration
+        idle.removeAll { c in
+            if c.generation == newGeneration { return false }
+            c.close()
+            return true
+        }
+    }
 
     /// The most recently used idle connection (warmest), or nil.
     func take() -> UpstreamConnection? {
@@ -15,7 +32,7 @@ final class UpstreamPool {
 
     /// Returns a healthy connection after a complete exchange; closes it when the pool is full.
     func put(_ c: UpstreamConnection) {
-        if idle.count >= maxIdle || !c.isOpen {
+        if idle.count >= maxIdle || !c.isOpen || c.generation != generation {
             c.close()
             return
         }

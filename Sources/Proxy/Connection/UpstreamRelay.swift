@@ -63,6 +63,7 @@ final class UpstreamRelay {
             up = pooled
         } else {
             up = try UpstreamConnection.connect(with: ctx.connector, buffers: ctx.buffers, delegate: self)
+            up.generation = ctx.pool.generation
             ctx.metrics.upstreamConnections.add()
         }
         connection = up

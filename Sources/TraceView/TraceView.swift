@@ -1,0 +1,131 @@
+import Propagation
+import Reporters
+import Spans
+import Stats
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The trace view's state: the span store and the route statistics, each behind its own lock,
+/// filled by `TraceViewReporter` on the span pipeline's worker thread and read by the admin
+/// listener (`TraceViewHTTP`). The request path never touches it: it hands spans to the pipeline
+/// as it does for any reporter.
+public final class TraceView: Sendable {
+    public struct Options: Sendable, Equatable {
+        /// Recent spans kept (`--trace-view-spans`).
+        public var spans: Int
+        /// Routes tracked by name, in the statistics and the slow lists.
+        public var maxRoutes: Int
+        /// `--trace-ui-url`: a Jaeger or Zipkin UI address, `{trace_id}` replaced by the id.
+        public var uiURLTemplate: String?
+
+        public init(spans: Int = 2000, maxRoutes: Int = 50, uiURLTemplate: String? = nil) {
+            self.spans = spans
+            self.maxRoutes = maxRoutes
+            self.uiURLTemplate = uiURLTemplate
+        }
+    }
+
+    public let options: Options
+    private let store: Locked<SpanStore>
+    private let stats: Locked<RouteStatsTable>
+    /// Wall-clock microseconds (the spans' own time base); tests pass their own.
+    let clock: @Sendable () -> Int64
+    private let heldSpans: Counter?
+    private let heldBytes: Counter?
+
+    public init(
+        options: Options, metrics: MetricsRegistry? = nil, clock: @escaping @Sendable () -> Int64 = TraceView.wallMicros
+    ) {
+        self.options = options
+        self.clock = clock
+        store = Locked(SpanStore(SpanStore.Limits(capacity: options.spans, maxRoutes: options.maxRoutes)))
+        stats = Locked(RouteStatsTable(maxRoutes: options.maxRoutes))
+        heldSpans = metrics?.counter(
+            "traceproxy_trace_view_spans", help: "Spans held by the trace view (recent, failed and slowest).",
+            kind: .gauge)
+        heldBytes = metrics?.counter(
+            "traceproxy_trace_view_bytes",
+            help: "Memory held by the trace view's spans and route statistics (an estimate).", kind: .gauge)
+        if let metrics {
+            let stats = self.stats
+            metrics.addCollector { stats.withLock { $0.renderPrometheus() } }
+        }
+    }
+
+    public static func wallMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
+    /// Adds a batch: one lock for the store, one for the statistics.
+    public func add(_ spans: [StoredSpan]) {
+        guard !spans.isEmpty else { return }
+        let (count, spanBytes) = store.withLock { s in
+            for span in spans { s.insert(span) }
+            return (s.count, s.bytes)
+        }
+        let statBytes = stats.withLock { t in
+            for span in spans {
+                t.record(
+                    route: span.name, endMicros: span.endMicros, durationMicros: span.durationMicros,
+                    status: span.status, isError: span.isError)
+            }
+            return t.approxBytes
+        }
+        heldSpans?.set(count)
+        heldBytes?.set(spanBytes + statBytes)
+    }
+
+    public func query(_ filter: SpanFilter) -> (spans: [StoredSpan], held: Int) {
+        store.withLock { ($0.query(filter), $0.count) }
+    }
+
+    public func trace(_ id: TraceID) -> [StoredSpan] { store.withLock { $0.trace(id) } }
+
+    public func routes() -> [RouteSummary] {
+        let now = clock()
+        return stats.withLock { $0.summaries(nowMicros: now) }
+    }
+
+    /// The UI link for one trace: `{trace_id}` in the template replaced by the id.
+    public func uiURL(for id: TraceID) -> String? {
+        options.uiURLTemplate.map { Self.expand($0, traceID: id.hex32) }
+    }
+
+    static func expand(_ template: String, traceID: String) -> String {
+        template.replacing("{trace_id}", with: traceID)
+    }
+}
+
+/// The trace view's reporter: renders each span once (as a collector would receive it) and adds
+/// it to the view. It runs on its own pipeline lane like any other reporter, so rendering and the
+/// locks are off the request path, and a burst the lane cannot keep up with is dropped and counted
+/// (`traceproxy_spans_dropped_total{reporter="trace-view",reason="queue_full"}`) rather than queued without end.
+public final class TraceViewReporter: SpanReporter {
+    public let name = "trace-view"
+    private let view: TraceView
+    private let process: ServiceProcess
+    /// Reused for every span; touched only by the pipeline's worker thread.
+    nonisolated(unsafe) private var rendered = RenderedSpan()
+
+    public init(view: TraceView, process: ServiceProcess) {
+        self.view = view
+        self.process = process
+    }
+
+    public func send(_ spans: [SpanRecord]) -> Bool {
+        var stored: [StoredSpan] = []
+        stored.reserveCapacity(spans.count)
+        for record in spans {
+            rendered.render(record, process: process)
+            stored.append(StoredSpan(record, rendered: rendered))
+        }
+        view.add(stored)
+        return true
+    }
+
+    public func close() {}
+}
