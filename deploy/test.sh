@@ -157,6 +157,12 @@ assert "restartPolicy" not in d["containers"][0]' "$WORK/plain.yaml"
 # ---- 2. images ----------------------------------------------------------------------------------
 echo "=== deploy 2: images"
 failed_before_images=$failed
+# The images rebuilt on every run: their previous versions are removed afterwards (by id, and only
+# if nothing else uses them), so that runs on the same machine do not pile up untagged images.
+old_ids=()
+for image in localhost/traceproxy:ci localhost/traceproxy-demo-app:latest localhost/traceproxy-ci-standin:latest; do
+    old_ids+=("$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null)")
+done
 # image_current NAME HASH: the image exists and was built from inputs with this hash.
 image_current() {
     [[ "$(podman image inspect --format '{{index .Labels "traceproxy.inputs"}}' "$1" 2>/dev/null)" == "$2" ]]
@@ -233,6 +239,10 @@ for image in localhost/traceproxy:ci localhost/traceproxy-demo-app:latest localh
         echo "deploy: $passed passed, $failed failed"
         exit 1
     fi
+done
+for id in "${old_ids[@]}"; do
+    [[ -n $id ]] && ! podman image inspect --format '{{.RepoTags}}' "$id" 2>/dev/null | grep -q localhost/ &&
+        podman rmi "$id" >/dev/null 2>&1
 done
 size=$(podman image inspect --format '{{.Size}}' localhost/traceproxy:ci)
 echo "deploy: image localhost/traceproxy:ci: $((size / 1000000)) MB ($size bytes), built in $((SECONDS - t)) s"
