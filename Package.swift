@@ -3,7 +3,7 @@ import PackageDescription
 
 /// Module graph (dependencies point one way; README "How the code is laid out" says the same):
 /// traceproxy -> {Proxy, Reporters, Spans, Propagation, HTTP1, Reactor, TLS, ConfigFile}
-/// ConfigFile -> Yams (the `--config` file's YAML shape only).
+/// ConfigFile -> CYAML (the system libyaml, linked statically; the `--config` file's shape only).
 /// Proxy -> {TraceView, Reporters, Spans, Propagation, HTTP1, Reactor, TLS, Stats}
 /// TraceView -> {Reporters, SpanEncoding, Spans, Propagation, HTTP1, Stats} (the admin page's store and statistics)
 /// Reporters -> {SpanEncoding, Spans, Propagation, HTTP1, Reactor, TLS, Gzip, Stats}
@@ -24,7 +24,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -66,7 +65,17 @@ let package = Package(
             ],
             swiftSettings: hotPath
         ),
-        .target(name: "ConfigFile", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // No pkgConfig: its `-lyaml` would link the shared library; the header is in /usr/include.
+        .systemLibrary(
+            name: "CYAML",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        // libyaml is linked statically (Debian's libyaml-dev ships libyaml.a): the binary and the
+        // container image need no runtime package beyond libssl and zlib for a 130 KB parser.
+        .target(
+            name: "ConfigFile", dependencies: ["CYAML"],
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libyaml.a"])]
+        ),
         .executableTarget(
             name: "traceproxy",
             dependencies: [

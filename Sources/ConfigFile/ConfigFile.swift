@@ -1,5 +1,3 @@
-import Yams
-
 /// One setting read from a `--config` file: a flag's long name, its values (one for a plain
 /// option, several for a repeatable one) and the line it was on, for error messages.
 public struct ConfigFileEntry: Equatable, Sendable {
@@ -37,40 +35,34 @@ public struct ConfigFileError: Error, Equatable, CustomStringConvertible, Sendab
 /// the command line's own parser, so the two can never disagree.
 public enum ConfigFile {
     public static func load(path: String) throws(ConfigFileError) -> [ConfigFileEntry] {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigFileError(path: path, line: nil, "cannot read the file")
+        guard let text = readTextFile(path) else {
+            throw ConfigFileError(path: path, line: nil, "cannot read the file (or it is not UTF-8)")
         }
         return try parse(text, path: path)
     }
 
     public static func parse(_ text: String, path: String) throws(ConfigFileError) -> [ConfigFileEntry] {
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw ConfigFileError(path: path, line: line(of: error), "not valid YAML: \(summary(of: error))")
+            root = try YAMLEventReader(text).document()
         } catch {
-            throw ConfigFileError(path: path, line: nil, "not valid YAML: \(error)")
+            throw ConfigFileError(path: path, line: error.line, "not valid YAML: \(error.problem)")
         }
         // An empty file (or one of comments only) configures nothing.
         guard let root else { return [] }
-        guard case .mapping(let mapping) = root else {
+        guard case .mapping(let mapping, _) = root else {
             throw ConfigFileError(
-                path: path, line: root.mark?.line, "expected a mapping of settings, such as listen: 0.0.0.0:8080")
+                path: path, line: root.line, "expected a mapping of settings, such as listen: 0.0.0.0:8080")
         }
         var entries: [ConfigFileEntry] = []
         var seen: [String: Int] = [:]
         for (keyNode, valueNode) in mapping {
-            let line = keyNode.mark?.line ?? 0
-            guard case .scalar(let keyScalar) = keyNode else {
+            let line = keyNode.line
+            guard case .scalar(let key, _, _) = keyNode else {
                 throw ConfigFileError(path: path, line: line, "expected a setting name")
             }
-            let key = keyScalar.string
             if let first = seen[key] {
-                throw ConfigFileError(path: path, line: line, "\(key) is already set on line \(first)")
+                throw ConfigFileError(path: path, line: line, "\(key) is set more than once (first on line \(first))")
             }
             seen[key] = line
             entries.append(
@@ -79,47 +71,27 @@ public enum ConfigFile {
         return entries
     }
 
-    private static func values(of node: Node, key: String, path: String) throws(ConfigFileError) -> [String] {
+    private static func values(of node: YAMLNode, key: String, path: String) throws(ConfigFileError) -> [String] {
         switch node {
-        case .scalar(let scalar):
+        case .scalar(let text, let plain, let line):
             // `key:` with nothing after it is YAML's null, almost always a forgotten value.
-            if scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
-                throw ConfigFileError(path: path, line: node.mark?.line, "\(key) has no value")
+            if plain && ["", "~", "null", "Null", "NULL"].contains(text) {
+                throw ConfigFileError(path: path, line: line, "\(key) has no value")
             }
-            return [scalar.string]
-        case .sequence(let sequence):
+            return [text]
+        case .sequence(let items, _):
             var out: [String] = []
-            for item in sequence {
-                guard case .scalar(let scalar) = item else {
-                    throw ConfigFileError(path: path, line: item.mark?.line, "\(key): expected a list of values")
+            for item in items {
+                guard case .scalar(let text, _, _) = item else {
+                    throw ConfigFileError(path: path, line: item.line, "\(key): expected a list of values")
                 }
-                out.append(scalar.string)
+                out.append(text)
             }
             return out
-        case .mapping, .alias:
-            throw ConfigFileError(path: path, line: node.mark?.line, "\(key): expected a value or a list of values")
-        }
-    }
-
-    private static func line(of error: YamlError) -> Int? {
-        switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
-            return mark.line
-        case .duplicatedKeysInMapping(_, let context):
-            return context.mark.line
-        default:
-            return nil
-        }
-    }
-
-    private static func summary(of error: YamlError) -> String {
-        switch error {
-        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _):
-            return problem
-        case .duplicatedKeysInMapping(let duplicates, _):
-            return "set more than once: \(duplicates.sorted().joined(separator: ", "))"
-        default:
-            return "\(error)"
+        case .mapping(_, let line):
+            throw ConfigFileError(path: path, line: line, "\(key): expected a value or a list of values")
+        case .alias(let line):
+            throw ConfigFileError(path: path, line: line, "\(key): YAML aliases are not supported")
         }
     }
 }

@@ -75,9 +75,23 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertTrue(e?.message.contains("listen") == true, "\(String(describing: e))")
     }
 
+    func testAliasesAndSecondDocumentsAreRefused() {
+        XCTAssertEqual(
+            error("a: &x 1\nb: *x\n")?.description, "t.yaml:2: b: YAML aliases are not supported")
+        XCTAssertEqual(
+            error("listen: 1\n---\nlisten: 2\n")?.description,
+            "t.yaml:2: not valid YAML: expected one document, found another")
+    }
+
+    func testDuplicateKeyNamesBothLines() {
+        XCTAssertEqual(
+            error("listen: 1\nthreads: 2\nlisten: 3\n")?.description,
+            "t.yaml:3: listen is set more than once (first on line 1)")
+    }
+
     func testUnreadableFile() {
         XCTAssertThrowsError(try ConfigFile.load(path: "/nonexistent/traceproxy.yaml")) { e in
-            XCTAssertEqual("\(e)", "/nonexistent/traceproxy.yaml: cannot read the file")
+            XCTAssertEqual("\(e)", "/nonexistent/traceproxy.yaml: cannot read the file (or it is not UTF-8)")
         }
     }
 }

@@ -158,7 +158,7 @@ bad "switch needs true or false" 'upstream: http://a:1\ndemo: maybe\n' "bad.yaml
 bad "key without value" 'upstream:\n' "bad.yaml:1: upstream has no value"
 bad "nested mapping" 'upstream:\n  host: a\n' "bad.yaml:2: upstream: expected a value"
 bad "broken YAML" 'upstream: [http://a:1\nthreads: 2\n' "not valid YAML"
-bad "duplicate key" 'threads: 1\nthreads: 2\n' "set more than once: threads"
+bad "duplicate key" 'threads: 1\nthreads: 2\n' "threads is set more than once"
 bad "command-line-only key" 'upstream: http://a:1\nconfig: other.yaml\n' "bad.yaml:2: config belongs on the command line"
 bad "not a mapping" '- listen\n' "expected a mapping of settings"
 run -- --config "$WORK/none.yaml" --print-config
