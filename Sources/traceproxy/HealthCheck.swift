@@ -8,36 +8,36 @@ import Reporters
 enum HealthCheck {
     static let timeoutMs = 3_000
 
-    /// nil when the admin listener answered 200; otherwise why not, on one line.
-    static func probe(_ admin: HostPort) -> String? {
-        // A wildcard listen address is reached on loopback.
+    /// The URL asked (a wildcard listen address is asked on loopback) and, unless it answered
+    /// 200, why not, on one line.
+    static func probe(_ admin: HostPort) -> (url: String, failure: String?) {
         let host =
             switch admin.host {
             case "0.0.0.0", "": "127.0.0.1"
             case "::", "[::]": "::1"
             default: admin.host
             }
+        let probed = HostPort(host: host, port: admin.port)
+        let url = "http://\(probed)/healthz"
         let address: SocketAddress
         do {
             address = try SocketAddress.resolve(host: host, port: admin.port)
         } catch {
-            return "cannot resolve \(admin): \(error)"
+            return (url, "cannot resolve \(host): \(error)")
         }
         let deadline = DispatchTime.now() + .milliseconds(timeoutMs)
         do throws(BlockingTCPConnection.Failure) {
             let connection = try BlockingTCPConnection.connect(to: address, deadline: deadline)
             defer { connection.close() }
-            let request = "GET /healthz HTTP/1.1\r\nHost: \(admin)\r\nConnection: close\r\n\r\n"
+            let request = "GET /healthz HTTP/1.1\r\nHost: \(probed)\r\nConnection: close\r\n\r\n"
             try connection.sendAll(Array(request.utf8), deadline: deadline)
             var response: [UInt8] = []
             while !response.contains(UInt8(ascii: "\n")), try connection.receive(into: &response, deadline: deadline) {}
             let statusLine = String(
                 decoding: response.prefix { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }, as: UTF8.self)
             let parts = statusLine.split(separator: " ", maxSplits: 2)
-            guard parts.count >= 2, parts[0].hasPrefix("HTTP/1.") else {
-                return "http://\(admin)/healthz: not an HTTP answer"
-            }
-            return parts[1] == "200" ? nil : "http://\(admin)/healthz answered \(statusLine)"
+            guard parts.count >= 2, parts[0].hasPrefix("HTTP/1.") else { return (url, "not an HTTP answer") }
+            return (url, parts[1] == "200" ? nil : "answered \(statusLine)")
         } catch {
             let reason =
                 switch error {
@@ -46,7 +46,7 @@ enum HealthCheck {
                 case .io(let code): SystemError("read", code).description
                 case .closedByPeer: "connection closed without an answer"
                 }
-            return "http://\(admin)/healthz: \(reason)"
+            return (url, reason)
         }
     }
 }

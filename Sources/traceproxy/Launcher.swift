@@ -86,11 +86,12 @@ enum Launcher {
             writeError("traceproxy: --healthcheck: the admin listener is off, so there is nothing to ask\n")
             exit(1)
         }
-        if let failure = HealthCheck.probe(admin) {
-            writeError("traceproxy: unhealthy: \(failure)\n")
+        let (url, failure) = HealthCheck.probe(admin)
+        if let failure {
+            writeError("traceproxy: unhealthy: \(url): \(failure)\n")
             exit(1)
         }
-        print("healthy: http://\(admin)/healthz answered 200")
+        print("healthy: \(url) answered 200")
         exit(0)
     }
 

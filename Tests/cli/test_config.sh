@@ -186,7 +186,7 @@ tp=$!
 pids+=($tp)
 wait_for "curl -sf -o /dev/null http://127.0.0.1:$admin/healthz" || fail "proxy start" "$(cat "$WORK/live.err")"
 run -- --healthcheck --config "$WORK/live.yaml"
-if [[ $rc -eq 0 && $out == healthy* ]]; then pass "--healthcheck reads admin from the file (0.0.0.0 probed on loopback)"; else fail "--healthcheck from the file" "rc=$rc $out $err"; fi
+if [[ $rc -eq 0 && $out == "healthy: http://127.0.0.1:$admin/healthz answered 200" ]]; then pass "--healthcheck reads admin from the file (0.0.0.0 probed on loopback)"; else fail "--healthcheck from the file" "rc=$rc $out $err"; fi
 grep -q "traceproxy $version: listening" "$WORK/live.err" && pass "start-up line has the version" || fail "start-up line has the version" "$(cat "$WORK/live.err")"
 curl -s "http://127.0.0.1:$admin/metrics" | grep -qx "traceproxy_build_info{version=\"$version\"} 1" \
     && pass "traceproxy_build_info" || fail "traceproxy_build_info" "not in /metrics"
