@@ -184,7 +184,7 @@ public struct RenderedSpan: Sendable {
     @discardableResult
     public static func appendName(of r: SpanRecord, facts: SpanFacts, to out: inout [UInt8]) -> String? {
         let target = r.target
-        let route = facts.routes.match(target[OperationName.pathRange(target)])
+        let route = facts.routes.isEmpty ? nil : facts.routes.match(target[OperationName.pathRange(target)])
         if let route {
             out.append(contentsOf: r.methodBytes)
             out.append(UInt8(ascii: " "))

@@ -45,7 +45,10 @@ public struct RouteStatsTable: Sendable {
     }
 
     public let maxRoutes: Int
+    /// Keys are only ever added.
     private(set) var routes: [String: Route] = [:]
+    /// The last span's route and its row's place in `routes` (valid until a key is added).
+    private var last: (route: String, index: Dictionary<String, Route>.Index)?
     /// Names in the order they were first seen, for a stable `/metrics`.
     private(set) var order: [String] = []
 
@@ -56,25 +59,32 @@ public struct RouteStatsTable: Sendable {
         routes[route] != nil || routes.count < maxRoutes ? route : Self.otherRoute
     }
 
-    /// One lookup for a known route, and its counters are changed in place.
+    /// One lookup for a known route (none for the same route as the last span), and its
+    /// counters are changed in place.
     public mutating func record(route: String, endMicros: Int64, durationMicros: Int64, status: Int, isError: Bool) {
-        var found = routes.index(forKey: route)
-        if found == nil {
-            let name = routes.count < maxRoutes ? route : Self.otherRoute
-            found = routes.index(forKey: name)
-            if found == nil {
-                routes[name] = Route()
-                order.append(name)
-                approxBytes += Self.routeBytes + name.utf8.count
-                found = routes.index(forKey: name)
-            }
+        let index: Dictionary<String, Route>.Index
+        if let last, last.route == route {
+            index = last.index
+        } else {
+            index = routeIndex(for: route)
+            last = (route, index)
         }
-        guard let index = found else { return }
         let slotIndex = endMicros / Self.slotMicros
         let cls = (1...5).contains(status / 100) ? status / 100 : 0
         let d = max(0, durationMicros)
         approxBytes += routes.values[index].record(
             slotIndex: slotIndex, durationMicros: d, isError: isError, statusClass: cls)
+    }
+
+    /// The place of the row a span of `route` is counted in, made when new.
+    private mutating func routeIndex(for route: String) -> Dictionary<String, Route>.Index {
+        if let i = routes.index(forKey: route) { return i }
+        let name = routes.count < maxRoutes ? route : Self.otherRoute
+        if let i = routes.index(forKey: name) { return i }
+        routes[name] = Route()
+        order.append(name)
+        approxBytes += Self.routeBytes + name.utf8.count
+        return routes.index(forKey: name)!
     }
 
     /// Every route's windows and its five-minute series, in first-seen order.

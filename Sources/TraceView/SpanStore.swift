@@ -55,8 +55,12 @@ public struct SpanStore: Sendable {
     public let limits: Limits
     private(set) var recent: Ring
     private(set) var errors: Ring
-    /// Per route (by name, `(other)` past `maxRoutes`), its slowest recent spans.
+    /// Per route (by name, `(other)` past `maxRoutes`), its slowest recent spans. Keys are only
+    /// ever added.
     private(set) var slowest: [String: [StoredSpan]] = [:]
+    /// The last span's name and its list's place in `slowest` (valid until a key is added): a
+    /// run of spans of one route skips the hash.
+    private var lastSlow: (name: String, index: Dictionary<String, [StoredSpan]>.Index)?
     /// The memory of the spans held (each once).
     public private(set) var bytes = 0
     /// Spans held (each counted once).
@@ -84,20 +88,27 @@ public struct SpanStore: Sendable {
     /// The route's list is changed in place (one lookup, no copy of the list), and a span no
     /// slower than a full list's fastest costs no more than that look.
     private mutating func keepIfSlow(_ span: StoredSpan) {
-        var found = slowest.index(forKey: span.name)
-        if found == nil {
-            let key = slowest.count < limits.maxRoutes ? span.name : RouteStatsTable.otherRoute
-            found = slowest.index(forKey: key)
-            if found == nil {
-                slowest[key] = []
-                found = slowest.index(forKey: key)
-            }
+        let index: Dictionary<String, [StoredSpan]>.Index
+        if let lastSlow, lastSlow.name == span.name {
+            index = lastSlow.index
+        } else {
+            guard let found = listIndex(for: span.name) else { return }
+            index = found
+            lastSlow = (span.name, found)
         }
-        guard let index = found else { return }
         var released: [StoredSpan] = []
         let kept = Self.offer(span, to: &slowest.values[index], limits: limits, released: &released)
         if kept { retain(span) }
         for old in released { release(old) }
+    }
+
+    /// The place of the list a span named `name` goes to, made when new.
+    private mutating func listIndex(for name: String) -> Dictionary<String, [StoredSpan]>.Index? {
+        if let i = slowest.index(forKey: name) { return i }
+        let key = slowest.count < limits.maxRoutes ? name : RouteStatsTable.otherRoute
+        if let i = slowest.index(forKey: key) { return i }
+        slowest[key] = []
+        return slowest.index(forKey: key)
     }
 
     /// Offers `span` to a route's slow list: spans that ended before the window (reckoned from

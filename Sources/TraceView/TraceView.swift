@@ -114,6 +114,8 @@ public final class TraceViewReporter: SpanReporter {
     public let name = "trace-view"
     private let view: TraceView
     private let renderer: StoredSpan.Renderer
+    /// The process's span facts, read for every name (copied out once here, not per span).
+    private let facts: SpanFacts
     /// Touched only by the pipeline's worker thread, as are the two below.
     nonisolated(unsafe) private var names = RouteNames()
     nonisolated(unsafe) private var scratch: [UInt8] = []
@@ -123,6 +125,7 @@ public final class TraceViewReporter: SpanReporter {
     public init(view: TraceView, process: ServiceProcess) {
         self.view = view
         renderer = StoredSpan.Renderer(process: process)
+        facts = process.spanFacts
         scratch.reserveCapacity(256)
     }
 
@@ -141,7 +144,7 @@ public final class TraceViewReporter: SpanReporter {
             return StoredSpan(record, rendered: rendered)
         }
         scratch.removeAll(keepingCapacity: true)
-        RenderedSpan.appendName(of: record, facts: renderer.process.spanFacts, to: &scratch)
+        RenderedSpan.appendName(of: record, facts: facts, to: &scratch)
         return StoredSpan(record, name: names.intern(scratch), retainedBytes: retained, renderer: renderer)
     }
 
@@ -153,6 +156,10 @@ public final class TraceViewReporter: SpanReporter {
 /// over, which costs a string per new name and nothing else.
 struct RouteNames {
     private var strings: [[UInt8]: String] = [:]
+    /// The last name looked up (its bytes in a buffer of its own, rewritten in place): a run of
+    /// spans of one route costs a comparison, not a hash.
+    private var lastBytes: [UInt8] = []
+    private var lastString: String?
     let limit: Int
 
     init(limit: Int = 1024) { self.limit = limit }
@@ -160,10 +167,18 @@ struct RouteNames {
     var count: Int { strings.count }
 
     mutating func intern(_ bytes: [UInt8]) -> String {
-        if let s = strings[bytes] { return s }
-        if strings.count >= limit { strings.removeAll(keepingCapacity: true) }
-        let s = StoredSpan.cut(bytes)
-        strings[bytes] = s
+        if let lastString, lastBytes == bytes { return lastString }
+        let s: String
+        if let known = strings[bytes] {
+            s = known
+        } else {
+            if strings.count >= limit { strings.removeAll(keepingCapacity: true) }
+            s = StoredSpan.cut(bytes)
+            strings[bytes] = s
+        }
+        lastBytes.removeAll(keepingCapacity: true)
+        lastBytes.append(contentsOf: bytes)
+        lastString = s
         return s
     }
 }

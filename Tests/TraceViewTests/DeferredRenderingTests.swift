@@ -159,6 +159,30 @@ final class DeferredRenderingTests: XCTestCase {
         XCTAssertLessThanOrEqual(names.intern(long).utf8.count, StoredSpan.maxValueBytes)
     }
 
+    /// Runs of one route reuse its row's place; new routes in between must not misfile a span.
+    func test_routeStats_countsMatchAReference_forInterleavedRoutes() {
+        var table = RouteStatsTable(maxRoutes: 5)
+        var store = SpanStore(.init(capacity: 10, slowPerRoute: 1, maxRoutes: 5))
+        var expected: [String: Int] = [:]
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<2000 {
+            let name = "GET /r\(Int.random(in: 0..<9, using: &rng))"
+            let key = expected[name] != nil || expected.count < 5 ? name : RouteStatsTable.otherRoute
+            expected[key, default: 0] += 1
+            table.record(route: name, endMicros: now, durationMicros: 100, status: 200, isError: false)
+            store.insert(span(i, route: name, start: now, duration: Int64(i)))
+        }
+        let counts = Dictionary(
+            uniqueKeysWithValues: table.summaries(nowMicros: now).map { ($0.route, $0.last1m.count) })
+        XCTAssertEqual(counts, expected)
+        // Each slow list holds the slowest (latest) span of its key.
+        XCTAssertEqual(Set(store.slowest.keys), Set(expected.keys))
+        for (key, list) in store.slowest {
+            XCTAssertEqual(list.count, 1, key)
+            if key != RouteStatsTable.otherRoute { XCTAssertEqual(list.first?.name, key) }
+        }
+    }
+
     /// The statistics' byte count, kept as routes and histograms appear, equals a full recount.
     func test_routeStats_bytesKeptUpToDate() {
         var table = RouteStatsTable(maxRoutes: 5)
