@@ -55,7 +55,8 @@ let package = Package(
         ),
         .target(
             name: "TraceView",
-            dependencies: ["Reporters", "SpanEncoding", "Spans", "Propagation", "HTTP1", "Stats"]
+            dependencies: ["Reporters", "SpanEncoding", "Spans", "Propagation", "HTTP1", "Stats"],
+            swiftSettings: hotPath
         ),
         .target(
             name: "Proxy",

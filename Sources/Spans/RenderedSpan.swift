@@ -149,17 +149,8 @@ public struct RenderedSpan: Sendable {
             traceID: r.traceID, spanID: r.spanID, parentSpanID: r.parentSpanID, kind: r.kind,
             startMicros: r.startMicros, durationMicros: r.durationMicros, debug: r.debug)
         let facts = process.spanFacts
-        let target = r.target
         let nameStart = text.count
-        let route = facts.routes.match(target[OperationName.pathRange(target)])
-        if let route {
-            text.append(contentsOf: r.methodBytes)
-            text.append(UInt8(ascii: " "))
-            text.append(contentsOf: route.utf8)
-        } else {
-            OperationName.append(
-                method: r.methodBytes, target: target, collapseIDs: facts.collapsePathIDs, to: &text)
-        }
+        let route = Self.appendName(of: r, facts: facts, to: &text)
         name = nameStart..<text.count
         if let route { tag("http.route", route.utf8) }
         if names != .legacy { renderStable(r, facts: facts) }
@@ -185,6 +176,23 @@ public struct RenderedSpan: Sendable {
             if let subject = tls.clientSubject { tag("tls.client.subject", subject.utf8) }
         }
         renderOutcome(r, names: names)
+    }
+
+    /// Appends the operation name `render` gives `r` (`METHOD /route/template` when a `--route`
+    /// matches, else the method and the path with ids collapsed) and returns the matched route.
+    /// A consumer that needs only the name (the trace view's statistics) calls this alone.
+    @discardableResult
+    public static func appendName(of r: SpanRecord, facts: SpanFacts, to out: inout [UInt8]) -> String? {
+        let target = r.target
+        let route = facts.routes.isEmpty ? nil : facts.routes.match(target[OperationName.pathRange(target)])
+        if let route {
+            out.append(contentsOf: r.methodBytes)
+            out.append(UInt8(ascii: " "))
+            out.append(contentsOf: route.utf8)
+        } else {
+            OperationName.append(method: r.methodBytes, target: target, collapseIDs: facts.collapsePathIDs, to: &out)
+        }
+        return route
     }
 
     /// OpenTracing's names, as Jaeger and Zipkin users know them.

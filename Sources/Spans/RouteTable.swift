@@ -50,27 +50,33 @@ public struct RouteTable: Equatable, Sendable {
     public var isEmpty: Bool { templates.isEmpty }
     public var routes: [String] { templates.map(\.text) }
 
-    /// The template `path` (no query) matches, if any.
+    /// The template `path` (no query) matches, if any. Walks the path's segments in place (no
+    /// array of them): every reporter names every span through here.
     public func match(_ path: ArraySlice<UInt8>) -> String? {
         guard !templates.isEmpty, path.first == UInt8(ascii: "/") else { return nil }
-        let segments = path.dropFirst().split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        for t in templates where Self.matches(t.segments, segments) { return t.text }
+        let rest = path.dropFirst()
+        for t in templates where Self.matches(t.segments, rest) { return t.text }
         return nil
     }
 
-    private static func matches(_ template: [Template.Segment], _ path: [ArraySlice<UInt8>]) -> Bool {
-        var i = 0
+    /// `path` without its leading `/`: segments split at every `/`, empty ones included (`/a/`
+    /// has two, `a` and the empty one after it).
+    private static func matches(_ template: [Template.Segment], _ path: ArraySlice<UInt8>) -> Bool {
+        var start = path.startIndex
+        var consumed = false
         for segment in template {
-            switch segment {
-            case .rest: return true
-            case .parameter:
-                guard i < path.count, !path[i].isEmpty else { return false }
-            case .literal(let bytes):
-                guard i < path.count, path[i].elementsEqual(bytes) else { return false }
+            if case .rest = segment { return true }
+            guard !consumed else { return false }
+            let end = path[start...].firstIndex(of: UInt8(ascii: "/")) ?? path.endIndex
+            let piece = path[start..<end]
+            if case .literal(let bytes) = segment {
+                guard piece.elementsEqual(bytes) else { return false }
+            } else if piece.isEmpty {
+                return false  // a parameter needs a non-empty segment
             }
-            i += 1
+            if end == path.endIndex { consumed = true } else { start = end + 1 }
         }
-        return i == path.count
+        return consumed
     }
 }
 

@@ -31,7 +31,8 @@ public struct RouteStatsTable: Sendable {
         var histogram: LatencyHistogram?
     }
 
-    /// Cumulative, never reset: what Prometheus expects of a histogram.
+    /// Cumulative, never reset: what Prometheus expects of a histogram. `buckets[i]` counts the
+    /// values in bucket i alone (above bound i-1); `/metrics` sums them up to each bound.
     struct Cumulative: Sendable {
         var buckets = [Int](repeating: 0, count: RouteStatsTable.bucketBoundsMicros.count)
         var count = 0
@@ -44,7 +45,10 @@ public struct RouteStatsTable: Sendable {
     }
 
     public let maxRoutes: Int
+    /// Keys are only ever added.
     private(set) var routes: [String: Route] = [:]
+    /// The last span's route and its row's place in `routes` (valid until a key is added).
+    private var last: (route: String, index: Dictionary<String, Route>.Index)?
     /// Names in the order they were first seen, for a stable `/metrics`.
     private(set) var order: [String] = []
 
@@ -55,16 +59,32 @@ public struct RouteStatsTable: Sendable {
         routes[route] != nil || routes.count < maxRoutes ? route : Self.otherRoute
     }
 
+    /// One lookup for a known route (none for the same route as the last span), and its
+    /// counters are changed in place.
     public mutating func record(route: String, endMicros: Int64, durationMicros: Int64, status: Int, isError: Bool) {
-        let name = key(for: route)
-        if routes[name] == nil {
-            routes[name] = Route()
-            order.append(name)
+        let index: Dictionary<String, Route>.Index
+        if let last, last.route == route {
+            index = last.index
+        } else {
+            index = routeIndex(for: route)
+            last = (route, index)
         }
         let slotIndex = endMicros / Self.slotMicros
         let cls = (1...5).contains(status / 100) ? status / 100 : 0
         let d = max(0, durationMicros)
-        routes[name]!.record(slotIndex: slotIndex, durationMicros: d, isError: isError, statusClass: cls)
+        approxBytes += routes.values[index].record(
+            slotIndex: slotIndex, durationMicros: d, isError: isError, statusClass: cls)
+    }
+
+    /// The place of the row a span of `route` is counted in, made when new.
+    private mutating func routeIndex(for route: String) -> Dictionary<String, Route>.Index {
+        if let i = routes.index(forKey: route) { return i }
+        let name = routes.count < maxRoutes ? route : Self.otherRoute
+        if let i = routes.index(forKey: name) { return i }
+        routes[name] = Route()
+        order.append(name)
+        approxBytes += Self.routeBytes + name.utf8.count
+        return routes.index(forKey: name)!
     }
 
     /// Every route's windows and its five-minute series, in first-seen order.
@@ -83,8 +103,10 @@ public struct RouteStatsTable: Sendable {
             for (cls, c) in routes[route]!.byClass.enumerated() {
                 guard let c else { continue }
                 let labels = "route=\"\(label)\",code=\"\(Self.classLabels[cls])\""
+                var below = 0
                 for (i, bound) in Self.bucketBoundsSeconds.enumerated() {
-                    out += "\(name)_bucket{\(labels),le=\"\(bound)\"} \(c.buckets[i])\n"
+                    below += c.buckets[i]
+                    out += "\(name)_bucket{\(labels),le=\"\(bound)\"} \(below)\n"
                 }
                 out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(c.count)\n"
                 out += "\(name)_sum{\(labels)} \(Self.seconds(c.sumMicros))\n"
@@ -100,20 +122,18 @@ public struct RouteStatsTable: Sendable {
         return "\(micros / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac
     }
 
-    /// An upper bound of the table's memory: counters and the slots' histograms.
-    public var approxBytes: Int {
-        var bytes = 0
-        for r in routes.values {
-            bytes += 64 + RouteStatsTable.slotCount * 40
-            for s in r.slots where s.histogram != nil { bytes += LatencyHistogram.bucketCount * 4 + 48 }
-            for c in r.byClass where c != nil { bytes += RouteStatsTable.bucketBoundsMicros.count * 8 + 48 }
-        }
-        return bytes
-    }
+    /// An upper bound of the table's memory: counters and the slots' histograms, kept up to date
+    /// as routes, histograms and status classes appear (none goes away).
+    public private(set) var approxBytes = 0
+
+    static let routeBytes = 64 + slotCount * 40
+    static let histogramBytes = LatencyHistogram.bucketCount * 4 + 48
+    static let cumulativeBytes = bucketBoundsMicros.count * 8 + 48
 }
 
 extension RouteStatsTable.Route {
-    mutating func record(slotIndex: Int64, durationMicros d: Int64, isError: Bool, statusClass cls: Int) {
+    /// Returns the bytes it allocated (a slot's first histogram, a status class's first counters).
+    mutating func record(slotIndex: Int64, durationMicros d: Int64, isError: Bool, statusClass cls: Int) -> Int {
         let i = Int(slotIndex % Int64(RouteStatsTable.slotCount))
         if slots[i].index != slotIndex {
             // A span later than the slot's newer contents belongs to a window already gone.
@@ -125,18 +145,25 @@ extension RouteStatsTable.Route {
         }
         slots[i].count += 1
         if isError { slots[i].errors += 1 }
-        if slots[i].histogram == nil { slots[i].histogram = LatencyHistogram() }
+        var grown = 0
+        if slots[i].histogram == nil {
+            slots[i].histogram = LatencyHistogram()
+            grown += RouteStatsTable.histogramBytes
+        }
         slots[i].histogram!.record(d)
-        recordCumulative(d, cls)
+        return grown + recordCumulative(d, cls)
     }
 
-    private mutating func recordCumulative(_ d: Int64, _ cls: Int) {
-        if byClass[cls] == nil { byClass[cls] = RouteStatsTable.Cumulative() }
-        for (b, bound) in RouteStatsTable.bucketBoundsMicros.enumerated() where d <= bound {
-            byClass[cls]!.buckets[b] += 1
+    private mutating func recordCumulative(_ d: Int64, _ cls: Int) -> Int {
+        var grown = 0
+        if byClass[cls] == nil {
+            byClass[cls] = RouteStatsTable.Cumulative()
+            grown = RouteStatsTable.cumulativeBytes
         }
+        if let b = RouteStatsTable.bucketBoundsMicros.firstIndex(where: { d <= $0 }) { byClass[cls]!.buckets[b] += 1 }
         byClass[cls]!.count += 1
         byClass[cls]!.sumMicros += d
+        return grown
     }
 
     func summary(name: String, nowMicros: Int64) -> RouteSummary {

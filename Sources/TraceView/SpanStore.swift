@@ -6,8 +6,8 @@ import Propagation
 /// recent failed ones (`isError`); and, per route, the `slowPerRoute` slowest spans that ended
 /// within `slowWindowMicros` of the newest one. Under load the first ring turns over in seconds;
 /// the other two keep the spans a person comes looking for. A span in several places is stored
-/// once (the places share the object) and counted once. Pure and single-threaded: the trace view
-/// wraps it in a lock.
+/// once (the places share the object) and counted once (the span counts its holders, so a span
+/// belongs to one store). Single-threaded: the trace view wraps it in a lock.
 public struct SpanStore: Sendable {
     public struct Limits: Sendable, Equatable {
         public var capacity: Int
@@ -55,11 +55,16 @@ public struct SpanStore: Sendable {
     public let limits: Limits
     private(set) var recent: Ring
     private(set) var errors: Ring
+    /// Per route (by name, `(other)` past `maxRoutes`), its slowest recent spans. Keys are only
+    /// ever added.
     private(set) var slowest: [String: [StoredSpan]] = [:]
-    /// How many places hold each span.
-    private var references: [ObjectIdentifier: Int] = [:]
+    /// The last span's name and its list's place in `slowest` (valid until a key is added): a
+    /// run of spans of one route skips the hash.
+    private var lastSlow: (name: String, index: Dictionary<String, [StoredSpan]>.Index)?
     /// The memory of the spans held (each once).
     public private(set) var bytes = 0
+    /// Spans held (each counted once).
+    public private(set) var count = 0
     /// Spans ever inserted.
     public private(set) var inserted = 0
 
@@ -68,9 +73,6 @@ public struct SpanStore: Sendable {
         recent = Ring(capacity: limits.capacity)
         errors = Ring(capacity: limits.errorCapacity)
     }
-
-    /// Spans held (each counted once).
-    public var count: Int { references.count }
 
     public mutating func insert(_ span: StoredSpan) {
         inserted += 1
@@ -83,56 +85,85 @@ public struct SpanStore: Sendable {
         keepIfSlow(span)
     }
 
+    /// The route's list is changed in place (one lookup, no copy of the list), and a span no
+    /// slower than a full list's fastest costs no more than that look.
     private mutating func keepIfSlow(_ span: StoredSpan) {
-        let key =
-            slowest[span.name] != nil || slowest.count < limits.maxRoutes ? span.name : RouteStatsTable.otherRoute
-        var list = slowest[key] ?? []
-        // Spans that ended before the window (reckoned from the newest span's end) give way.
+        let index: Dictionary<String, [StoredSpan]>.Index
+        if let lastSlow, lastSlow.name == span.name {
+            index = lastSlow.index
+        } else {
+            guard let found = listIndex(for: span.name) else { return }
+            index = found
+            lastSlow = (span.name, found)
+        }
+        var released: [StoredSpan] = []
+        let kept = Self.offer(span, to: &slowest.values[index], limits: limits, released: &released)
+        if kept { retain(span) }
+        for old in released { release(old) }
+    }
+
+    /// The place of the list a span named `name` goes to, made when new.
+    private mutating func listIndex(for name: String) -> Dictionary<String, [StoredSpan]>.Index? {
+        if let i = slowest.index(forKey: name) { return i }
+        let key = slowest.count < limits.maxRoutes ? name : RouteStatsTable.otherRoute
+        if let i = slowest.index(forKey: key) { return i }
+        slowest[key] = []
+        return slowest.index(forKey: key)
+    }
+
+    /// Offers `span` to a route's slow list: spans that ended before the window (reckoned from
+    /// the newest span's end) give way, then the span joins a list with room or replaces the
+    /// fastest of a full one if slower. Returns whether it was kept; what left is in `released`.
+    private static func offer(
+        _ span: StoredSpan, to list: inout [StoredSpan], limits: Limits, released: inout [StoredSpan]
+    ) -> Bool {
         let horizon = span.endMicros - limits.slowWindowMicros
-        list.removeAll { old in
-            guard old.endMicros < horizon else { return false }
-            release(old)
-            return true
+        if list.contains(where: { $0.endMicros < horizon }) {
+            list.removeAll { old in
+                guard old.endMicros < horizon else { return false }
+                released.append(old)
+                return true
+            }
         }
         if list.count < limits.slowPerRoute {
             list.append(span)
-            retain(span)
-        } else if let i = list.indices.min(by: { list[$0].durationMicros < list[$1].durationMicros }),
-            list[i].durationMicros < span.durationMicros
-        {
-            release(list[i])
-            list[i] = span
-            retain(span)
+            return true
         }
-        slowest[key] = list
+        var fastest = 0
+        for j in list.indices where list[j].durationMicros < list[fastest].durationMicros { fastest = j }
+        guard list[fastest].durationMicros < span.durationMicros else { return false }
+        released.append(list[fastest])
+        list[fastest] = span
+        return true
     }
 
     private mutating func retain(_ s: StoredSpan) {
-        let id = ObjectIdentifier(s)
-        if let n = references[id] {
-            references[id] = n + 1
-        } else {
-            references[id] = 1
+        if s.holders == 0 {
             bytes += s.approxBytes
+            count += 1
         }
+        s.holders += 1
     }
 
     private mutating func release(_ s: StoredSpan) {
-        let id = ObjectIdentifier(s)
-        guard let n = references[id] else { return }
-        if n > 1 {
-            references[id] = n - 1
-        } else {
-            references[id] = nil
+        guard s.holders > 0 else { return }
+        s.holders -= 1
+        if s.holders == 0 {
             bytes -= s.approxBytes
+            count -= 1
         }
+    }
+
+    /// The store's own arrays and lists (their references, not the spans), an upper bound.
+    public var structureBytes: Int {
+        (limits.capacity + limits.errorCapacity) * 8 + slowest.count * (64 + limits.slowPerRoute * 8)
     }
 
     /// Every span held, each once, in no particular order.
     public var all: [StoredSpan] {
         var seen = Set<ObjectIdentifier>()
         var out: [StoredSpan] = []
-        out.reserveCapacity(references.count)
+        out.reserveCapacity(count)
         func add(_ s: StoredSpan) {
             if seen.insert(ObjectIdentifier(s)).inserted { out.append(s) }
         }

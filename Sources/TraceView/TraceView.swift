@@ -65,7 +65,7 @@ public final class TraceView: Sendable {
         guard !spans.isEmpty else { return }
         let (count, spanBytes) = store.withLock { s in
             for span in spans { s.insert(span) }
-            return (s.count, s.bytes)
+            return (s.count, s.bytes + s.structureBytes)
         }
         let statBytes = stats.withLock { t in
             for span in spans {
@@ -100,32 +100,85 @@ public final class TraceView: Sendable {
     }
 }
 
-/// The trace view's reporter: renders each span once (as a collector would receive it) and adds
-/// it to the view. It runs on its own pipeline lane like any other reporter, so rendering and the
-/// locks are off the request path, and a burst the lane cannot keep up with is dropped and counted
-/// (`traceproxy_spans_dropped_total{reporter="trace-view",reason="queue_full"}`) rather than queued without end.
+/// The trace view's reporter. It runs on its own pipeline lane like any other reporter, so its
+/// work and the locks are off the request path, and a burst the lane cannot keep up with is
+/// dropped and counted (`traceproxy_spans_dropped_total{reporter="trace-view",reason="queue_full"}`)
+/// rather than queued without end.
+///
+/// Per span it does only what the statistics and the filters need: the operation name (one
+/// string per route, reused) and the record's own fields; the record is kept as it is and
+/// rendered when the API asks for it (`StoredSpan.details()`). A record holding more than
+/// `StoredSpan.maxRetainedBytes` of text is rendered now instead, its values cut, so the store's
+/// memory stays bounded.
 public final class TraceViewReporter: SpanReporter {
     public let name = "trace-view"
     private let view: TraceView
-    private let process: ServiceProcess
-    /// Reused for every span; touched only by the pipeline's worker thread.
+    private let renderer: StoredSpan.Renderer
+    /// The process's span facts, read for every name (copied out once here, not per span).
+    private let facts: SpanFacts
+    /// Touched only by the pipeline's worker thread, as are the two below.
+    nonisolated(unsafe) private var names = RouteNames()
+    nonisolated(unsafe) private var scratch: [UInt8] = []
+    /// For the rare record rendered at arrival.
     nonisolated(unsafe) private var rendered = RenderedSpan()
 
     public init(view: TraceView, process: ServiceProcess) {
         self.view = view
-        self.process = process
+        renderer = StoredSpan.Renderer(process: process)
+        facts = process.spanFacts
+        scratch.reserveCapacity(256)
     }
 
     public func send(_ spans: [SpanRecord]) -> Bool {
         var stored: [StoredSpan] = []
         stored.reserveCapacity(spans.count)
-        for record in spans {
-            rendered.render(record, process: process)
-            stored.append(StoredSpan(record, rendered: rendered))
-        }
+        for record in spans { stored.append(store(record)) }
         view.add(stored)
         return true
     }
 
+    func store(_ record: SpanRecord) -> StoredSpan {
+        let retained = StoredSpan.retainedBytes(record)
+        guard retained <= StoredSpan.maxRetainedBytes else {
+            rendered.render(record, process: renderer.process)
+            return StoredSpan(record, rendered: rendered)
+        }
+        scratch.removeAll(keepingCapacity: true)
+        RenderedSpan.appendName(of: record, facts: facts, to: &scratch)
+        return StoredSpan(record, name: names.intern(scratch), retainedBytes: retained, renderer: renderer)
+    }
+
     public func close() {}
+}
+
+/// Operation names by their bytes, so the spans of one route share one string rather than each
+/// allocating its own. Bounded: past `limit` distinct names (a scan of random paths) it starts
+/// over, which costs a string per new name and nothing else.
+struct RouteNames {
+    private var strings: [[UInt8]: String] = [:]
+    /// The last name looked up (its bytes in a buffer of its own, rewritten in place): a run of
+    /// spans of one route costs a comparison, not a hash.
+    private var lastBytes: [UInt8] = []
+    private var lastString: String?
+    let limit: Int
+
+    init(limit: Int = 1024) { self.limit = limit }
+
+    var count: Int { strings.count }
+
+    mutating func intern(_ bytes: [UInt8]) -> String {
+        if let lastString, lastBytes == bytes { return lastString }
+        let s: String
+        if let known = strings[bytes] {
+            s = known
+        } else {
+            if strings.count >= limit { strings.removeAll(keepingCapacity: true) }
+            s = StoredSpan.cut(bytes)
+            strings[bytes] = s
+        }
+        lastBytes.removeAll(keepingCapacity: true)
+        lastBytes.append(contentsOf: bytes)
+        lastString = s
+        return s
+    }
 }

@@ -22,8 +22,9 @@ public enum TraceViewJSON {
         raw(",\"spans\":[", &out)
         for (i, s) in spans.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
+            let (method, path) = s.methodAndPath
             out.append(UInt8(ascii: "{"))
-            summary(s, &out)
+            summary(s, method: method, path: path, &out)
             out.append(UInt8(ascii: "}"))
         }
         raw("]}", &out)
@@ -40,8 +41,10 @@ public enum TraceViewJSON {
         raw(",\"spans\":[", &out)
         for (i, s) in spans.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
+            // Rendered here, for the few spans of one trace, not when they arrived.
+            let details = s.details()
             out.append(UInt8(ascii: "{"))
-            summary(s, &out)
+            summary(s, method: details.method, path: details.path, &out)
             raw(",\"kind\":", &out)
             JSONBytes.appendString(s.kind.rawValue, into: &out)
             raw(",\"upstream_connected_us\":", &out)
@@ -49,9 +52,9 @@ public enum TraceViewJSON {
             raw(",\"first_response_byte_us\":", &out)
             optionalNumber(s.firstResponseByteMicros, &out)
             raw(",\"tags\":", &out)
-            fields(s.tags, &out)
+            fields(details.tags, &out)
             raw(",\"logs\":[", &out)
-            for (j, log) in s.logs.enumerated() {
+            for (j, log) in details.logs.enumerated() {
                 if j > 0 { out.append(UInt8(ascii: ",")) }
                 raw("{\"timestamp_us\":", &out)
                 JSONBytes.appendDecimal(log.timestampMicros, into: &out)
@@ -111,7 +114,7 @@ public enum TraceViewJSON {
         return out
     }
 
-    private static func summary(_ s: StoredSpan, _ out: inout [UInt8]) {
+    private static func summary(_ s: StoredSpan, method: String, path: String, _ out: inout [UInt8]) {
         raw("\"trace_id\":", &out)
         JSONBytes.appendString(s.traceID.hex32, into: &out)
         raw(",\"span_id\":", &out)
@@ -125,9 +128,9 @@ public enum TraceViewJSON {
         raw(",\"name\":", &out)
         JSONBytes.appendString(s.name, into: &out)
         raw(",\"method\":", &out)
-        JSONBytes.appendString(s.method, into: &out)
+        JSONBytes.appendString(method, into: &out)
         raw(",\"path\":", &out)
-        JSONBytes.appendString(s.path, into: &out)
+        JSONBytes.appendString(path, into: &out)
         raw(",\"status\":", &out)
         JSONBytes.appendDecimal(Int64(s.status), into: &out)
         raw(",\"status_class\":", &out)

@@ -16,6 +16,39 @@ final class RouteTableTests: XCTestCase {
         XCTAssertNil(match(table, "/other"))
     }
 
+    /// The in-place matcher agrees with matching split segments (the obvious form) on paths
+    /// built from a few pieces, empty segments and trailing slashes included.
+    func test_match_agreesWithSplitSegments() throws {
+        let routes = ["/", "/a", "/a/", "/{x}", "/a/{x}", "/a/{x}/b", "/{x}/{y}", "/a/*", "/*", "/{x}/b/*", "/a//b"]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let n = Int.random(in: 0...4, using: &rng)
+            let path =
+                "/" + (0..<n).map { _ in ["a", "b", "", "cc"].randomElement(using: &rng)! }.joined(separator: "/")
+            for route in routes {
+                let table = try RouteTable([route])
+                XCTAssertEqual(match(table, path), Self.reference(route, path), "\(route) against \(path)")
+            }
+        }
+    }
+
+    private static func reference(_ route: String, _ path: String) -> String? {
+        let template = route.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        let segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        var i = 0
+        for t in template {
+            if t == "*" { return route }
+            guard i < segments.count else { return nil }
+            if t.hasPrefix("{") {
+                if segments[i].isEmpty { return nil }
+            } else if t != segments[i] {
+                return nil
+            }
+            i += 1
+        }
+        return i == segments.count ? route : nil
+    }
+
     func test_badTemplates_refused() {
         for route in ["users", "/a?b", "/a/*/b", "/a/{id", "/a b"] {
             XCTAssertThrowsError(try RouteTable([route]), route)
