@@ -217,10 +217,12 @@ def count_otlp_spans(body):
     return count
 
 
-class OTLPCollector:
-    """Answers POST /v1/traces with an empty ExportTraceServiceResponse and counts the spans."""
+class CountingCollector:
+    """A collector on loopback that answers every POST with `status` and counts the spans in it:
+    `count(body)` returns them, or raises ValueError or IndexError for a body it cannot decode
+    (counted in `bad`)."""
 
-    def __init__(self, port):
+    def __init__(self, port, count, status, headers=()):
         collector = self
         self.lock = threading.Lock()
         self.posts = 0
@@ -234,15 +236,16 @@ class OTLPCollector:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n)
                 try:
-                    count, bad = count_otlp_spans(body), 0
+                    spans, bad = count(body), 0
                 except (ValueError, IndexError):
-                    count, bad = 0, 1
+                    spans, bad = 0, 1
                 with collector.lock:
                     collector.posts += 1
-                    collector.spans += count
+                    collector.spans += spans
                     collector.bad += bad
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -259,44 +262,14 @@ class OTLPCollector:
         self.server.server_close()
 
 
-class ZipkinCollector:
-    def __init__(self, port):
-        collector = self
-        self.lock = threading.Lock()
-        self.posts = 0
-        self.spans = 0
-        self.bad = 0
+def OTLPCollector(port):
+    """Answers POST /v1/traces with an empty ExportTraceServiceResponse and counts the spans."""
+    return CountingCollector(port, count_otlp_spans, 200, [("Content-Type", "application/x-protobuf")])
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
 
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n)
-                try:
-                    count = len(json.loads(body))
-                    bad = 0
-                except ValueError:
-                    count, bad = 0, 1
-                with collector.lock:
-                    collector.posts += 1
-                    collector.spans += count
-                    collector.bad += bad
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def ZipkinCollector(port):
+    """Answers a Zipkin v2 POST with 202 and counts the spans in its JSON list."""
+    return CountingCollector(port, lambda body: len(json.loads(body)), 202)
 
 
 # --------------------------------------------------------------------------------------------

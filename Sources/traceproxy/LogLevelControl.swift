@@ -5,7 +5,8 @@ import Synchronization
 /// `--log-level`, changeable by SIGHUP: every logger in the process asks one atomic for its level,
 /// so a reload does not have to find and rebuild the loggers the loops and reporters hold.
 enum LogLevelControl {
-    private static let level = Atomic<Int>(LogLevel.info.index)
+    /// The least severe level logged, 0 (debug) to 3 (error); every log statement reads it.
+    private static let level = Atomic<UInt8>(1)
 
     static func bootstrap(_ initial: LogLevel) {
         set(initial)
@@ -14,20 +15,36 @@ enum LogLevelControl {
         }
     }
 
-    static func set(_ value: LogLevel) { level.store(value.index, ordering: .relaxed) }
+    static func set(_ value: LogLevel) {
+        let mapped: Logger.Level =
+            switch value {
+            case .debug: .debug
+            case .info: .info
+            case .warning: .warning
+            case .error: .error
+            }
+        level.store(mapped.severity, ordering: .relaxed)
+    }
 
     fileprivate static var current: Logger.Level {
-        switch LogLevel.allCases[level.load(ordering: .relaxed)] {
-        case .debug: .debug
-        case .info: .info
-        case .warning: .warning
-        case .error: .error
+        switch level.load(ordering: .relaxed) {
+        case 0: .debug
+        case 1: .info
+        case 2: .warning
+        default: .error
         }
     }
 }
 
-extension LogLevel {
-    fileprivate var index: Int { LogLevel.allCases.firstIndex(of: self)! }
+extension Logger.Level {
+    fileprivate var severity: UInt8 {
+        switch self {
+        case .trace, .debug: 0
+        case .info, .notice: 1
+        case .warning: 2
+        case .error, .critical: 3
+        }
+    }
 }
 
 /// swift-log's stderr handler, with the level read from `LogLevelControl`.

@@ -11,7 +11,7 @@ import Synchronization
 final class Reloader: Sendable {
     private let server: ProxyServer
     private let reread: @Sendable () throws(ConfigError) -> ProxyConfig
-    /// Only touched on the reload queue.
+    /// The configuration the last reload applied (what the next one's changes are reckoned from).
     private let running: Mutex<ProxyConfig>
 
     init(server: ProxyServer, running: ProxyConfig, reread: @escaping @Sendable () throws(ConfigError) -> ProxyConfig) {
@@ -31,8 +31,10 @@ final class Reloader: Sendable {
         }
         do {
             let outcome = try server.reload(new)
-            let before = running.withLock { $0 }
-            running.withLock { $0 = outcome.applied }
+            let before = running.withLock { config in
+                defer { config = outcome.applied }
+                return config
+            }
             LogLevelControl.set(outcome.applied.logLevel)
             server.countReload(ok: true)
             let changed = Self.changes(from: before, to: outcome.applied)
