@@ -62,8 +62,34 @@ public final class BlockingTLSConnection {
             case .wantMore: throw .tls(TLSError(.other, "TLS write before the handshake finished"))
             case .error(let e): throw .tls(e)
             }
-            try flush(deadline: deadline)
+            do {
+                try flush(deadline: deadline)
+            } catch {
+                // A TLS 1.3 server checks the client's certificate after the client has finished
+                // its handshake: its refusal arrives as an alert, then a close, and the first
+                // write after it fails with EPIPE. The alert already here says why.
+                switch error {
+                case .io, .closedByPeer: throw peerAlert().map { .tls($0) } ?? error
+                default: throw error
+                }
+            }
         }
+    }
+
+    /// What the peer sent before it went away, read without waiting, if it was an alert.
+    private func peerAlert() -> TLSError? {
+        var chunk = [UInt8](repeating: 0, count: 17 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 {
+                chunk.withUnsafeBytes { session.feedCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            } else if !(n < 0 && errno == EINTR) {
+                break
+            }
+        }
+        var plaintext = [UInt8](repeating: 0, count: 16 * 1024)
+        if case .error(let e) = session.readPlaintext(into: &plaintext) { return e }
+        return nil
     }
 
     /// Appends the plaintext one read yields to `buffer`; false at the end of the stream.
