@@ -134,7 +134,10 @@ final class ReporterLane: Sendable {
     /// Touched only by the worker thread.
     nonisolated(unsafe) private var failureLog = LogThrottle(intervalMs: 10_000)
     private let logger = Logger(label: "traceproxy.reporter")
+    /// The most spans one `send` gets.
     private let maxBatchSpans: Int
+    /// A queue this long wakes the worker before the flush interval is up.
+    private let wakeAtSpans: Int
     private let maxQueueSpans: Int
     private let flushIntervalNanos: UInt64
     private let clock: any PipelineClock
@@ -148,6 +151,9 @@ final class ReporterLane: Sendable {
     private let queueFullDrops: Counter
     private let shutdownDrops: Counter
 
+    /// Where a whole-queue reporter's lane wakes (or at half the queue's bound, if lower).
+    static let wholeQueueWakeSpans = 4096
+
     init(
         reporter: any SpanReporter, maxBatchSpans: Int, maxQueueSpans: Int, flushIntervalMs: Int,
         metrics: MetricsRegistry, clock: any PipelineClock
@@ -155,8 +161,14 @@ final class ReporterLane: Sendable {
         self.reporter = reporter
         self.clock = clock
         self.counter = ReporterCounters(reporter: reporter.name, metrics: metrics)
-        self.maxBatchSpans = max(1, maxBatchSpans)
         self.maxQueueSpans = max(1, maxQueueSpans)
+        if reporter.takesWholeQueue {
+            self.maxBatchSpans = self.maxQueueSpans
+            wakeAtSpans = max(1, maxBatchSpans, min(Self.wholeQueueWakeSpans, self.maxQueueSpans / 2))
+        } else {
+            self.maxBatchSpans = max(1, maxBatchSpans)
+            wakeAtSpans = self.maxBatchSpans
+        }
         self.flushIntervalNanos = UInt64(max(1, flushIntervalMs)) * 1_000_000
         self.queueDepth = metrics.counter(
             ReporterMetrics.queueDepth, help: ReporterMetrics.queueDepthHelp, kind: .gauge,
@@ -197,7 +209,7 @@ final class ReporterLane: Sendable {
                 s.queue.append(contentsOf: spans[0..<accepted])
             }
             queueDepth.set(s.queue.count)
-            return (accepted, before < maxBatchSpans && s.queue.count >= maxBatchSpans)
+            return (accepted, before < wakeAtSpans && s.queue.count >= wakeAtSpans)
         }
         if accepted < 0 {
             shutdownDrops.add(spans.count)
@@ -238,11 +250,11 @@ final class ReporterLane: Sendable {
         while true {
             let now = clock.now()
             let step = state.withLock { s in nextStep(&s, now: now, lastFlush: &lastFlush) }
-            switch step {
+            switch consume step {
             case .wait(let until):
                 _ = clock.wait(on: wake, until: until)
             case .send(let batch, let deadline):
-                deliver(batch, before: deadline)
+                deliver(consume batch, before: deadline)
             case .finish(let abandoned):
                 if abandoned > 0 { shutdownDrops.add(abandoned) }
                 reporter.close()
@@ -267,7 +279,7 @@ final class ReporterLane: Sendable {
             return .send(takeBatch(&s), deadline: s.deadline)
         }
         let due = lastFlush + .nanoseconds(Int(flushIntervalNanos))
-        if s.queue.count >= maxBatchSpans || (now >= due && !s.queue.isEmpty) {
+        if s.queue.count >= wakeAtSpans || (now >= due && !s.queue.isEmpty) {
             lastFlush = now
             return .send(takeBatch(&s), deadline: .distantFuture)
         }
@@ -278,18 +290,25 @@ final class ReporterLane: Sendable {
         return .wait(until: due)
     }
 
+    /// A queue that fits in one batch is handed over whole (its storage, not a copy of each span).
     private func takeBatch(_ s: inout State) -> [SpanRecord] {
-        let n = min(maxBatchSpans, s.queue.count)
-        let batch = Array(s.queue[0..<n])
-        s.queue.removeFirst(n)
+        var batch: [SpanRecord] = []
+        if s.queue.count <= maxBatchSpans {
+            swap(&batch, &s.queue)
+            s.queue.reserveCapacity(min(batch.count, maxQueueSpans))
+        } else {
+            batch = Array(s.queue[0..<maxBatchSpans])
+            s.queue.removeFirst(maxBatchSpans)
+        }
         queueDepth.set(s.queue.count)
         return batch
     }
 
-    private func deliver(_ batch: [SpanRecord], before deadline: DispatchTime) {
-        if reporter.send(batch, before: deadline) {
-            let rejected = min(batch.count, reporter.lastBatchRejected)
-            counter.reported.add(batch.count - rejected)
+    private func deliver(_ batch: consuming [SpanRecord], before deadline: DispatchTime) {
+        let count = batch.count
+        if reporter.send(consume batch, before: deadline) {
+            let rejected = min(count, reporter.lastBatchRejected)
+            counter.reported.add(count - rejected)
             counter.batchesOK.add()
             if rejected > 0 { counter.rejected.add(rejected) }
             if let warning = reporter.lastBatchWarning {
@@ -297,14 +316,14 @@ final class ReporterLane: Sendable {
                 if failureLog.admit(nowMs: nowMs) != nil { logger.warning("reporter \(reporter.name): \(warning)") }
             }
         } else {
-            (reporter.lastDropReason == .unresolved ? counter.unresolved : counter.dropped).add(batch.count)
+            (reporter.lastDropReason == .unresolved ? counter.unresolved : counter.dropped).add(count)
             counter.batchesFailed.add()
             let nowMs = Int64(clock.now().uptimeNanoseconds / 1_000_000)
             if let more = failureLog.admit(nowMs: nowMs) {
                 let tail = more > 0 ? " (\(more) more failed batches since the last report)" : ""
                 let why = reporter.lastFailure.map { ": \($0)" } ?? ""
                 logger.warning(
-                    "reporter \(reporter.name): a batch of \(batch.count) spans was not delivered\(why)\(tail)")
+                    "reporter \(reporter.name): a batch of \(count) spans was not delivered\(why)\(tail)")
             }
         }
     }

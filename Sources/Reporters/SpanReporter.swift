@@ -11,8 +11,10 @@ public protocol SpanReporter: AnyObject, Sendable {
     func send(_ spans: [SpanRecord]) -> Bool
     /// Like `send(_:)`, but gives up (returns false) rather than block or retry past `deadline`.
     /// The pipeline passes its shutdown deadline here so that a hung collector cannot hold the
-    /// process past `--shutdown` time; reporters that never block may keep the default.
-    func send(_ spans: [SpanRecord], before deadline: DispatchTime) -> Bool
+    /// process past `--shutdown` time; reporters that never block may keep the default. The lane
+    /// gives up its batch (`consuming`), so a reporter that keeps the records can move them out
+    /// of it instead of retaining each one.
+    func send(_ spans: consuming [SpanRecord], before deadline: DispatchTime) -> Bool
     /// Releases sockets; no `send` follows.
     func close()
     /// Why the last batch was not delivered, when the reporter knows (a TLS verification failure,
@@ -26,6 +28,10 @@ public protocol SpanReporter: AnyObject, Sendable {
     var lastBatchWarning: String? { get }
     /// Why the last batch `send` reported lost was lost, for the `reason` of the dropped spans.
     var lastDropReason: SpanDropReason { get }
+    /// A reporter that keeps spans in memory (no datagram or POST to size) takes its lane's whole
+    /// queue at once, and its lane wakes for a few thousand spans rather than `--max-batch-spans`:
+    /// fewer thread wake-ups, and the queue handed over without copying its spans.
+    var takesWholeQueue: Bool { get }
 }
 
 /// Why a reporter lost a batch: the `reason` label of `traceproxy_spans_dropped_total`.
@@ -41,8 +47,9 @@ extension SpanReporter {
     public var lastBatchRejected: Int { 0 }
     public var lastBatchWarning: String? { nil }
     public var lastDropReason: SpanDropReason { .sendFailed }
+    public var takesWholeQueue: Bool { false }
 
-    public func send(_ spans: [SpanRecord], before deadline: DispatchTime) -> Bool {
+    public func send(_ spans: consuming [SpanRecord], before deadline: DispatchTime) -> Bool {
         send(spans)
     }
 }

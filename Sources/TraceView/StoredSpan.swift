@@ -135,7 +135,7 @@ public final class StoredSpan: Sendable {
     /// A record kept as it is, to be rendered by `renderer` when asked; `name` is its operation
     /// name as `renderer` would render it (cut), given by the caller, which may share one string
     /// among the spans of a route. Only for records within `maxRetainedBytes`.
-    init(_ record: SpanRecord, name: String, retainedBytes: Int, renderer: Renderer) {
+    init(_ record: consuming SpanRecord, name: String, retainedBytes: Int, renderer: Renderer) {
         traceID = record.traceID
         spanID = record.spanID
         parentSpanID = record.parentSpanID
@@ -147,7 +147,7 @@ public final class StoredSpan: Sendable {
         durationMicros = record.durationMicros
         upstreamConnectedMicros = record.upstreamConnectedOffsetMicros
         firstResponseByteMicros = record.firstResponseByteOffsetMicros
-        source = .record(record, renderer)
+        source = .record(consume record, renderer)
         // The name's bytes are not counted: a route's spans share one string.
         approxBytes = Self.fixedBytes + Self.recordBytes + retainedBytes
     }

@@ -80,10 +80,15 @@ final class RecordingReporter: SpanReporter {
     private let result: Bool
     private let gate: DispatchSemaphore?
 
-    init(name: String = "recording", result: Bool = true, blockUntilReleased: Bool = false) {
+    let takesWholeQueue: Bool
+
+    init(
+        name: String = "recording", result: Bool = true, blockUntilReleased: Bool = false, wholeQueue: Bool = false
+    ) {
         self.name = name
         self.result = result
         self.gate = blockUntilReleased ? DispatchSemaphore(value: 0) : nil
+        takesWholeQueue = wholeQueue
     }
 
     var batches: [[SpanRecord]] { state.withLock { $0.batches } }

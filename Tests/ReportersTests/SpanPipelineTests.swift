@@ -34,6 +34,28 @@ final class SpanPipelineTests: XCTestCase {
         XCTAssertEqual(reporter.batches.flatMap { $0 }, spans, "order kept, nothing lost")
     }
 
+    /// An in-memory reporter (the trace view) is woken at half the queue's bound here (or 4096)
+    /// rather than at `--max-batch-spans`, and gets everything queued in one batch, in order;
+    /// a collector's lane beside it still gets batches of `--max-batch-spans`.
+    func test_wholeQueueReporter_wakesAtItsOwnThreshold_andTakesEverythingQueued() {
+        let memory = RecordingReporter(name: "memory", wholeQueue: true)
+        let collector = RecordingReporter(name: "collector")
+        let pipeline = makePipeline([memory, collector], maxBatch: 10, maxQueue: 100, intervalMs: 60_000)
+        pipeline.start()
+        let spans = makeSpans(55)
+        for start in stride(from: 0, to: 40, by: 10) { pipeline.submit(Array(spans[start..<start + 10])) }
+        XCTAssertTrue(eventually { collector.spanCount == 40 })
+        clock.waitForSleepers(2)
+        XCTAssertEqual(memory.batches.count, 0, "woken before 50 spans (half of --max-queue-spans 100)")
+        pipeline.submit(Array(spans[40..<55]))
+        XCTAssertTrue(eventually { memory.spanCount == 55 })
+        XCTAssertEqual(memory.batches, [spans], "one batch, in order")
+        XCTAssertTrue(eventually { collector.spanCount == 50 })
+        XCTAssertTrue(collector.batches.allSatisfy { $0.count == 10 })
+        pipeline.shutdown(timeoutMs: 2000)
+        XCTAssertEqual(collector.batches.flatMap { $0 }, spans)
+    }
+
     func test_submit_partialBatch_sentAfterInterval() {
         let reporter = RecordingReporter()
         let pipeline = makePipeline([reporter], maxBatch: 100, intervalMs: 300)

@@ -138,6 +138,22 @@ final class DeferredRenderingTests: XCTestCase {
         XCTAssertEqual(gauge(registry, "traceproxy_trace_view_spans"), held.count)
     }
 
+    /// One batch larger than the ring: the records go in oldest first, so what is held is the
+    /// batch's newest (the ring's 10 and the slow lists' 5 slowest per route, which are the
+    /// newest here), and each span is named after its own target, as runs of one method end.
+    func test_oneLargeBatch_keepsItsNewest_andNamesEachRecord() throws {
+        let now = self.now
+        let view = TraceView(options: .init(spans: 10)) { now + 1_000_000 }
+        let reporter = TraceViewReporter(view: view, process: try process())
+        var batch: [SpanRecord] = []
+        for n in 1...25 { batch.append(try record("GET /r\(n % 3) HTTP/1.1\r\nHost: ex\r\n\r\n", n: UInt64(n))) }
+        XCTAssertTrue(reporter.send(batch))
+        let held = view.query(SpanFilter(limit: SpanFilter.maxLimit)).spans
+        XCTAssertEqual(held.map(\.spanID.value), (11...25).reversed().map { UInt64($0) })
+        for span in held { XCTAssertEqual(span.name, "GET /r\(span.spanID.value % 3)") }
+        XCTAssertEqual(view.routes().map(\.last5m.count).reduce(0, +), 25)
+    }
+
     private func gauge(_ registry: MetricsRegistry, _ name: String) -> Int? {
         for line in registry.render().split(separator: "\n") where line.hasPrefix(name + " ") {
             return Int(line.dropFirst(name.count + 1))
