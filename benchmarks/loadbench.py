@@ -11,6 +11,7 @@ with the openssl CLI in the run's temp dir. Every process started here is stoppe
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -304,6 +305,29 @@ def cpu_seconds(pids):
         fields = s[s.rindex(")") + 2 :].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / CLK_TCK
+
+
+def thread_cpu_seconds(pid, name):
+    """utime + stime of the threads of `pid` named `name` (traceproxy names each span lane's
+    thread `lane <reporter>`)."""
+    total, found = 0, False
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for t in tids:
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                if f.read().strip() != name:
+                    continue
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])
+        found = True
+    return total / CLK_TCK if found else None
 
 
 def rss_kib(pids):
@@ -838,6 +862,7 @@ backend be
         m = MODES[mode]
         before_spans = self.sink_count(s)
         cpu0 = cpu_seconds(s.pids)
+        lane0 = thread_cpu_seconds(s.proc.pid, VIEW_LANE) if s.key == "K" else None
         r = run_wrk(s.port, path, conns, seconds, tls=m["tls"], close=m["close"],
                     preload=self.shim if m["full"] else None)
         if s.tracing or s.key in ("D", "H"):
@@ -845,6 +870,9 @@ backend be
         else:
             time.sleep(0.2)
         r["cpu_s"] = cpu_seconds(s.pids) - cpu0
+        lane1 = thread_cpu_seconds(s.proc.pid, VIEW_LANE) if lane0 is not None else None
+        if lane1 is not None:
+            r["view_lane_s"] = lane1 - lane0
         if s.proc.poll() is not None:
             s.failed = "exited with status %s during load" % s.proc.returncode
         elif r["requests"] == 0:
@@ -863,15 +891,18 @@ backend be
         mem = self.measure_rss()
         cells = [c for c in a.cells if not (MODES[c[0]]["full"] and not self.shim)]
         paths = {"small": "/small", "16k": "/big"}
+        chosen = [s for s in self.setups if not a.setups or s.key in a.setups.split(",")]
         # warm-up: every setup serves every body it will serve once under load (not recorded)
-        for s in self.setups:
+        for s in chosen:
             mode = "https" if s.tls else "http"
             for b in sorted({c[2] for c in cells if MODES[c[0]]["tls"] == s.tls}):
                 self.cell(s, mode, paths[b], 64, 1)
         results = {}  # (mode, conns, body, key) -> [round results]
         for rnd in range(a.rounds):
             for mode, conns, body in cells:
-                for s in self.setups:
+                # Every other round in reverse order, so that no setup always runs right after
+                # the same neighbour (whose collector may still be busy) or always first.
+                for s in (chosen if rnd % 2 == 0 else list(reversed(chosen))):
                     if s.tls != MODES[mode]["tls"]:
                         continue
                     r = self.cell(s, mode, paths[body], conns, a.duration)
@@ -977,7 +1008,8 @@ def summarize(bench, mem, results):
             "cpu_total_s": cpu, "requests": req, "rounds": len(rs),
             "errors": sum(r["errors"] for r in rs), "non2xx": sum(r["non2xx"] for r in rs),
             "spans": sum(r["spans"] for r in rs) if "spans" in rs[0] else None,
-            "per_round": [{k: r.get(k) for k in ("round", "rps", "requests", "cpu_s", "p99_us", "errors")}
+            "per_round": [{k: r.get(k) for k in ("round", "rps", "requests", "cpu_s", "p99_us", "errors",
+                                                "view_lane_s")}
                           for r in rs],
         }
         rows.append(row)
@@ -1005,6 +1037,40 @@ def summarize(bench, mem, results):
         r["rps_vs_nginx_paired"] = median(pairs_rps)
         r["rps_vs_nginx_paired_range"] = [min(pairs_rps), max(pairs_rps)] if pairs_rps else None
     return rows
+
+
+BOOTSTRAP_RESAMPLES = 2000
+VIEW_LANE = "lane trace-view"
+
+
+def trace_view_cost(rows):
+    """K against E, paired by round, per cell: the median per-round CPU-per-request ratio with a
+    percentile bootstrap interval (seeded, so a report can be recomputed from latest.json)."""
+    by = {(r["mode"], r["conns"], r["body"], r["key"]): r for r in rows}
+    out = []
+    for (mode, conns, body, key), k in sorted(by.items(), key=lambda kv: cell_sort_key(kv[0][:3])):
+        e = by.get((mode, conns, body, "E"))
+        if key != "K" or not e:
+            continue
+        theirs = {x["round"]: x for x in e["per_round"]}
+        cpu, rps, lane, lane_share = [], [], [], []
+        for x in k["per_round"]:
+            y = theirs.get(x["round"])
+            if y and x["requests"] and y["requests"] and x["cpu_s"] and y["cpu_s"]:
+                cpu.append((x["cpu_s"] / x["requests"]) / (y["cpu_s"] / y["requests"]))
+                rps.append(x["rps"] / y["rps"])
+                if x.get("view_lane_s") is not None:
+                    lane.append(x["view_lane_s"] / x["requests"] * 1e6)
+                    lane_share.append(x["view_lane_s"] / x["requests"] / (y["cpu_s"] / y["requests"]))
+        if not cpu:
+            continue
+        rng = random.Random(12)
+        meds = sorted(median([rng.choice(cpu) for _ in cpu]) for _ in range(BOOTSTRAP_RESAMPLES))
+        ci = (meds[int(0.025 * len(meds))], meds[int(0.975 * len(meds)) - 1])
+        out.append({"mode": mode, "conns": conns, "body": body, "rounds": len(cpu), "cpu_median": median(cpu),
+                    "cpu_ci": ci, "cpu_range": (min(cpu), max(cpu)), "rps_median": median(rps),
+                    "lane_us_median": median(lane), "lane_share_median": median(lane_share)})
+    return out
 
 
 def fmt(x, spec, none="-"):
@@ -1195,6 +1261,25 @@ def markdown(bench, mem, rows, elapsed, args, failures):
                    "certificate and ECDSA signature). wrk's latency starts when the request is written, "
                    "after the handshake, so p99 there leaves the handshake out.\n")
 
+    view_cost = trace_view_cost(rows)
+    if view_cost:
+        out.append("\n## The trace view's cost (K against E)\n")
+        out.append("K is E with `--trace-view` on. Per round, K's CPU per request over E's in the same "
+                   "round; the median over rounds, its 95%% bootstrap interval (%d resamples) and the "
+                   "range. Issue 12's target: within noise, at most 1.03x.\n" % BOOTSTRAP_RESAMPLES)
+        out.append("The view's lane thread (`lane trace-view`) is timed on its own as well, from "
+                   "/proc/PID/task/TID/stat: the view's own work, per request and as a share of E's "
+                   "CPU per request in the same round, free of the noise of the other threads.\n")
+        out.append("| cell | rounds | CPU per request K/E: median | 95% interval | range | req/s K/E: median "
+                   "| view lane µs per request | lane / E's CPU |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for c in view_cost:
+            out.append("| %s %d conns %s | %d | %.3f | %.3f-%.3f | %.2f-%.2f | %.3f | %s | %s |" % (
+                c["mode"], c["conns"], c["body"], c["rounds"], c["cpu_median"], c["cpu_ci"][0], c["cpu_ci"][1],
+                c["cpu_range"][0], c["cpu_range"][1], c["rps_median"], fmt(c["lane_us_median"], ".2f"),
+                fmt(c["lane_share_median"] and 100 * c["lane_share_median"], ".1f") + " %"))
+        out.append("")
+
     out.append("\n## Memory (RSS)\n")
     out.append("Fresh process, before any load; then with N idle keep-alive connections open "
                "(one request served on each; for the HTTPS setups, TLS connections from Python's ssl "
@@ -1305,6 +1390,8 @@ def main():
     ap.add_argument("--perf", metavar="KEY[,KEY]", help="after the rounds, profile these traceproxy setups "
                     "(perf record -e cpu-clock -g) during one extra, unrecorded cell of their first mode; "
                     "the report goes to perf-KEY-MODE.txt beside latest.md")
+    ap.add_argument("--setups", metavar="KEY[,KEY]", help="measure only these setups (the others still start "
+                    "and idle), e.g. E,K for the trace view's cost over many short rounds")
     ap.add_argument("--flush-wait", type=float, default=6.0)
     ap.add_argument("--keep-tmp", action="store_true")
     a = ap.parse_args()
@@ -1338,6 +1425,9 @@ def main():
     a.out_dir = out
 
     bench = Bench(a)
+    unknown = [k for k in (a.setups or "").split(",") if k and k not in {x.key for x in bench.setups}]
+    if unknown:
+        ap.error("unknown setup(s) %s" % ",".join(unknown))
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt
@@ -1367,6 +1457,7 @@ def main():
         f.write(md)
     with open(os.path.join(out, "latest.json"), "w") as f:
         json.dump({"rows": rows, "memory": mem, "elapsed_s": elapsed, "tls": bench.tls_info,
+                   "trace_view_cost": trace_view_cost(rows),
                    "tls12_ciphers": TLS12_CIPHERS, "modes": MODES, "notes": bench.notes,
                    "time_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}, f, indent=1)
     print(md)

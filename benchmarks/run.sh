@@ -14,7 +14,8 @@
 #                                     negotiated the same parameters; timings are not judged
 #   benchmarks/run.sh --out DIR       where latest.md / latest.png / latest.json go
 #                                     (default benchmarks/results, or results/quick for --quick)
-#   other flags (--rounds N, --duration S, --ports BASE, --hold N, --hold-tls N) go to loadbench.py
+#   other flags (--rounds N, --duration S, --ports BASE, --hold N, --hold-tls N, --cells C,...,
+#   --setups K,...) go to loadbench.py
 #
 # Run as root on Debian 12: installs wrk, nginx, haproxy, openssl, a C compiler (and python3-venv)
 # from apt when missing. Nothing system-wide is configured or started: nginx and HAProxy run from a

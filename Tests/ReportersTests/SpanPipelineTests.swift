@@ -1,10 +1,11 @@
 import Dispatch
 import Foundation
-import Reporters
 import Spans
 import Stats
 import TestSupport
 import XCTest
+
+@testable import Reporters
 
 final class SpanPipelineTests: XCTestCase {
     /// Time for every pipeline of a test: it moves only by `clock.advance`.
@@ -54,6 +55,24 @@ final class SpanPipelineTests: XCTestCase {
         XCTAssertTrue(collector.batches.allSatisfy { $0.count == 10 })
         pipeline.shutdown(timeoutMs: 2000)
         XCTAssertEqual(collector.batches.flatMap { $0 }, spans)
+    }
+
+    /// Each lane's thread carries its reporter's kind, so `top -H` and the benchmark's
+    /// per-thread CPU can tell the trace view's lane from a collector's.
+    func test_laneThreads_areNamedAfterTheirReporter() throws {
+        XCTAssertEqual(ReporterLane.threadName(reporter: "jaeger-udp://127.0.0.1:6831"), "lane jaeger-udp")
+        XCTAssertEqual(ReporterLane.threadName(reporter: "trace-view"), "lane trace-view")
+        XCTAssertEqual(ReporterLane.threadName(reporter: "zipkin+https://c:9411/api/v2/spans"), "lane zipkin+htt")
+        let pipeline = makePipeline([RecordingReporter(name: "named")], intervalMs: 60_000)
+        pipeline.start()
+        defer { pipeline.shutdown(timeoutMs: 2000) }
+        let names = {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []).compactMap {
+                try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+        }
+        XCTAssertTrue(eventually { names().contains("lane named") }, "\(names())")
     }
 
     func test_submit_partialBatch_sentAfterInterval() {
