@@ -25,7 +25,8 @@ public struct RouteStatsTable: Sendable {
     public static let classLabels = ["other", "1xx", "2xx", "3xx", "4xx", "5xx"]
 
     struct Slot: Sendable {
-        var index: Int64 = -1
+        /// The slot's number (time / `slotMicros`); `Int64.min` while unused, below any real one.
+        var index: Int64 = .min
         var count = 0
         var errors = 0
         var histogram: LatencyHistogram?
@@ -126,6 +127,14 @@ public struct RouteStatsTable: Sendable {
     /// as routes, histograms and status classes appear (none goes away).
     public private(set) var approxBytes = 0
 
+    /// Where slot `index` lives in a route's 30: never negative, even for a time before the
+    /// epoch plus five minutes (a test's clock, a span given whole with an odd start), where `%`
+    /// alone would index the array with a negative number.
+    static func place(ofSlot index: Int64) -> Int {
+        let n = Int64(slotCount)
+        return Int((index % n + n) % n)
+    }
+
     static let routeBytes = 64 + slotCount * 40
     static let histogramBytes = LatencyHistogram.bucketCount * 4 + 48
     static let cumulativeBytes = bucketBoundsMicros.count * 8 + 48
@@ -134,7 +143,7 @@ public struct RouteStatsTable: Sendable {
 extension RouteStatsTable.Route {
     /// Returns the bytes it allocated (a slot's first histogram, a status class's first counters).
     mutating func record(slotIndex: Int64, durationMicros d: Int64, isError: Bool, statusClass cls: Int) -> Int {
-        let i = Int(slotIndex % Int64(RouteStatsTable.slotCount))
+        let i = RouteStatsTable.place(ofSlot: slotIndex)
         if slots[i].index != slotIndex {
             // A span later than the slot's newer contents belongs to a window already gone.
             if slots[i].index > slotIndex { return recordCumulative(d, cls) }
@@ -188,7 +197,7 @@ extension RouteStatsTable.Route {
         var series: [SlotPoint] = []
         for k in (0..<RouteStatsTable.slotCount).reversed() {
             let index = nowSlot - Int64(k)
-            let s = slots[Int(index % Int64(RouteStatsTable.slotCount))]
+            let s = slots[RouteStatsTable.place(ofSlot: index)]
             if s.index == index {
                 series.append(
                     SlotPoint(

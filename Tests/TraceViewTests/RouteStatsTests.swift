@@ -7,6 +7,21 @@ final class RouteStatsTests: XCTestCase {
     /// A wall-clock start that is not on a slot boundary.
     let t0: Int64 = 1_800_000_003_000_000
 
+    /// A clock near the epoch (a test's) or a span ending before it: slot indices below zero must
+    /// still find their place (this crashed with an out-of-range index before).
+    func test_timesNearTheEpoch_areCountedWithoutCrashing() throws {
+        var table = RouteStatsTable()
+        table.record(route: "GET /a", endMicros: 1_000_000, durationMicros: 5000, status: 200, isError: false)
+        table.record(route: "GET /a", endMicros: -45_000_000, durationMicros: 7000, status: 500, isError: true)
+        let r = try XCTUnwrap(table.summaries(nowMicros: 2_000_000).first)
+        XCTAssertEqual(r.series.count, RouteStatsTable.slotCount)
+        XCTAssertEqual(r.last1m.count, 2)
+        XCTAssertEqual(r.last1m.errors, 1)
+        XCTAssertEqual(RouteStatsTable.place(ofSlot: -1), RouteStatsTable.slotCount - 1)
+        XCTAssertEqual(RouteStatsTable.place(ofSlot: -31), RouteStatsTable.slotCount - 1)
+        XCTAssertEqual(RouteStatsTable.place(ofSlot: 31), 1)
+    }
+
     func test_windows_countRateErrorsAndPercentiles() throws {
         var table = RouteStatsTable()
         // 100 spans over the last 50 s: durations 1...100 ms, every tenth a failure.
