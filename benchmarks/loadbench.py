@@ -297,20 +297,22 @@ def proc_tree(pid):
     return out
 
 
+def stat_ticks(path):
+    """utime + stime, in clock ticks, from a /proc stat file (a process's or a thread's)."""
+    with open(path) as f:
+        s = f.read()
+    fields = s[s.rindex(")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def cpu_seconds(pids):
-    total = 0
-    for p in pids:
-        with open("/proc/%d/stat" % p) as f:
-            s = f.read()
-        fields = s[s.rindex(")") + 2 :].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLK_TCK
+    return sum(stat_ticks("/proc/%d/stat" % p) for p in pids) / CLK_TCK
 
 
 def thread_cpu_seconds(pid, name):
     """utime + stime of the threads of `pid` named `name` (traceproxy names each span lane's
-    thread `lane <reporter>`)."""
-    total, found = 0, False
+    thread `lane <reporter>`); None when it has no such thread."""
+    ticks = []
     try:
         tids = os.listdir("/proc/%d/task" % pid)
     except OSError:
@@ -318,16 +320,11 @@ def thread_cpu_seconds(pid, name):
     for t in tids:
         try:
             with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
-                if f.read().strip() != name:
-                    continue
-            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
-                st = f.read()
+                if f.read().strip() == name:
+                    ticks.append(stat_ticks("/proc/%d/task/%s/stat" % (pid, t)))
         except OSError:
             continue
-        fields = st[st.rindex(")") + 2 :].split()
-        total += int(fields[11]) + int(fields[12])
-        found = True
-    return total / CLK_TCK if found else None
+    return sum(ticks) / CLK_TCK if ticks else None
 
 
 def rss_kib(pids):
@@ -1021,22 +1018,32 @@ def summarize(bench, mem, results):
         r["rps_vs_direct"] = r["rps"] / d["rps"] if d and d["rps"] else None
         r["p99_vs_nginx"] = r["p99_us"] / n["p99_us"] if n and n["p99_us"] and r["p99_us"] else None
         r["cpu_vs_nginx"] = r["cpu_per_10k"] / n["cpu_per_10k"] if n and n["cpu_per_10k"] and r["cpu_per_10k"] else None
-        # Paired: the setup against nginx in the same round (the cells of a round run back to
-        # back), then the median and range over rounds. Less sensitive to the machine's load
-        # drifting between rounds than the ratio of the two medians.
-        pairs_cpu, pairs_rps = [], []
-        if n:
-            theirs = {x["round"]: x for x in n["per_round"]}
-            for x in r["per_round"]:
-                y = theirs.get(x["round"])
-                if y and x["requests"] and y["requests"] and y["cpu_s"] and x["rps"] and y["rps"]:
-                    pairs_cpu.append((x["cpu_s"] / x["requests"]) / (y["cpu_s"] / y["requests"]))
-                    pairs_rps.append(x["rps"] / y["rps"])
+        # Paired by round against nginx, then the median and range over rounds.
+        pairs = paired_rounds(r, n) if n else []
+        pairs_cpu = [cpu_per_request(x) / cpu_per_request(y) for x, y in pairs]
+        pairs_rps = [x["rps"] / y["rps"] for x, y in pairs]
         r["cpu_vs_nginx_paired"] = median(pairs_cpu)
         r["cpu_vs_nginx_paired_range"] = [min(pairs_cpu), max(pairs_cpu)] if pairs_cpu else None
         r["rps_vs_nginx_paired"] = median(pairs_rps)
         r["rps_vs_nginx_paired_range"] = [min(pairs_rps), max(pairs_rps)] if pairs_rps else None
     return rows
+
+
+def paired_rounds(row, ref):
+    """(row's round, ref's round) for each round both measured, with requests, CPU and a rate:
+    the setups of a round ran back to back, so their ratio is less sensitive to the machine's
+    load drifting between rounds than the ratio of the medians."""
+    theirs = {x["round"]: x for x in ref["per_round"]}
+    pairs = []
+    for x in row["per_round"]:
+        y = theirs.get(x["round"])
+        if y and all(z["requests"] and z["cpu_s"] and z["rps"] for z in (x, y)):
+            pairs.append((x, y))
+    return pairs
+
+
+def cpu_per_request(x):
+    return x["cpu_s"] / x["requests"]
 
 
 BOOTSTRAP_RESAMPLES = 2000
@@ -1052,16 +1059,12 @@ def trace_view_cost(rows):
         e = by.get((mode, conns, body, "E"))
         if key != "K" or not e:
             continue
-        theirs = {x["round"]: x for x in e["per_round"]}
-        cpu, rps, lane, lane_share = [], [], [], []
-        for x in k["per_round"]:
-            y = theirs.get(x["round"])
-            if y and x["requests"] and y["requests"] and x["cpu_s"] and y["cpu_s"]:
-                cpu.append((x["cpu_s"] / x["requests"]) / (y["cpu_s"] / y["requests"]))
-                rps.append(x["rps"] / y["rps"])
-                if x.get("view_lane_s") is not None:
-                    lane.append(x["view_lane_s"] / x["requests"] * 1e6)
-                    lane_share.append(x["view_lane_s"] / x["requests"] / (y["cpu_s"] / y["requests"]))
+        pairs = paired_rounds(k, e)
+        cpu = [cpu_per_request(x) / cpu_per_request(y) for x, y in pairs]
+        rps = [x["rps"] / y["rps"] for x, y in pairs]
+        timed = [(x, y) for x, y in pairs if x.get("view_lane_s") is not None]
+        lane = [x["view_lane_s"] / x["requests"] * 1e6 for x, _ in timed]
+        lane_share = [x["view_lane_s"] / x["requests"] / cpu_per_request(y) for x, y in timed]
         if not cpu:
             continue
         rng = random.Random(12)

@@ -164,7 +164,7 @@ final class ReporterLane: Sendable {
         self.maxQueueSpans = max(1, maxQueueSpans)
         if reporter.takesWholeQueue {
             self.maxBatchSpans = self.maxQueueSpans
-            wakeAtSpans = max(1, maxBatchSpans, min(Self.wholeQueueWakeSpans, self.maxQueueSpans / 2))
+            wakeAtSpans = max(1, min(Self.wholeQueueWakeSpans, self.maxQueueSpans / 2))
         } else {
             self.maxBatchSpans = max(1, maxBatchSpans)
             wakeAtSpans = self.maxBatchSpans

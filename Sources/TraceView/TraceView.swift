@@ -124,14 +124,8 @@ public final class TraceViewReporter: SpanReporter {
     private let renderer: StoredSpan.Renderer
     /// The process's span facts, read for every name (copied out once here, not per span).
     private let facts: SpanFacts
-    /// Touched only by the pipeline's worker thread, as are the two below.
+    /// Touched only by the pipeline's worker thread, as is the one below.
     nonisolated(unsafe) private var names = RouteNames()
-    nonisolated(unsafe) private var scratch: [UInt8] = []
-    /// The last record's method and target and the name they gave (the name is theirs alone, the
-    /// span facts being fixed): a run of requests to one endpoint skips the rendering.
-    nonisolated(unsafe) private var lastMethod: [UInt8] = []
-    nonisolated(unsafe) private var lastTarget: [UInt8] = []
-    nonisolated(unsafe) private var lastName: String?
     /// For the rare record rendered at arrival.
     nonisolated(unsafe) private var rendered = RenderedSpan()
 
@@ -139,7 +133,6 @@ public final class TraceViewReporter: SpanReporter {
         self.view = view
         renderer = StoredSpan.Renderer(process: process)
         facts = process.spanFacts
-        scratch.reserveCapacity(256)
     }
 
     public func send(_ spans: [SpanRecord]) -> Bool {
@@ -163,18 +156,8 @@ public final class TraceViewReporter: SpanReporter {
             rendered.render(record, process: renderer.process)
             return StoredSpan(record, rendered: rendered)
         }
-        let name: String
-        if let lastName, record.target.elementsEqual(lastTarget), record.methodBytes.elementsEqual(lastMethod) {
-            name = lastName
-        } else {
-            scratch.removeAll(keepingCapacity: true)
-            RenderedSpan.appendName(of: record, facts: facts, to: &scratch)
-            name = names.intern(scratch)
-            lastName = name
-            lastTarget.removeAll(keepingCapacity: true)
-            lastTarget.append(contentsOf: record.target)
-            lastMethod.removeAll(keepingCapacity: true)
-            lastMethod.append(contentsOf: record.methodBytes)
+        let name = names.name(method: record.methodBytes, target: record.target) { out in
+            RenderedSpan.appendName(of: record, facts: facts, to: &out)
         }
         return StoredSpan(consume record, name: name, retainedBytes: retained, renderer: renderer)
     }
@@ -191,11 +174,43 @@ struct RouteNames {
     /// spans of one route costs a comparison, not a hash.
     private var lastBytes: [UInt8] = []
     private var lastString: String?
+
+    /// The last request's method and target and their name (a name is its method's and target's
+    /// alone, the span facts being fixed): a run of requests to one endpoint skips the rendering too.
+    private var lastRequestName: String?
+    private var lastMethod: [UInt8] = []
+    private var lastTarget: [UInt8] = []
+    private var scratch: [UInt8] = []
     let limit: Int
 
-    init(limit: Int = 1024) { self.limit = limit }
+    init(limit: Int = 1024) {
+        self.limit = limit
+        scratch.reserveCapacity(256)
+    }
 
     var count: Int { strings.count }
+
+    /// The name of a request with this method and target: `render` writes it, unless they are the
+    /// last request's.
+    mutating func name(
+        method: ArraySlice<UInt8>, target: ArraySlice<UInt8>, render: (inout [UInt8]) -> Void
+    ) -> String {
+        if let lastRequestName, target.elementsEqual(lastTarget), method.elementsEqual(lastMethod) {
+            return lastRequestName
+        }
+        var out: [UInt8] = []
+        swap(&out, &scratch)
+        out.removeAll(keepingCapacity: true)
+        render(&out)
+        let s = intern(out)
+        swap(&out, &scratch)
+        lastMethod.removeAll(keepingCapacity: true)
+        lastMethod.append(contentsOf: method)
+        lastTarget.removeAll(keepingCapacity: true)
+        lastTarget.append(contentsOf: target)
+        lastRequestName = s
+        return s
+    }
 
     mutating func intern(_ bytes: [UInt8]) -> String {
         if let lastString, lastBytes == bytes { return lastString }
